@@ -1,0 +1,277 @@
+"""The ``knockout`` command line: ``cut``, ``sample`` and ``models``.
+
+Exit codes: 0 every file done (written or skipped), 1 some files failed (the rest were
+written), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from app import __version__, paths
+from app.core.decode import DEFAULT_MAX_PIXELS
+from app.core.export import FORMATS, ExportSettings, parse_colour
+from app.inference.manifest import ManifestError
+from app.inference.session import ModelError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, _, h = text.lower().partition("x")
+        size = (int(w), int(h or w))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT like 2000x2000, not {text!r}") from None
+    if min(size) < 1 or max(size) > 30000:
+        raise argparse.ArgumentTypeError(f"size out of range: {text!r}")
+    return size
+
+
+def _margin(text: str) -> float:
+    """'5%' -> 0.05 of the subject; '40px' or '40' -> 40 pixels; '0.05' -> 0.05 of the subject."""
+    value = text.strip().lower()
+    try:
+        if value.endswith("%"):
+            return float(value[:-1]) / 100
+        if value.endswith("px"):
+            return max(1.0, float(value[:-2]))
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"margin like 5% or 40px, not {text!r}") from None
+
+
+def _fill(text: str) -> float:
+    value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError("fill is a share of the canvas: 0.85 or 85%")
+    return value
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model id (see `knockout models list`); default: the bundled default")
+    p.add_argument("--device", choices=("auto", "cpu"), default="auto",
+                   help="auto picks DirectML/CoreML/CUDA when present, else CPU; cpu forces the CPU")
+    p.add_argument("--threads", type=int, default=None, help="CPU inference threads (default: all cores)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="knockout", description="Remove image backgrounds, offline.")
+    parser.add_argument("--version", action="version", version=f"knockout {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    cut = sub.add_parser("cut", help="cut out files, folders or globs", description="Cut out photos. "
+                         "Folders are processed recursively and mirrored under the output folder.")
+    cut.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
+    cut.add_argument("-o", "--output", type=Path, default=Path("knockout-output"),
+                     help="output folder (default: ./knockout-output)")
+    cut.add_argument("--format", choices=tuple(FORMATS), default="png", help="output format (default png)")
+    cut.add_argument("--bg", metavar="COLOUR", help="flatten onto a colour: white, #f0f0f0, 255,255,255")
+    cut.add_argument("--mask-only", action="store_true", help="write the 8-bit greyscale mask only")
+    cut.add_argument("--crop", action="store_true", help="crop to the subject")
+    cut.add_argument("--margin", type=_margin, default=0.0, help="margin around the subject with --crop: 5%% or 40px")
+    cut.add_argument("--canvas", type=_size, metavar="WxH", help="place the subject on a canvas, e.g. 2000x2000")
+    cut.add_argument("--fill", type=_fill, default=0.85, help="share of the canvas the subject fills (default 0.85)")
+    cut.add_argument("--resize", type=_size, metavar="WxH", help="shrink to fit inside WxH (keeps aspect ratio)")
+    cut.add_argument("--quality", type=int, default=92, help="JPEG / lossy WebP quality 1-100 (default 92)")
+    cut.add_argument("--lossy", action="store_true", help="lossy WebP (default is lossless)")
+    cut.add_argument("--keep-exif", action="store_true", help="copy the source's EXIF (default: stripped)")
+    cut.add_argument("--name", default="{stem}", metavar="TEMPLATE",
+                     help="output file name without extension: {stem} {name} {ext} {parent} (default {stem})")
+    exists = cut.add_mutually_exclusive_group()
+    exists.add_argument("--skip-existing", action="store_true", help="leave outputs that already exist")
+    exists.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    cut.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6,
+                     help=f"refuse larger images before decoding (default {DEFAULT_MAX_PIXELS / 1e6:.0f})")
+    cut.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
+    cut.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    _add_engine_options(cut)
+
+    sample = sub.add_parser("sample", help="cut out the bundled sample photo (a quick check)")
+    sample.add_argument("-o", "--output", type=Path, default=Path("knockout-output"))
+    _add_engine_options(sample)
+
+    models = sub.add_parser("models", help="list or verify the installed models")
+    models.add_argument("action", choices=("list", "verify"))
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> ExportSettings:
+    try:
+        background = parse_colour(args.bg) if args.bg else None
+        return ExportSettings(
+            format=args.format, background=background, mask_only=args.mask_only, crop=args.crop,
+            margin=args.margin, canvas=args.canvas, fill=args.fill, max_size=args.resize,
+            quality=args.quality, lossless=not args.lossy, keep_exif=args.keep_exif,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "cut":
+            return cmd_cut(args)
+        if args.command == "sample":
+            return cmd_sample(args)
+        return cmd_models(args)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except (ModelError, ManifestError) as exc:
+        print(f"knockout: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("knockout: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_OK
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from app.inference.engine import Engine
+
+    return Engine(model=args.model, device=args.device, threads=args.threads)
+
+
+def cmd_cut(args: argparse.Namespace) -> int:
+    from app import inputs
+    from app.pipeline import run_batch
+
+    settings = settings_from(args)
+    existing = "overwrite" if args.overwrite else "skip" if args.skip_existing else "refuse"
+    sources, problems = inputs.collect(args.inputs)
+    try:
+        jobs, early = inputs.plan(sources, args.output, settings.extension, args.name, existing)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    engine = _engine(args)
+    reporter = Reporter(len(jobs), quiet=args.quiet)
+    results = [*problems, *early]
+    for result in results:
+        reporter.report(result, counted=False)
+    started = time.perf_counter()
+    if jobs:
+        engine.load()
+        reporter.start(engine.description, engine.spec.id)
+        for result in run_batch(engine, jobs, settings, int(args.max_megapixels * 1e6)):
+            results.append(result)
+            reporter.report(result)
+    elapsed = time.perf_counter() - started
+    reporter.close(results, elapsed, args.output)
+    if args.json:
+        loaded = engine.load() if jobs else None
+        counts = Counter(r.status for r in results)
+        print(json.dumps({
+            "version": __version__,
+            "model": engine.spec.id,
+            "provider": loaded.description if loaded else None,
+            "output_dir": str(args.output),
+            "files": [r.as_dict() for r in results],
+            "summary": {"written": counts["written"], "skipped": counts["skipped"],
+                        "failed": counts["failed"], "seconds": round(elapsed, 3)},
+        }, indent=2))
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
+
+
+class Reporter:
+    """Progress bar (on a terminal), failure lines and the closing summary, all on stderr."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.total = total
+        self.quiet = quiet
+        self.bar: Any = None
+
+    def start(self, provider: str, model: str) -> None:
+        if self.quiet:
+            return
+        print(f"knockout: {self.total} image{'s' if self.total != 1 else ''} · model {model} · {provider}",
+              file=sys.stderr)
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="img", file=sys.stderr, dynamic_ncols=True)
+
+    def _write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
+
+    def report(self, result: Any, counted: bool = True) -> None:
+        if result.status == "failed":
+            self._write(f"FAILED {result.label}: {result.message}")
+        elif not self.quiet and result.warnings:
+            self._write(f"note   {result.label}: {'; '.join(result.warnings)}")
+        if counted and self.bar is not None:
+            self.bar.update(1)
+
+    def close(self, results: list[Any], elapsed: float, out_dir: Path) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.quiet:
+            return
+        counts = Counter(r.status for r in results)
+        written = counts["written"]
+        rate = f", {elapsed / written:.2f} s/image" if written else ""
+        print(f"knockout: {written} written, {counts['skipped']} skipped, {counts['failed']} failed "
+              f"in {elapsed:.1f} s{rate} → {out_dir}", file=sys.stderr)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from app.core.decode import open_image
+    from app.core.export import save
+    from app.pipeline import cut_image
+
+    engine = _engine(args)
+    source = paths.sample_photo()
+    settings = ExportSettings(format="png")
+    started = time.perf_counter()
+    decoded = open_image(source)
+    image = cut_image(engine, decoded, settings)
+    out = args.output / f"{source.stem}.png"
+    save(image, out, settings)
+    print(f"Cut out the bundled sample photo in {time.perf_counter() - started:.1f} s "
+          f"with {engine.spec.id} on {engine.description}.")
+    print(f"Result: {out.resolve()}")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from app.inference.manifest import discover
+    from app.inference.session import ModelError, verified_bytes
+
+    catalogue = discover()
+    bad = 0
+    for problem in catalogue.problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    rows = [("id", "family", "size", "licence", "hash", "source", "file")]
+    for spec in catalogue.models.values():
+        try:
+            verified_bytes(spec)
+            status = "ok"
+        except ModelError as exc:
+            status = "missing" if exc.code == "model_missing" else "MISMATCH"
+            bad += 1
+            if args.action == "verify":
+                print(f"{spec.id}: {exc}", file=sys.stderr)
+        size = f"{spec.file.stat().st_size / 1e6:.0f} MB" if spec.file.exists() else "-"
+        default = "*" if spec.id == catalogue.default else ""
+        rows.append((spec.id + default, spec.family, size, spec.license, status, spec.source, str(spec.file)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_FAILED if bad and args.action == "verify" else EXIT_OK

@@ -1,0 +1,1 @@
+"""Pure image work: numpy and Pillow only (no onnxruntime, no webview)."""

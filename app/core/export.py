@@ -1,0 +1,116 @@
+"""Export settings, rendering a cutout for them, and encoding with our metadata policy.
+
+Metadata policy: EXIF (GPS, serial numbers, owner...) is never copied unless asked for;
+colour images carry an embedded sRGB profile because the pixels are sRGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, ImageColor
+
+from app.core import compose
+from app.core.atomic import write_atomic
+from app.core.colour import srgb_icc_bytes
+from app.core.compose import Colour, Cutout
+
+FORMATS = {"png": "PNG", "webp": "WEBP", "jpg": "JPEG", "tif": "TIFF"}
+EXTENSIONS = {"png": ".png", "webp": ".webp", "jpg": ".jpg", "tif": ".tif"}
+WHITE: Colour = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """Everything that decides what the exported file looks like."""
+
+    format: str = "png"
+    background: Colour | None = None  # None keeps transparency (JPEG falls back to white)
+    mask_only: bool = False
+    crop: bool = False
+    margin: float = 0.0  # share of the subject's larger side (< 1) or pixels (>= 1)
+    canvas: tuple[int, int] | None = None
+    fill: float = 0.85
+    max_size: tuple[int, int] | None = None
+    quality: int = 92  # JPEG and lossy WebP
+    lossless: bool = True  # WebP
+    png_compress_level: int = 1  # fast: our transparent areas are zeroed, so files stay small
+    keep_exif: bool = False
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}")
+        if not 0 < self.fill <= 1:
+            raise ValueError("fill must be a share between 0 and 1, e.g. 0.85")
+        if not 1 <= self.quality <= 100:
+            raise ValueError("quality must be between 1 and 100")
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+
+def parse_colour(text: str) -> Colour:
+    """'white', '#fff', '#F0F0F0', 'rgb(1,2,3)' or '240,240,240' -> (r, g, b)."""
+    value = text.strip()
+    parts = value.split(",")
+    try:
+        if len(parts) == 3:
+            rgb = tuple(int(p) for p in parts)
+            if all(0 <= c <= 255 for c in rgb):
+                return rgb  # type: ignore[return-value]
+            raise ValueError
+        r, g, b = ImageColor.getrgb(value)[:3]
+    except ValueError:
+        raise ValueError(f"not a colour: {text!r} (try white, #ffffff or 255,255,255)") from None
+    return (r, g, b)
+
+
+def render(cut: Cutout, settings: ExportSettings) -> Image.Image:
+    """Apply crop / canvas / size, then produce the pixels to encode."""
+    if settings.crop:
+        cut = compose.crop_to_subject(cut, settings.margin)
+    if settings.canvas:
+        cut = compose.fit_to_canvas(cut, settings.canvas, settings.fill)
+    if settings.max_size:
+        cut = compose.fit_within(cut, settings.max_size)
+    if settings.mask_only:
+        return cut.alpha
+    background = settings.background
+    if background is None and settings.format == "jpg":
+        background = WHITE
+    if background is not None:
+        return compose.flatten(cut, background)
+    return compose.transparent(cut)
+
+
+def encode(image: Image.Image, fh: BinaryIO, settings: ExportSettings, exif: bytes | None = None) -> None:
+    """Encode ``image`` into ``fh`` in the settings' format."""
+    fmt = settings.format
+    params: dict[str, object] = {}
+    if image.mode != "L":
+        params["icc_profile"] = srgb_icc_bytes()
+    if settings.keep_exif and exif:
+        params["exif"] = exif
+    if fmt == "png":
+        params["compress_level"] = settings.png_compress_level
+    elif fmt == "jpg":
+        params.update(quality=settings.quality, subsampling=0 if settings.quality >= 90 else 2)
+    elif fmt == "webp":
+        if image.mode == "L":
+            image = image.convert("RGB")
+            params["icc_profile"] = srgb_icc_bytes()
+        if settings.lossless:
+            params.update(lossless=True, quality=60, method=2, exact=False)
+        else:
+            params.update(quality=settings.quality, alpha_quality=100, method=4)
+    elif fmt == "tif":
+        params["compression"] = "tiff_adobe_deflate"
+    image.save(fh, format=FORMATS[fmt], **params)
+
+
+def save(image: Image.Image, path: Path, settings: ExportSettings, exif: bytes | None = None) -> None:
+    """Encode and write atomically (temporary name, then rename)."""
+    write_atomic(path, lambda fh: encode(image, fh, settings, exif))

@@ -1,0 +1,1 @@
+"""Model manifest, execution providers, sessions and the engine that runs one model."""

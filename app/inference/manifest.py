@@ -1,0 +1,217 @@
+"""Models are data: parse ``manifest.json`` files without importing onnxruntime.
+
+Each entry names its file, sha256, family and, where the family's defaults do not fit,
+its own input size / normalisation / output / activation. Families exist only where
+pre- or post-processing really differs. Manifests are read from the bundle, then the
+machine-wide and the per-user model folders (so IT can add models); an imported entry
+can never replace a bundled id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from app import paths
+
+MANIFEST_NAME = "manifest.json"
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+class ManifestError(Exception):
+    """A manifest that cannot be used, with the file and the reason."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a photo becomes the model's input tensor: ``(pixel - mean) / std`` per channel, 0..255."""
+
+    name: str | None = None  # None: the model's first input
+    size: tuple[int, int] = (1024, 1024)  # width, height
+    mean: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    std: tuple[float, float, float] = (255.0, 255.0, 255.0)
+    layout: str = "NCHW"  # or NHWC
+    channels: str = "RGB"  # or BGR
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Which output holds the matte and how to turn it into a probability."""
+
+    name: str | None = None  # None: use ``index``
+    index: int = 0
+    activation: str = "none"  # none | sigmoid
+    normalize: str = "none"  # none | minmax
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    name: str
+    file: Path
+    sha256: str
+    family: str
+    input: InputSpec
+    output: OutputSpec
+    size: int | None = None
+    license: str = "unknown"
+    provenance: str = ""
+    source: str = "bundled"  # bundled | machine | user
+    manifest: Path | None = field(default=None, compare=False)
+
+
+# Defaults per family; a manifest entry overrides any field it names.
+FAMILIES: dict[str, tuple[InputSpec, OutputSpec]] = {
+    "isnet": (InputSpec(size=(1024, 1024)), OutputSpec()),
+    "u2net": (
+        InputSpec(size=(320, 320), mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        OutputSpec(normalize="minmax"),
+    ),
+    "birefnet": (
+        InputSpec(size=(1024, 1024), mean=IMAGENET_MEAN, std=IMAGENET_STD),
+        OutputSpec(activation="sigmoid"),
+    ),
+    "rmbg": (InputSpec(size=(1024, 1024)), OutputSpec(normalize="minmax")),
+    "modnet": (InputSpec(size=(512, 512), std=(127.5, 127.5, 127.5)), OutputSpec()),
+}
+ACTIVATIONS = ("none", "sigmoid")
+NORMALIZATIONS = ("none", "minmax")
+
+
+def _triple(value: Any, what: str) -> tuple[float, float, float]:
+    if isinstance(value, (int, float)):
+        return (float(value),) * 3  # type: ignore[return-value]
+    if isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value):
+        return (float(value[0]), float(value[1]), float(value[2]))
+    raise ManifestError(f"{what} must be a number or a list of 3 numbers")
+
+
+def _parse_entry(raw: dict[str, Any], folder: Path, source: str, manifest: Path) -> ModelSpec:
+    try:
+        model_id = str(raw["id"])
+        family = str(raw["family"])
+        file_name = str(raw["file"])
+        sha = str(raw["sha256"]).lower()
+    except KeyError as exc:
+        raise ManifestError(f"model entry is missing {exc.args[0]!r}") from None
+    if family not in FAMILIES:
+        raise ManifestError(f"{model_id}: unknown family {family!r} (known: {', '.join(FAMILIES)})")
+    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise ManifestError(f"{model_id}: sha256 must be 64 hex digits")
+    if Path(file_name).name != file_name:
+        raise ManifestError(f"{model_id}: file must be a plain name inside the model folder")
+    base_in, base_out = FAMILIES[family]
+    inp = dict(raw.get("input") or {})
+    out = dict(raw.get("output") or {})
+    in_spec = base_in
+    if "size" in inp:
+        w, h = inp.pop("size")
+        in_spec = replace(in_spec, size=(int(w), int(h)))
+    for key in ("mean", "std"):
+        if key in inp:
+            in_spec = replace(in_spec, **{key: _triple(inp.pop(key), f"{model_id}: input.{key}")})
+    if 0.0 in in_spec.std:
+        raise ManifestError(f"{model_id}: input.std cannot contain 0")
+    for key in ("name", "layout", "channels"):
+        if key in inp:
+            in_spec = replace(in_spec, **{key: inp.pop(key)})
+    if in_spec.layout not in ("NCHW", "NHWC") or in_spec.channels not in ("RGB", "BGR"):
+        raise ManifestError(f"{model_id}: input.layout must be NCHW/NHWC and channels RGB/BGR")
+    out_spec = replace(base_out, **{k: out.pop(k) for k in ("name", "index", "activation", "normalize") if k in out})
+    if out_spec.activation not in ACTIVATIONS or out_spec.normalize not in NORMALIZATIONS:
+        raise ManifestError(f"{model_id}: output.activation must be one of {ACTIVATIONS}, "
+                            f"output.normalize one of {NORMALIZATIONS}")
+    if inp or out:
+        raise ManifestError(f"{model_id}: unknown field(s) {', '.join(sorted({*inp, *out}))}")
+    return ModelSpec(
+        id=model_id,
+        name=str(raw.get("name", model_id)),
+        file=folder / file_name,
+        sha256=sha,
+        family=family,
+        input=in_spec,
+        output=out_spec,
+        size=raw.get("size"),
+        license=str(raw.get("license", "unknown")),
+        provenance=str(raw.get("provenance", "")),
+        source=source,
+        manifest=manifest,
+    )
+
+
+def load_manifest(path: Path, source: str = "bundled") -> tuple[list[ModelSpec], str | None]:
+    """Parse one manifest; returns its models and its declared default id (if any)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+        raise ManifestError(f"{path}: expected an object with a 'models' list")
+    models = []
+    for raw in data["models"]:
+        if not isinstance(raw, dict):
+            raise ManifestError(f"{path}: every model entry must be an object")
+        try:
+            models.append(_parse_entry(raw, path.parent, source, path))
+        except ManifestError as exc:
+            raise ManifestError(f"{path}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ManifestError(f"{path}: malformed entry ({exc})") from None
+    return models, data.get("default")
+
+
+@dataclass
+class Catalogue:
+    """Every usable model, the default id, and the problems met while reading manifests."""
+
+    models: dict[str, ModelSpec]
+    default: str
+    problems: list[str] = field(default_factory=list)
+
+    def get(self, model_id: str | None) -> ModelSpec:
+        wanted = model_id or self.default
+        try:
+            return self.models[wanted]
+        except KeyError:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise ManifestError(f"unknown model {wanted!r} (available: {known})") from None
+
+
+def discover(folders: list[tuple[Path, str]] | None = None) -> Catalogue:
+    """Read the bundled manifest, then machine and user folders; bundled ids always win."""
+    if folders is None:
+        folders = [
+            (paths.bundled_models_dir(), "bundled"),
+            (paths.machine_models_dir(), "machine"),
+            (paths.user_models_dir(), "user"),
+        ]
+    models: dict[str, ModelSpec] = {}
+    default: str | None = None
+    problems: list[str] = []
+    for folder, source in folders:
+        manifest = folder / MANIFEST_NAME
+        if not manifest.is_file():
+            if source == "bundled":
+                problems.append(f"bundled manifest missing: {manifest}")
+            continue
+        try:
+            found, declared = load_manifest(manifest, source)
+        except ManifestError as exc:
+            problems.append(str(exc))
+            continue
+        if source == "bundled" and declared:
+            default = declared
+        for spec in found:
+            if spec.id in models:
+                problems.append(f"{manifest}: model id {spec.id!r} already defined by the "
+                                f"{models[spec.id].source} manifest; ignored")
+                continue
+            models[spec.id] = spec
+    if default is None:
+        default = next(iter(models), "isnet-medium")
+    return Catalogue(models, default, problems)

@@ -1,0 +1,39 @@
+"""Pre- and post-processing, driven entirely by a model's manifest fields."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from app.inference.manifest import InputSpec, OutputSpec
+
+
+def preprocess(rgb: Image.Image, spec: InputSpec) -> np.ndarray:
+    """Photo -> float32 tensor (1, 3, H, W) or (1, H, W, 3), normalised per the manifest."""
+    small = rgb.resize(spec.size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+    arr = np.asarray(small, dtype=np.float32)
+    if spec.channels == "BGR":
+        arr = arr[..., ::-1]
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    inv_std = np.float32(1.0) / np.asarray(spec.std, dtype=np.float32)
+    arr = (arr - mean) * inv_std
+    if spec.layout == "NCHW":
+        arr = arr.transpose(2, 0, 1)
+    return np.ascontiguousarray(arr[np.newaxis], dtype=np.float32)
+
+
+def postprocess(raw: np.ndarray, spec: OutputSpec) -> np.ndarray:
+    """Model output -> (H, W) float32 probability of foreground in 0..1."""
+    pred = np.asarray(raw, dtype=np.float32)
+    while pred.ndim > 2 and pred.shape[0] == 1:
+        pred = pred[0]
+    if pred.ndim == 3:  # (C, H, W) or (H, W, C): the first channel is the matte
+        pred = pred[0] if pred.shape[0] <= 4 else pred[..., 0]
+    if pred.ndim != 2:
+        raise ValueError(f"unexpected model output shape {raw.shape}")
+    if spec.activation == "sigmoid":
+        pred = 1.0 / (1.0 + np.exp(-pred))
+    if spec.normalize == "minmax":
+        lo, hi = float(pred.min()), float(pred.max())
+        pred = (pred - lo) / (hi - lo) if hi > lo else np.zeros_like(pred)
+    return np.clip(pred, 0.0, 1.0, out=pred)

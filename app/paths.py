@@ -1,0 +1,50 @@
+"""The one module that knows where things live.
+
+Bundled resources (models, UI, sample photo) sit beside the source tree in a checkout
+and under ``sys._MEIPASS`` in a PyInstaller bundle; user data goes where platformdirs
+says. Nothing is ever written beside the executable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "Knockout"
+APP_AUTHOR = "Knockout"
+
+
+def resource_root() -> Path:
+    """Folder holding ``models/`` and ``ui/``: the bundle in a frozen app, the checkout otherwise."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen)
+    return Path(__file__).resolve().parent.parent
+
+
+def bundled_models_dir() -> Path:
+    return resource_root() / "models"
+
+
+def assets_dir() -> Path:
+    return Path(__file__).resolve().parent / "assets"
+
+
+def sample_photo() -> Path:
+    return assets_dir() / "sample-coffee.jpg"
+
+
+def user_models_dir() -> Path:
+    """Where a user (or IT, per user) can drop extra models with a manifest."""
+    return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR)) / "models"
+
+
+def machine_models_dir() -> Path:
+    """Machine-wide model folder (ProgramData, /Library/Application Support, /usr/share...)."""
+    return Path(platformdirs.site_data_dir(APP_NAME, APP_AUTHOR)) / "models"
+
+
+def user_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME, APP_AUTHOR))

@@ -1,0 +1,163 @@
+"""From a file to a written cutout: decode → model → alpha → export → atomic write.
+
+``cut_image`` does one image in the calling thread. ``run_batch`` does many with the
+stages overlapped on three threads (decode+resize, inference, upscale+encode+write) and
+bounded hand-over queues, so decode and PNG encoding hide behind the model while at
+most a handful of decoded photos are alive at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from app.core import mask
+from app.core.compose import Cutout
+from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
+from app.core.errors import ImageError, OutputError
+from app.core.export import ExportSettings, render, save
+from app.inference.engine import Engine
+
+
+@dataclass
+class Job:
+    """One input file and where its result goes."""
+
+    source: Path
+    output: Path
+    label: str  # how reports name the file (relative to what the user gave)
+
+
+@dataclass
+class Result:
+    label: str
+    source: str
+    status: str  # written | failed | skipped
+    output: str | None = None
+    code: str | None = None
+    message: str | None = None
+    seconds: float = 0.0
+    width: int | None = None
+    height: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v != []}
+
+
+def matte(engine: Engine, decoded: Decoded, prob: np.ndarray | None = None) -> Image.Image:
+    """Full-resolution alpha for a decoded photo (runs the model unless ``prob`` is given)."""
+    if prob is None:
+        prob = engine.predict(decoded.image)
+    return mask.combine(mask.upscale(prob, decoded.size), decoded.alpha)
+
+
+def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Image.Image:
+    """The exported pixels for one decoded photo."""
+    return render(Cutout(decoded.image, matte(engine, decoded)), settings)
+
+
+def _finish(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> None:
+    alpha = mask.combine(mask.upscale(prob, decoded.size), decoded.alpha)
+    image = render(Cutout(decoded.image, alpha), settings)
+    if job.output.resolve() == job.source.resolve():
+        raise OutputError("refusing to overwrite the source file", job.label)
+    try:
+        save(image, job.output, settings, decoded.exif)
+    except OSError as exc:
+        raise OutputError(f"cannot write {job.output} ({exc.strerror or exc})", job.label) from None
+
+
+def _failure(job: Job, exc: BaseException, started: float) -> Result:
+    if isinstance(exc, ImageError):
+        code, message = exc.code, exc.message
+    elif isinstance(exc, MemoryError):
+        code, message = "out_of_memory", "not enough memory for this image"
+    else:
+        code, message = "internal_error", f"unexpected error: {type(exc).__name__}: {exc}"
+    return Result(job.label, str(job.source), "failed", code=code, message=message,
+                  seconds=time.perf_counter() - started)
+
+
+_DONE = object()
+
+
+def run_batch(
+    engine: Engine,
+    jobs: Iterable[Job],
+    settings: ExportSettings,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    cancel: threading.Event | None = None,
+    on_start: Callable[[Job], None] | None = None,
+) -> Iterator[Result]:
+    """Process ``jobs`` with decode, inference and encode overlapped; yield results as they finish.
+
+    A failing file yields a ``failed`` result and the batch goes on. Setting ``cancel``
+    stops feeding new files; work already decoded is finished.
+    """
+    cancel = cancel or threading.Event()
+    engine.load()  # fail fast (missing/tampered model) before touching any file
+    decoded_q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    predicted_q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    results: queue.Queue[Any] = queue.Queue()
+
+    def decode_stage() -> None:
+        for job in jobs:
+            if cancel.is_set():
+                break
+            started = time.perf_counter()
+            if on_start:
+                on_start(job)
+            try:
+                decoded = open_image(job.source, max_pixels, job.label)
+                tensor = engine.prepare(decoded.image)
+            except Exception as exc:
+                results.put(_failure(job, exc, started))
+                continue
+            decoded_q.put((job, decoded, tensor, started))
+        decoded_q.put(_DONE)
+
+    def infer_stage() -> None:
+        while (item := decoded_q.get()) is not _DONE:
+            job, decoded, tensor, started = item
+            try:
+                prob = engine.infer(tensor)
+            except Exception as exc:
+                results.put(_failure(job, exc, started))
+                continue
+            del tensor
+            predicted_q.put((job, decoded, prob, started))
+        predicted_q.put(_DONE)
+
+    def finish_stage() -> None:
+        while (item := predicted_q.get()) is not _DONE:
+            job, decoded, prob, started = item
+            try:
+                _finish(job, decoded, prob, settings)
+            except Exception as exc:
+                results.put(_failure(job, exc, started))
+                continue
+            width, height = decoded.size
+            results.put(Result(job.label, str(job.source), "written", output=str(job.output),
+                               seconds=time.perf_counter() - started, width=width, height=height,
+                               warnings=list(decoded.warnings)))
+        results.put(_DONE)
+
+    threads = [
+        threading.Thread(target=stage, name=f"knockout-{stage.__name__}", daemon=True)
+        for stage in (decode_stage, infer_stage, finish_stage)
+    ]
+    for thread in threads:
+        thread.start()
+    while (result := results.get()) is not _DONE:
+        yield result
+    for thread in threads:
+        thread.join()
