@@ -54,8 +54,8 @@ def remove_background(
     if isinstance(image, PILImage.Image):
         rgba = image.convert("RGBA")
         alpha = rgba.getchannel("A")
-        decoded = Decoded(rgba.convert("RGB"), alpha if alpha.getextrema()[0] < 255 else None,
-                          "PIL", image.mode, "assumed sRGB")
+        lowest = alpha.getextrema()[0]
+        decoded = Decoded(rgba.convert("RGB"), alpha if lowest != 255 else None, "PIL", image.mode, "assumed sRGB")
     else:
         decoded = open_image(image)
     colour = parse_colour(background) if isinstance(background, str) else background

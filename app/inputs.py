@@ -88,7 +88,9 @@ def output_name(source: Source, template: str, extension: str) -> Path:
             parent=source.path.parent.name,
         )
     except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(f"bad --name template {template!r}: use {{stem}}, {{name}}, {{ext}}, {{parent}} ({exc})")
+        raise ValueError(
+            f"bad --name template {template!r}: use {{stem}}, {{name}}, {{ext}}, {{parent}} ({exc})"
+        ) from None
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         raise ValueError(f"bad --name template {template!r}: it must give a plain file name")
     return source.relative.parent / f"{name}{extension}"

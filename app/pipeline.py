@@ -40,7 +40,7 @@ class Job:
 class Result:
     label: str
     source: str
-    status: str  # written | failed | skipped
+    status: str  # written | failed | skipped | cancelled
     output: str | None = None
     code: str | None = None
     message: str | None = None
@@ -101,7 +101,7 @@ def run_batch(
     """Process ``jobs`` with decode, inference and encode overlapped; yield results as they finish.
 
     A failing file yields a ``failed`` result and the batch goes on. Setting ``cancel``
-    stops feeding new files; work already decoded is finished.
+    stops feeding new files; decoded files not yet inferred come back ``cancelled``.
     """
     cancel = cancel or threading.Event()
     engine.load()  # fail fast (missing/tampered model) before touching any file
@@ -128,6 +128,9 @@ def run_batch(
     def infer_stage() -> None:
         while (item := decoded_q.get()) is not _DONE:
             job, decoded, tensor, started = item
+            if cancel.is_set():
+                results.put(Result(job.label, str(job.source), "cancelled", message="cancelled"))
+                continue
             try:
                 prob = engine.infer(tensor)
             except Exception as exc:

@@ -31,17 +31,21 @@ def to_srgb(img: Image.Image, icc: bytes | None, warnings: list[str]) -> tuple[I
         try:
             transform, name = _transform_for(hashlib.sha256(icc).hexdigest(), icc, mode)
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
-            warnings.append(f"embedded colour profile is unusable ({exc}); assumed sRGB")
+            warnings.append(f"embedded colour profile is unusable and was ignored ({exc})")
         else:
             if transform is None:
                 return _plain_rgb(img), f"{name} (sRGB)"
-            return ImageCms.applyTransform(img, transform), f"{name} → sRGB"
+            converted = ImageCms.applyTransform(img, transform)
+            assert converted is not None  # applyTransform returns None only when in place
+            return converted, f"{name} → sRGB"
     if mode == "CMYK":
-        return img.convert("RGB"), "CMYK without profile → RGB (naive conversion)"
+        return img.convert("RGB"), "CMYK without a usable profile → RGB (naive conversion)"
     if mode == "LAB":
         lab = ImageCms.createProfile("LAB")
-        return ImageCms.profileToProfile(img, lab, SRGB_PROFILE, outputMode="RGB"), "Lab → sRGB"
-    return _plain_rgb(img), "no profile (assumed sRGB)"
+        converted = ImageCms.profileToProfile(img, lab, SRGB_PROFILE, outputMode="RGB")
+        assert converted is not None
+        return converted, "Lab → sRGB"
+    return _plain_rgb(img), "no usable profile (assumed sRGB)"
 
 
 def _plain_rgb(img: Image.Image) -> Image.Image:

@@ -29,7 +29,9 @@ class Cutout:
         """Resize with premultiplied alpha, so background colour does not bleed into edges."""
         if size == self.size:
             return self
-        rgba = Image.merge("RGBa", (*self.rgb.split(), self.alpha))
+        # Merging as "RGBA" then converting multiplies colour by alpha; merging straight
+        # into "RGBa" would only relabel the bands and let hidden background bleed in.
+        rgba = Image.merge("RGBA", (*self.rgb.split(), self.alpha)).convert("RGBa")
         out = rgba.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0).convert("RGBA")
         r, g, b, a = out.split()
         return Cutout(Image.merge("RGB", (r, g, b)), a)
@@ -41,7 +43,7 @@ def crop_to_subject(cut: Cutout, margin: float = 0.0) -> Cutout:
     if box is None:
         return cut
     left, top, right, bottom = box
-    pad = int(round(margin if margin >= 1 else margin * max(right - left, bottom - top)))
+    pad = round(margin if margin >= 1 else margin * max(right - left, bottom - top))
     width, height = cut.size
     return cut.crop((max(0, left - pad), max(0, top - pad), min(width, right + pad), min(height, bottom + pad)))
 

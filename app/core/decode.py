@@ -13,6 +13,7 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -22,11 +23,11 @@ from app.core.errors import CorruptImage, EmptyFile, NotAnImage, TooLarge, Unrea
 
 DEFAULT_MAX_PIXELS = 160_000_000  # 160 MP: every current medium-format camera fits
 ORIENTATION_TAG = 0x0112
+TRUNCATED_MESSAGE = "the file is truncated (an incomplete download or copy?)"
 
 # Formats we open. Deliberately excludes EPS/PDF (Ghostscript) and other exotic parsers.
-ALLOWED_FORMATS = (
-    "JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "TGA", "PPM", "HEIF", "AVIF",
-)
+# (Pillow opens MPO camera files through its JPEG plugin.)
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF", "TGA", "PPM", "HEIF", "AVIF")
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".dib", ".gif",
      ".tga", ".ppm", ".pgm", ".pbm", ".heic", ".heif", ".hif", ".avif", ".mpo"}
@@ -37,20 +38,22 @@ IMAGE_SUFFIXES = frozenset(
 Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-_heif_registered = False
+_open_formats: list[str] | None = None
 
 
-def _register_heif() -> None:
-    """Teach Pillow HEIC/HEIF through the decode-only pi-heif binding, if installed."""
-    global _heif_registered
-    if _heif_registered:
-        return
-    _heif_registered = True
-    try:
-        from pi_heif import register_heif_opener
-    except ImportError:  # pragma: no cover - optional at runtime
-        return
-    register_heif_opener()
+def _plugins() -> list[str]:
+    """Load Pillow's plugins and the decode-only HEIF one (pi-heif); return the formats we open."""
+    global _open_formats
+    if _open_formats is None:
+        Image.init()
+        try:
+            from pi_heif import register_heif_opener
+        except ImportError:  # pragma: no cover - optional at runtime
+            pass
+        else:
+            register_heif_opener()
+        _open_formats = [f for f in ALLOWED_FORMATS if f in Image.OPEN]
+    return _open_formats
 
 
 @dataclass
@@ -77,7 +80,6 @@ def open_image(
     name: str | None = None,
 ) -> Decoded:
     """Decode ``source`` (a path or the file's bytes) into a :class:`Decoded`."""
-    _register_heif()
     label = name or (os.fspath(source) if not isinstance(source, bytes) else "image")
     if isinstance(source, bytes):
         if not source:
@@ -100,12 +102,14 @@ def open_image(
         return _decode(fh, max_pixels, label)
 
 
-def _decode(fh: io.BufferedIOBase | io.BytesIO, max_pixels: int, label: str) -> Decoded:
+def _decode(fh: BinaryIO, max_pixels: int, label: str) -> Decoded:
     try:
-        img = Image.open(fh, formats=ALLOWED_FORMATS)
+        img: Image.Image = Image.open(fh, formats=_plugins())
     except UnidentifiedImageError:
         raise NotAnImage("not an image, or a format Knockout does not read", label) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if _is_truncation(str(exc)):
+            raise CorruptImage(TRUNCATED_MESSAGE, label) from None
         raise CorruptImage(f"the file is damaged and cannot be opened ({exc})", label) from None
     width, height = img.size
     if width <= 0 or height <= 0:
@@ -124,13 +128,15 @@ def _decode(fh: io.BufferedIOBase | io.BytesIO, max_pixels: int, label: str) -> 
         img.load()
         exif = img.getexif()
         orientation = exif.get(ORIENTATION_TAG, 1)
-        exif_bytes = exif.tobytes() if len(exif) else None
         if orientation in (2, 3, 4, 5, 6, 7, 8):
             img = ImageOps.exif_transpose(img)
+            # The pixels are upright now: a kept tag would make viewers turn them again.
+            exif.pop(ORIENTATION_TAG, None)
+        exif_bytes = exif.tobytes() if len(exif) else None
     except OSError as exc:
         text = str(exc)
-        if "truncated" in text or "broken data stream" in text or "premature end" in text.lower():
-            raise CorruptImage("the file is truncated (an incomplete download or copy?)", label) from None
+        if _is_truncation(text):
+            raise CorruptImage(TRUNCATED_MESSAGE, label) from None
         raise CorruptImage(f"the image data is damaged ({text})", label) from None
     except (SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         raise CorruptImage(f"the image data is damaged ({exc})", label) from None
@@ -143,6 +149,12 @@ def _decode(fh: io.BufferedIOBase | io.BytesIO, max_pixels: int, label: str) -> 
     rgb_like, alpha = _split_alpha(img, label)
     rgb, note = colour.to_srgb(rgb_like, icc, warnings)
     return Decoded(rgb, alpha, source_format, source_mode, note, exif_bytes, frames, warnings)
+
+
+def _is_truncation(text: str) -> bool:
+    """Pillow's wording for data that stops early, in the header or in the pixels."""
+    lowered = text.lower()
+    return any(words in lowered for words in ("truncated", "broken data stream", "premature end"))
 
 
 def _split_alpha(img: Image.Image, label: str) -> tuple[Image.Image, Image.Image | None]:
@@ -176,7 +188,7 @@ def _split_alpha(img: Image.Image, label: str) -> tuple[Image.Image, Image.Image
 
 def _alpha_or_none(alpha: Image.Image) -> Image.Image | None:
     """Drop an alpha channel that is fully opaque: it carries no information."""
-    lo, _hi = alpha.getextrema()  # type: ignore[misc]
+    lo = alpha.getextrema()[0]
     return None if lo == 255 else alpha
 
 

@@ -46,6 +46,11 @@ class ExportSettings:
             raise ValueError("fill must be a share between 0 and 1, e.g. 0.85")
         if not 1 <= self.quality <= 100:
             raise ValueError("quality must be between 1 and 100")
+        if self.margin < 0:
+            raise ValueError("margin cannot be negative")
+        for label, size in (("canvas", self.canvas), ("size", self.max_size)):
+            if size is not None and (len(size) != 2 or min(size) < 1):
+                raise ValueError(f"{label} must be a width and height of at least 1 pixel, e.g. 2000x2000")
 
     @property
     def extension(self) -> str:
@@ -55,14 +60,14 @@ class ExportSettings:
 def parse_colour(text: str) -> Colour:
     """'white', '#fff', '#F0F0F0', 'rgb(1,2,3)' or '240,240,240' -> (r, g, b)."""
     value = text.strip()
-    parts = value.split(",")
+    parts = [p.strip() for p in value.split(",")]
     try:
-        if len(parts) == 3:
-            rgb = tuple(int(p) for p in parts)
-            if all(0 <= c <= 255 for c in rgb):
-                return rgb  # type: ignore[return-value]
+        if len(parts) == 3 and all(p.lstrip("+-").isdigit() for p in parts):
+            r, g, b = (int(p) for p in parts)
+        else:  # names, #hex and CSS functions such as rgb(1,2,3)
+            r, g, b = ImageColor.getrgb(value)[:3]
+        if not all(0 <= c <= 255 for c in (r, g, b)):
             raise ValueError
-        r, g, b = ImageColor.getrgb(value)[:3]
     except ValueError:
         raise ValueError(f"not a colour: {text!r} (try white, #ffffff or 255,255,255)") from None
     return (r, g, b)
@@ -106,7 +111,9 @@ def encode(image: Image.Image, fh: BinaryIO, settings: ExportSettings, exif: byt
             params.update(lossless=True, quality=60, method=2, exact=False)
         else:
             params.update(quality=settings.quality, alpha_quality=100, method=4)
-    elif fmt == "tif":
+    elif fmt == "tif" and "exif" not in params:
+        # libtiff cannot write the EXIF/GPS sub-directories, so kept EXIF means Pillow's
+        # own (uncompressed) TIFF writer; otherwise deflate through libtiff.
         params["compression"] = "tiff_adobe_deflate"
     image.save(fh, format=FORMATS[fmt], **params)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from app import paths
@@ -27,7 +27,10 @@ class ManifestError(Exception):
 
 @dataclass(frozen=True)
 class InputSpec:
-    """How a photo becomes the model's input tensor: ``(pixel - mean) / std`` per channel, 0..255."""
+    """How a photo becomes the model's input tensor: ``(pixel - mean) / std`` per channel, 0..255.
+
+    ``mean`` and ``std`` follow the tensor's channel order (B, G, R when ``channels`` is BGR).
+    """
 
     name: str | None = None  # None: the model's first input
     size: tuple[int, int] = (1024, 1024)  # width, height
@@ -79,11 +82,14 @@ FAMILIES: dict[str, tuple[InputSpec, OutputSpec]] = {
 }
 ACTIVATIONS = ("none", "sigmoid")
 NORMALIZATIONS = ("none", "minmax")
+ENTRY_FIELDS = frozenset(
+    {"id", "name", "file", "sha256", "size", "family", "input", "output", "license", "provenance"}
+)
 
 
 def _triple(value: Any, what: str) -> tuple[float, float, float]:
     if isinstance(value, (int, float)):
-        return (float(value),) * 3  # type: ignore[return-value]
+        return (float(value),) * 3
     if isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value):
         return (float(value[0]), float(value[1]), float(value[2]))
     raise ManifestError(f"{what} must be a number or a list of 3 numbers")
@@ -96,23 +102,34 @@ def _parse_entry(raw: dict[str, Any], folder: Path, source: str, manifest: Path)
         file_name = str(raw["file"])
         sha = str(raw["sha256"]).lower()
     except KeyError as exc:
-        raise ManifestError(f"model entry is missing {exc.args[0]!r}") from None
+        which = f"{raw['id']}: " if "id" in raw else ""
+        raise ManifestError(f"{which}model entry is missing {exc.args[0]!r}") from None
     if family not in FAMILIES:
         raise ManifestError(f"{model_id}: unknown family {family!r} (known: {', '.join(FAMILIES)})")
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise ManifestError(f"{model_id}: sha256 must be 64 hex digits")
-    if Path(file_name).name != file_name:
+    # Checked with both path flavours so a manifest means the same on every platform.
+    if file_name in ("", ".", "..") or any(
+        flavour(file_name).name != file_name for flavour in (PurePosixPath, PureWindowsPath)
+    ):
         raise ManifestError(f"{model_id}: file must be a plain name inside the model folder")
+    unknown = sorted(set(raw) - ENTRY_FIELDS)
+    if unknown:
+        raise ManifestError(f"{model_id}: unknown field(s) {', '.join(unknown)}")
     base_in, base_out = FAMILIES[family]
     inp = dict(raw.get("input") or {})
     out = dict(raw.get("output") or {})
     in_spec = base_in
     if "size" in inp:
-        w, h = inp.pop("size")
-        in_spec = replace(in_spec, size=(int(w), int(h)))
-    for key in ("mean", "std"):
-        if key in inp:
-            in_spec = replace(in_spec, **{key: _triple(inp.pop(key), f"{model_id}: input.{key}")})
+        size = inp.pop("size")
+        if not (isinstance(size, list) and len(size) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+            raise ManifestError(f"{model_id}: input.size must be two positive integers [width, height]")
+        in_spec = replace(in_spec, size=(size[0], size[1]))
+    if "mean" in inp:
+        in_spec = replace(in_spec, mean=_triple(inp.pop("mean"), f"{model_id}: input.mean"))
+    if "std" in inp:
+        in_spec = replace(in_spec, std=_triple(inp.pop("std"), f"{model_id}: input.std"))
     if 0.0 in in_spec.std:
         raise ManifestError(f"{model_id}: input.std cannot contain 0")
     for key in ("name", "layout", "channels"):
@@ -120,12 +137,16 @@ def _parse_entry(raw: dict[str, Any], folder: Path, source: str, manifest: Path)
             in_spec = replace(in_spec, **{key: inp.pop(key)})
     if in_spec.layout not in ("NCHW", "NHWC") or in_spec.channels not in ("RGB", "BGR"):
         raise ManifestError(f"{model_id}: input.layout must be NCHW/NHWC and channels RGB/BGR")
-    out_spec = replace(base_out, **{k: out.pop(k) for k in ("name", "index", "activation", "normalize") if k in out})
+    out_spec = replace(base_out, **{k: out.pop(k) for k in ("name", "index", "activation", "normalize")
+                                    if k in out})
+    if not isinstance(out_spec.index, int) or isinstance(out_spec.index, bool) or out_spec.index < 0:
+        raise ManifestError(f"{model_id}: output.index must be a non-negative integer")
     if out_spec.activation not in ACTIVATIONS or out_spec.normalize not in NORMALIZATIONS:
         raise ManifestError(f"{model_id}: output.activation must be one of {ACTIVATIONS}, "
                             f"output.normalize one of {NORMALIZATIONS}")
     if inp or out:
-        raise ManifestError(f"{model_id}: unknown field(s) {', '.join(sorted({*inp, *out}))}")
+        unknown = sorted([f"input.{k}" for k in inp] + [f"output.{k}" for k in out])
+        raise ManifestError(f"{model_id}: unknown field(s) {', '.join(unknown)}")
     return ModelSpec(
         id=model_id,
         name=str(raw.get("name", model_id)),

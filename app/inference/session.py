@@ -95,7 +95,9 @@ def open_session(
             raise ModelError(f"model {spec.id}: onnxruntime cannot load it ({exc})") from None
         notes.append(f"{wanted[0].name} failed ({exc}); using CPU")
         try:
-            session = ort.InferenceSession(data, _options(ort, threads, False), providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(
+                data, _options(ort, threads, False), providers=["CPUExecutionProvider"]
+            )
         except Exception as exc2:
             raise ModelError(f"model {spec.id}: onnxruntime cannot load it ({exc2})") from None
     in_use = session.get_providers()[0]

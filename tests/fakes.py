@@ -1,0 +1,57 @@
+"""Test doubles shared by the pipeline and CLI tests."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PIL import Image
+
+from app.inference.manifest import InputSpec, ModelSpec, OutputSpec
+
+
+class FakeEngine:
+    """Stands in for Engine: 'foreground' is every pixel brighter than mid-grey.
+
+    It records how many inferences ran and never runs two at once (like the real one).
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.spec = ModelSpec("fake", "Fake", None, "0" * 64, "isnet",  # type: ignore[arg-type]
+                              InputSpec(size=(size, size)), OutputSpec())
+        self.description = "CPU · fake"
+        self.runs = 0
+        self._lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0
+
+    def load(self) -> FakeEngine:
+        return self
+
+    def prepare(self, rgb: Image.Image) -> np.ndarray:
+        grey = rgb.convert("L").resize((self.size, self.size), Image.Resampling.BILINEAR)
+        return np.asarray(grey, dtype=np.float32) / 255.0
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            self.runs += 1
+            return (tensor > 0.5).astype(np.float32)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def predict(self, rgb: Image.Image) -> np.ndarray:
+        return self.infer(self.prepare(rgb))
+
+
+def photo(path, size=(96, 64), fmt=None, **save_args) -> None:
+    """A bright square 'subject' on a dark background."""
+    img = Image.new("RGB", size, (20, 30, 40))
+    w, h = size
+    img.paste((230, 200, 180), (w // 4, h // 4, 3 * w // 4, 3 * h // 4))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format=fmt, **save_args)

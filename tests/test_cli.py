@@ -1,0 +1,162 @@
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import cli
+from tests.fakes import FakeEngine, photo
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = REPO / "models" / "isnet-medium.onnx"
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    engine = FakeEngine()
+    monkeypatch.setattr(cli, "_engine", lambda args: engine)
+    return engine
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims a huge size but carries almost no data."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+                     + chunk(b"IEND", b""))
+
+
+def test_cut_writes_outputs_and_exits_0(tmp_path, fake_engine, capsys):
+    photo(tmp_path / "in" / "a.jpg")
+    photo(tmp_path / "in" / "sub" / "b.jpg")
+    code = cli.main(["cut", str(tmp_path / "in"), "-o", str(tmp_path / "out")])
+    assert code == 0
+    assert (tmp_path / "out" / "a.png").is_file() and (tmp_path / "out" / "sub" / "b.png").is_file()
+    assert "2 written, 0 skipped, 0 failed" in capsys.readouterr().err
+
+
+def test_bad_inputs_are_each_reported_by_name_the_rest_written_exit_1(tmp_path, fake_engine, capsys, monkeypatch):
+    src = tmp_path / "in"
+    photo(src / "good.jpg")
+    photo(src / "café-日本.jpg")  # non-ASCII names are fine
+    (src / "empty.jpg").write_bytes(b"")
+    good = (src / "good.jpg").read_bytes()
+    (src / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (src / "text.jpg").write_text("hello, I am not a photo")
+    _png_header_only(src / "huge.png", 30000, 30000)
+    photo(src / "locked.jpg")
+    (tmp_path / "no-images").mkdir()
+    real_open = Path.open
+
+    def deny(self, *args, **kwargs):  # root can read anything, so simulate a permission problem
+        if self.name == "locked.jpg":
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", deny)
+    code = cli.main(["cut", str(src), str(tmp_path / "no-images"), "-o", str(tmp_path / "out"), "--json", "-q"])
+    assert code == 1
+    report = json.loads(capsys.readouterr().out)
+    by_name = {Path(f["label"]).name: f for f in report["files"]}
+    assert by_name["good.jpg"]["status"] == by_name["café-日本.jpg"]["status"] == "written"
+    expected = {"empty.jpg": "empty_file", "truncated.jpg": "corrupt", "text.jpg": "not_an_image",
+                "huge.png": "too_large", "locked.jpg": "unreadable", "no-images": "no_images"}
+    for name, code_ in expected.items():
+        assert by_name[name]["status"] == "failed", name
+        assert by_name[name]["code"] == code_, name
+        assert by_name[name]["message"]
+    assert "30000×30000" in by_name["huge.png"]["message"]
+    assert "truncated" in by_name["truncated.jpg"]["message"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["café-日本.png", "good.png"]
+    assert report["summary"] == {"written": 2, "skipped": 0, "failed": 6, "seconds": report["summary"]["seconds"]}
+
+
+def test_failures_are_printed_on_stderr_with_name_and_reason(tmp_path, fake_engine, capsys):
+    (tmp_path / "broken.jpg").write_text("nope")
+    assert cli.main(["cut", str(tmp_path / "broken.jpg"), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" in err and "broken.jpg" in err and "not an image" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["cut"],
+    ["cut", "x.jpg", "--format", "gif"],
+    ["cut", "x.jpg", "--bg", "not-a-colour"],
+    ["cut", "x.jpg", "--canvas", "big"],
+    ["cut", "x.jpg", "--fill", "1.5"],
+    ["cut", "x.jpg", "--overwrite", "--skip-existing"],
+    ["cut", "x.jpg", "--name", "{bogus}"],
+    ["frobnicate"],
+])
+def test_usage_errors_exit_2(argv, tmp_path, fake_engine, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    photo(tmp_path / "x.jpg")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+
+
+def test_existing_output_is_refused_by_default_and_skip_existing_exits_0(tmp_path, fake_engine):
+    photo(tmp_path / "a.jpg")
+    out = tmp_path / "out"
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q"]) == 0
+    first = (out / "a.png").read_bytes()
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q"]) == 1
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q", "--skip-existing"]) == 0
+    assert (out / "a.png").read_bytes() == first
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q", "--overwrite", "--bg", "white"]) == 0
+    with Image.open(out / "a.png") as img:
+        assert img.mode == "RGB"
+
+
+def test_export_options_reach_the_written_file(tmp_path, fake_engine):
+    photo(tmp_path / "a.jpg", size=(200, 100))
+    out = tmp_path / "out"
+    argv = ["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q", "--format", "jpg", "--canvas", "300x300",
+            "--fill", "0.5", "--bg", "#ff0000", "--name", "{stem}-main"]
+    assert cli.main(argv) == 0
+    with Image.open(out / "a-main.jpg") as img:
+        assert img.size == (300, 300) and img.format == "JPEG"
+        assert np.allclose(img.getpixel((2, 2)), (255, 0, 0), atol=8)
+
+
+def test_mask_only_and_crop(tmp_path, fake_engine):
+    photo(tmp_path / "a.png", size=(200, 100))
+    out = tmp_path / "out"
+    assert cli.main(["cut", str(tmp_path / "a.png"), "-o", str(out), "-q", "--mask-only", "--crop"]) == 0
+    with Image.open(out / "a.png") as img:
+        assert img.mode == "L"
+        width, height = img.size  # the subject square only (100x50), give or take the upscaled edge
+        assert abs(width - 100) <= 4 and abs(height - 50) <= 4
+
+
+def test_python_dash_m_app_runs_the_cli():
+    proc = subprocess.run([sys.executable, "-m", "app", "--version"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and proc.stdout.startswith("knockout ")
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not MODEL.exists(), reason="models/isnet-medium.onnx missing: run `python models/fetch.py`")
+def test_real_model_cuts_out_the_sample_through_the_console_script(tmp_path):
+    """Integration: the installed `knockout` entry point, the real model, a real photo."""
+    exe = Path(sys.executable).with_name("knockout")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "app"]
+    sample = REPO / "app" / "assets" / "sample-coffee.jpg"
+    proc = subprocess.run([*cmd, "cut", str(sample), "-o", str(tmp_path), "--json", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONUTF8": "1"})
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["provider"].startswith("CPU")
+    with Image.open(tmp_path / "sample-coffee.png") as out:
+        assert out.mode == "RGBA" and out.size == (600, 400)
+        alpha = np.asarray(out.getchannel("A"))
+    assert alpha[200, 280] > 250  # the cup
+    assert alpha[:15, :15].max() < 5 and alpha[-15:, -15:].max() < 5  # background corners
+    assert 0.25 < (alpha > 127).mean() < 0.8

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+
+from app import inputs
+from tests.fakes import photo
+
+
+def test_folder_is_walked_recursively_and_tree_mirrored(tmp_path):
+    photo(tmp_path / "in" / "a.jpg")
+    photo(tmp_path / "in" / "sub" / "deeper" / "b.png")
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    sources, problems = inputs.collect([str(tmp_path / "in")])
+    assert problems == []
+    jobs, early = inputs.plan(sources, tmp_path / "out", ".png")
+    assert early == []
+    outs = sorted(j.output.relative_to(tmp_path / "out").as_posix() for j in jobs)
+    assert outs == ["a.png", "sub/deeper/b.png"]
+
+
+def test_glob_patterns_expand_and_a_pattern_matching_nothing_is_reported(tmp_path):
+    photo(tmp_path / "x1.jpg")
+    photo(tmp_path / "x2.jpg")
+    sources, problems = inputs.collect([str(tmp_path / "x*.jpg"), str(tmp_path / "nothing*.png")])
+    assert sorted(s.path.name for s in sources) == ["x1.jpg", "x2.jpg"]
+    assert [p.code for p in problems] == ["no_match"]
+
+
+def test_folder_without_images_and_missing_path_are_reported_by_name(tmp_path):
+    (tmp_path / "empty").mkdir()
+    sources, problems = inputs.collect([str(tmp_path / "empty"), str(tmp_path / "gone.jpg")])
+    assert sources == []
+    by_label = {p.label: p for p in problems}
+    assert by_label[str(tmp_path / "empty")].code == "no_images"
+    assert "does not exist" in by_label[str(tmp_path / "gone.jpg")].message
+
+
+def test_same_file_given_twice_is_processed_once(tmp_path):
+    photo(tmp_path / "a.jpg")
+    sources, _ = inputs.collect([str(tmp_path / "a.jpg"), str(tmp_path / "a.jpg"), str(tmp_path)])
+    assert len(sources) == 1
+
+
+def test_name_collisions_get_numbered_instead_of_overwriting_each_other(tmp_path):
+    photo(tmp_path / "one" / "a.jpg")
+    photo(tmp_path / "two" / "a.jpg")
+    sources, _ = inputs.collect([str(tmp_path / "one" / "a.jpg"), str(tmp_path / "two" / "a.jpg")])
+    jobs, _ = inputs.plan(sources, tmp_path / "out", ".png")
+    assert sorted(j.output.name for j in jobs) == ["a-2.png", "a.png"]
+
+
+def test_name_template_fields(tmp_path):
+    photo(tmp_path / "SKU123-front.jpg")
+    sources, _ = inputs.collect([str(tmp_path / "SKU123-front.jpg")])
+    jobs, _ = inputs.plan(sources, tmp_path / "out", ".webp", template="{stem}-cutout-{ext}")
+    assert jobs[0].output.name == "SKU123-front-cutout-jpg.webp"
+
+
+@pytest.mark.parametrize("template", ["{nope}", "../{stem}", "{stem}/x", ""])
+def test_bad_name_template_is_a_usage_error(tmp_path, template):
+    photo(tmp_path / "a.jpg")
+    sources, _ = inputs.collect([str(tmp_path / "a.jpg")])
+    with pytest.raises(ValueError, match="template"):
+        inputs.plan(sources, tmp_path / "out", ".png", template=template)
+
+
+def test_output_that_would_overwrite_a_source_is_refused(tmp_path):
+    photo(tmp_path / "a.png")
+    sources, _ = inputs.collect([str(tmp_path / "a.png")])
+    jobs, early = inputs.plan(sources, tmp_path, ".png")
+    assert jobs == []
+    assert early[0].code == "would_overwrite_source"
+
+
+@pytest.mark.parametrize(("existing", "status", "n_jobs"), [("refuse", "failed", 0), ("skip", "skipped", 0),
+                                                            ("overwrite", None, 1)])
+def test_existing_outputs_policy(tmp_path, existing, status, n_jobs):
+    photo(tmp_path / "in" / "a.jpg")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"old")
+    sources, _ = inputs.collect([str(tmp_path / "in")])
+    jobs, early = inputs.plan(sources, tmp_path / "out", ".png", existing=existing)
+    assert len(jobs) == n_jobs
+    assert [r.status for r in early] == ([status] if status else [])
+    assert (tmp_path / "out" / "a.png").read_bytes() == b"old"
+
+
+def test_hidden_and_non_image_files_are_ignored_in_folders(tmp_path):
+    photo(tmp_path / ".hidden.jpg")
+    photo(tmp_path / ".cache" / "c.jpg")
+    photo(tmp_path / "ok.jpg")
+    sources, _ = inputs.collect([str(tmp_path)])
+    assert [s.path.name for s in sources] == ["ok.jpg"]
+
+
+def test_non_ascii_names_are_kept(tmp_path):
+    photo(tmp_path / "café-日本.jpg")
+    sources, _ = inputs.collect([str(tmp_path)])
+    jobs, _ = inputs.plan(sources, tmp_path / "out", ".png")
+    assert jobs[0].output == Path(tmp_path / "out" / "café-日本.png")

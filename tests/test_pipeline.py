@@ -1,0 +1,99 @@
+import threading
+
+import numpy as np
+from PIL import Image
+
+from app.core.decode import open_image
+from app.core.export import ExportSettings
+from app.pipeline import Job, cut_image, matte, run_batch
+from tests.fakes import FakeEngine, photo
+
+
+def _jobs(tmp_path, names):
+    jobs = []
+    for name in names:
+        src = tmp_path / "in" / name
+        if not src.exists():
+            photo(src)
+        jobs.append(Job(src, tmp_path / "out" / (src.stem + ".png"), name))
+    return jobs
+
+
+def test_batch_writes_every_good_file_and_reports_bad_ones_by_name(tmp_path):
+    jobs = _jobs(tmp_path, ["a.jpg", "b.jpg"])
+    bad = tmp_path / "in" / "bad.jpg"
+    bad.write_text("this is text, not a JPEG")
+    jobs.insert(1, Job(bad, tmp_path / "out" / "bad.png", "bad.jpg"))
+    results = {r.label: r for r in run_batch(FakeEngine(), jobs, ExportSettings())}
+    assert results["a.jpg"].status == results["b.jpg"].status == "written"
+    assert results["bad.jpg"].status == "failed"
+    assert results["bad.jpg"].code == "not_an_image"
+    assert not (tmp_path / "out" / "bad.png").exists()
+    with Image.open(tmp_path / "out" / "a.png") as out:
+        assert out.mode == "RGBA"
+        alpha = np.asarray(out.getchannel("A"))
+    assert alpha[32, 48] == 255 and alpha[2, 2] == 0
+
+
+def test_batch_keeps_input_order_and_runs_one_inference_at_a_time(tmp_path):
+    names = [f"{i:02d}.png" for i in range(12)]
+    engine = FakeEngine()
+    results = list(run_batch(engine, _jobs(tmp_path, names), ExportSettings()))
+    assert [r.label for r in results] == names
+    assert engine.runs == 12 and engine.max_active == 1
+
+
+def test_sources_are_never_modified(tmp_path):
+    jobs = _jobs(tmp_path, ["a.jpg", "b.png"])
+    before = {j.source: j.source.read_bytes() for j in jobs}
+    list(run_batch(FakeEngine(), jobs, ExportSettings(format="webp")))
+    assert {j.source: j.source.read_bytes() for j in jobs} == before
+
+
+def test_output_equal_to_source_is_refused_not_overwritten(tmp_path):
+    src = tmp_path / "a.png"
+    photo(src)
+    original = src.read_bytes()
+    [result] = run_batch(FakeEngine(), [Job(src, src, "a.png")], ExportSettings())
+    assert result.status == "failed" and result.code == "output_error"
+    assert src.read_bytes() == original
+
+
+def test_unwritable_output_is_a_failed_file_not_a_crash(tmp_path):
+    [job] = _jobs(tmp_path, ["a.jpg"])
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should be")
+    results = list(run_batch(FakeEngine(), [job], ExportSettings()))
+    assert results[0].status == "failed" and "cannot write" in results[0].message
+
+
+def test_cancel_stops_feeding_new_files(tmp_path):
+    jobs = _jobs(tmp_path, [f"{i:02d}.png" for i in range(30)])
+    cancel = threading.Event()
+    seen = []
+    for result in run_batch(FakeEngine(), jobs, ExportSettings(), cancel=cancel):
+        seen.append(result)
+        cancel.set()
+    written = [r for r in seen if r.status == "written"]
+    assert 1 <= len(written) <= 4  # only what was already at or past the model
+    assert len(list((tmp_path / "out").glob("*.png"))) == len(written)
+
+
+def test_pixel_limit_refuses_before_decoding(tmp_path):
+    [job] = _jobs(tmp_path, ["a.png"])
+    [result] = run_batch(FakeEngine(), [job], ExportSettings(), max_pixels=100)
+    assert result.status == "failed" and result.code == "too_large"
+
+
+def test_source_transparency_is_kept_in_the_matte(tmp_path):
+    img = Image.new("RGBA", (40, 40), (250, 250, 250, 255))
+    img.paste((250, 250, 250, 0), (0, 0, 20, 40))  # left half transparent in the source
+    img.save(tmp_path / "t.png")
+    alpha = np.asarray(matte(FakeEngine(), open_image(tmp_path / "t.png")))
+    assert alpha[:, :20].max() == 0 and alpha[:, 25:].min() == 255
+
+
+def test_cut_image_mask_only_returns_greyscale(tmp_path):
+    photo(tmp_path / "a.jpg")
+    out = cut_image(FakeEngine(), open_image(tmp_path / "a.jpg"), ExportSettings(mask_only=True))
+    assert out.mode == "L" and out.size == (96, 64)
