@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from app import __version__, paths
+from app import __version__, allocator, paths
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.export import FORMATS, ExportSettings, parse_colour
 from app.inference.manifest import ManifestError
@@ -119,6 +119,7 @@ def settings_from(args: argparse.Namespace) -> ExportSettings:
 
 
 def main(argv: list[str] | None = None) -> int:
+    allocator.return_large_buffers()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -252,7 +253,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from app.inference.manifest import discover
-    from app.inference.session import ModelError, verified_bytes
+    from app.inference.session import ModelError, verify_file
 
     catalogue = discover()
     bad = 0
@@ -261,7 +262,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     rows = [("id", "family", "size", "licence", "hash", "source", "file")]
     for spec in catalogue.models.values():
         try:
-            verified_bytes(spec)
+            verify_file(spec)
             status = "ok"
         except ModelError as exc:
             status = "missing" if exc.code == "model_missing" else "MISMATCH"

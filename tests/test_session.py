@@ -16,7 +16,7 @@ import pytest
 
 from app.inference import providers, session
 from app.inference.manifest import ModelSpec, OutputSpec
-from app.inference.session import ModelError, ModelMissing, ModelTampered, open_session, verified_bytes
+from app.inference.session import ModelError, ModelMissing, ModelTampered, open_session, verify_file
 from tests import onnx_graphs as g
 
 
@@ -28,8 +28,8 @@ def isnet_spec(tmp_path: Path) -> ModelSpec:
 # --- verification ------------------------------------------------------------------------------
 
 
-def test_verified_bytes_returns_the_file(isnet_spec: ModelSpec) -> None:
-    assert verified_bytes(isnet_spec) == isnet_spec.file.read_bytes()
+def test_verify_file_accepts_the_file_its_manifest_describes(isnet_spec: ModelSpec) -> None:
+    verify_file(isnet_spec)  # no exception
 
 
 def test_tampered_file_is_refused(isnet_spec: ModelSpec) -> None:
@@ -37,7 +37,7 @@ def test_tampered_file_is_refused(isnet_spec: ModelSpec) -> None:
     data[len(data) // 2] ^= 0x01
     isnet_spec.file.write_bytes(bytes(data))
     with pytest.raises(ModelTampered) as info:
-        verified_bytes(isnet_spec)
+        verify_file(isnet_spec)
     message = str(info.value)
     assert "model tiny-isnet" in message and "tiny-isnet.onnx" in message
     assert "does not match its manifest" in message and "refused" in message
@@ -58,19 +58,19 @@ def test_tampered_file_is_refused_by_open_session_before_onnxruntime(
 def test_missing_file(isnet_spec: ModelSpec) -> None:
     isnet_spec.file.unlink()
     with pytest.raises(ModelMissing) as info:
-        verified_bytes(isnet_spec)
+        verify_file(isnet_spec)
     message = str(info.value)
     assert message.startswith(f"model tiny-isnet: file {isnet_spec.file} is missing")
     assert "models/fetch.py" in message, "a bundled model says how to get it back"
     assert info.value.code == "model_missing"
     with pytest.raises(ModelMissing) as info:
-        verified_bytes(replace(isnet_spec, source="user"))
+        verify_file(replace(isnet_spec, source="user"))
     assert "fetch.py" not in str(info.value)
 
 
 def test_unreadable_file(isnet_spec: ModelSpec) -> None:
     with pytest.raises(ModelMissing, match="model tiny-isnet: cannot read"):
-        verified_bytes(replace(isnet_spec, file=isnet_spec.file.parent))
+        verify_file(replace(isnet_spec, file=isnet_spec.file.parent))
 
 
 # --- real onnxruntime, CPU ---------------------------------------------------------------------
@@ -172,6 +172,11 @@ def _fake_ort(available: list[str], in_use: list[str] | None = None, fail: set[s
     ort.InferenceSession = InferenceSession  # type: ignore[attr-defined]
     ort.ExecutionMode = SimpleNamespace(ORT_SEQUENTIAL="sequential", ORT_PARALLEL="parallel")  # type: ignore[attr-defined]
     ort.get_available_providers = lambda: list(available)  # type: ignore[attr-defined]
+    ort.OrtMemoryInfo = lambda *args: ("memory-info", args)  # type: ignore[attr-defined]
+    ort.OrtAllocatorType = SimpleNamespace(ORT_ARENA_ALLOCATOR="arena")  # type: ignore[attr-defined]
+    ort.OrtMemType = SimpleNamespace(DEFAULT="default")  # type: ignore[attr-defined]
+    ort.OrtArenaCfg = lambda *args: ("arena-cfg", args)  # type: ignore[attr-defined]
+    ort.create_and_register_allocator = lambda info, cfg: None  # type: ignore[attr-defined]
     return ort, log
 
 
@@ -198,12 +203,11 @@ def test_directml_in_use(isnet_spec: ModelSpec, fake: Fake) -> None:
     assert loaded.notes == []
     (call,) = log
     assert call["providers"] == [("DmlExecutionProvider", {"device_id": 0}), ("CPUExecutionProvider", {})]
-    assert isinstance(call["data"], bytes) and call["data"] == isnet_spec.file.read_bytes(), \
-        "onnxruntime gets the verified bytes, not a path it would read again"
+    assert call["data"] == str(isnet_spec.file), "onnxruntime opens the verified file by path"
     so = call["options"]
     assert so.enable_mem_pattern is False and so.execution_mode == "sequential"
     assert so.intra_op_num_threads == 4 and so.inter_op_num_threads == 1
-    assert so.config == {"session.intra_op.allow_spinning": "0"}
+    assert so.config == {"session.intra_op.allow_spinning": "0", "session.use_env_allocators": "1"}
 
 
 def test_silent_fallback_is_reported(isnet_spec: ModelSpec, fake: Fake) -> None:

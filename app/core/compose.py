@@ -75,11 +75,15 @@ def fit_within(cut: Cutout, box: tuple[int, int]) -> Cutout:
 
 
 def transparent(cut: Cutout) -> Image.Image:
-    """RGBA master. Fully transparent pixels are zeroed: no hidden background survives."""
-    clear = cut.alpha.point(lambda v: 0 if v == 0 else 255)
-    black = Image.new("RGB", cut.size, (0, 0, 0))
-    rgb = Image.composite(cut.rgb, black, clear)
-    return Image.merge("RGBA", (*rgb.split(), cut.alpha))
+    """RGBA master. Fully transparent pixels are zeroed: no hidden background survives.
+
+    Built in place on one RGBA copy, so a 12 MP photo costs ~60 MB extra, not ~200 MB.
+    """
+    rgba = cut.rgb.convert("RGBA")
+    rgba.putalpha(cut.alpha)
+    hidden = cut.alpha.point(lambda v: 255 if v == 0 else 0)
+    rgba.paste((0, 0, 0, 0), mask=hidden)
+    return rgba
 
 
 def flatten(cut: Cutout, colour: Colour) -> Image.Image:

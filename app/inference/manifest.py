@@ -83,7 +83,7 @@ FAMILIES: dict[str, tuple[InputSpec, OutputSpec]] = {
 ACTIVATIONS = ("none", "sigmoid")
 NORMALIZATIONS = ("none", "minmax")
 ENTRY_FIELDS = frozenset(
-    {"id", "name", "file", "sha256", "size", "family", "input", "output", "license", "provenance"}
+    {"id", "name", "file", "sha256", "size", "family", "input", "output", "license", "provenance", "derive"}
 )
 
 
