@@ -74,7 +74,7 @@ def test_bad_inputs_are_each_reported_by_name_the_rest_written_exit_1(tmp_path, 
         assert by_name[name]["message"]
     assert "30000×30000" in by_name["huge.png"]["message"]
     assert "truncated" in by_name["truncated.jpg"]["message"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["café-日本.png", "good.png"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("[!.]*")) == ["café-日本.png", "good.png"]
     assert report["summary"] == {"written": 2, "skipped": 0, "failed": 6, "seconds": report["summary"]["seconds"]}
 
 
@@ -105,11 +105,13 @@ def test_usage_errors_exit_2(argv, tmp_path, fake_engine, monkeypatch):
 
 def test_existing_output_is_refused_by_default_and_skip_existing_exits_0(tmp_path, fake_engine):
     photo(tmp_path / "a.jpg")
+    photo(tmp_path / "b" / "a.jpg", size=(50, 50))  # another source with the same output name
     out = tmp_path / "out"
     assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q"]) == 0
     first = (out / "a.png").read_bytes()
-    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q"]) == 1
-    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q", "--skip-existing"]) == 0
+    other = str(tmp_path / "b" / "a.jpg")
+    assert cli.main(["cut", other, "-o", str(out), "-q"]) == 1  # a.png is not that source's output
+    assert cli.main(["cut", other, "-o", str(out), "-q", "--skip-existing"]) == 0
     assert (out / "a.png").read_bytes() == first
     assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(out), "-q", "--overwrite", "--bg", "white"]) == 0
     with Image.open(out / "a.png") as img:

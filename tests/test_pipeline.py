@@ -111,3 +111,43 @@ def test_stopping_early_leaves_no_partial_files_and_no_threads(tmp_path):
     for p in outputs:
         with Image.open(p) as img:
             img.load()
+
+
+def test_the_decoded_photo_is_freed_before_the_export_is_encoded(tmp_path, monkeypatch):
+    import app.pipeline as pipeline
+
+    decoded_photos, seen_at_encode = [], []
+
+    def decode(*args, **kwargs):
+        decoded = open_image(*args, **kwargs)
+        decoded_photos.append(decoded)
+        return decoded
+
+    def save(image, path, settings, exif=None):
+        try:
+            decoded_photos[-1].image.getpixel((0, 0))
+            seen_at_encode.append("alive")
+        except ValueError:  # Pillow: "Operation on closed image"
+            seen_at_encode.append("freed")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path)
+
+    monkeypatch.setattr(pipeline, "open_image", decode)
+    monkeypatch.setattr(pipeline, "save", save)
+    results = list(run_batch(FakeEngine(), _jobs(tmp_path, ["a.jpg"]), ExportSettings()))
+    assert [r.status for r in results] == ["written"]
+    assert seen_at_encode == ["freed"]
+    with Image.open(tmp_path / "out" / "a.png") as out:
+        assert out.mode == "RGBA" and out.size == (96, 64)
+
+
+def test_refine_edges_setting_uses_the_guided_filter(tmp_path, monkeypatch):
+    import app.pipeline as pipeline
+
+    calls = []
+    monkeypatch.setattr(pipeline, "refine_alpha", lambda prob, photo: calls.append(photo.size) or
+                        Image.new("L", photo.size, 255))
+    photo(tmp_path / "a.jpg")
+    out = cut_image(FakeEngine(), open_image(tmp_path / "a.jpg"), ExportSettings(refine_edges=True))
+    assert calls == [(96, 64)]
+    assert np.asarray(out.getchannel("A")).min() == 255

@@ -1,0 +1,92 @@
+"""Edge-aware upsampling of the model's matte to the photo's full resolution.
+
+The model sees the photo squeezed to 1024². A plain resize of its answer gives soft,
+slightly misplaced edges (stair-stepped on large photos). A fast guided filter (He & Sun,
+2015) fits, in every small window, the matte as a linear function of the photo's colour
+at a working resolution, then applies the upsampled coefficients to the full-resolution
+colours: edges snap to where the photo's colour actually changes. A final contrast
+curve turns the model's uncertain 0.2–0.8 haze into decisions, leaving true soft edges
+(hair, motion blur) soft because they are soft in the filter's output too.
+
+Full resolution is processed in strips so a 100 MP photo needs no full-size float copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+WORK_SIDE = 1024  # the filter is fitted at (at most) this long side
+STRIP_ROWS = 512
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    radius: int = 2  # window radius at the working resolution
+    eps: float = 1e-4  # regularisation: larger = smoother, closer to the plain resize
+    low: float = 0.2  # alpha at or below this becomes 0 ...
+    high: float = 0.8  # ... and at or above this becomes 1
+
+
+def box_mean(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)² window (edges clamped), per channel, via summed-area tables."""
+    h, w = x.shape[:2]
+    k = 2 * r + 1
+    pad = ((r + 1, r), (r + 1, r)) + ((0, 0),) * (x.ndim - 2)
+    table = np.pad(x.astype(np.float64), pad, mode="edge").cumsum(0).cumsum(1)
+    total = table[k:k + h, k:k + w] - table[:h, k:k + w] - table[k:k + h, :w] + table[:h, :w]
+    return (total / (k * k)).astype(np.float32)
+
+
+def guided_coefficients(guide: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """Smoothed per-pixel (a_r, a_g, a_b, b) such that p ≈ a·guide + b locally (colour guide)."""
+    mean_i = box_mean(guide, r)
+    mean_p = box_mean(p, r)
+    cov_ip = box_mean(guide * p[..., None], r) - mean_i * mean_p[..., None]
+
+    def cov(i: int, j: int) -> np.ndarray:
+        return box_mean(guide[..., i] * guide[..., j], r) - mean_i[..., i] * mean_i[..., j]
+
+    rr, rg, rb = cov(0, 0) + eps, cov(0, 1), cov(0, 2)
+    gg, gb, bb = cov(1, 1) + eps, cov(1, 2), cov(2, 2) + eps
+    # inverse of the symmetric 3x3 covariance, by cofactors
+    i_rr, i_rg, i_rb = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
+    i_gg, i_gb, i_bb = rr * bb - rb * rb, rb * rg - rr * gb, rr * gg - rg * rg
+    det = rr * i_rr + rg * i_rg + rb * i_rb
+    c0, c1, c2 = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
+    a0 = (i_rr * c0 + i_rg * c1 + i_rb * c2) / det
+    a1 = (i_rg * c0 + i_gg * c1 + i_gb * c2) / det
+    a2 = (i_rb * c0 + i_gb * c1 + i_bb * c2) / det
+    b = mean_p - a0 * mean_i[..., 0] - a1 * mean_i[..., 1] - a2 * mean_i[..., 2]
+    return box_mean(np.stack([a0, a1, a2, b], axis=-1), r)
+
+
+def _work_size(size: tuple[int, int]) -> tuple[int, int]:
+    w, h = size
+    scale = min(1.0, WORK_SIDE / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def refine_alpha(prob: np.ndarray, photo: Image.Image, settings: RefineSettings | None = None) -> Image.Image:
+    """Full-resolution alpha (mode L) for ``photo`` from the model's probability map."""
+    s = settings or RefineSettings()
+    full = photo.size
+    work = _work_size(full)
+    guide = np.asarray(photo.resize(work, Image.Resampling.BILINEAR, reducing_gap=3.0), np.float32) / 255.0
+    p = np.asarray(Image.fromarray(prob.astype(np.float32), "F").resize(work, Image.Resampling.BILINEAR))
+    coeffs = guided_coefficients(guide, p, s.radius, s.eps)
+    maps = [Image.fromarray(np.ascontiguousarray(coeffs[..., i]), "F") for i in range(4)]
+    out = np.empty((full[1], full[0]), np.uint8)
+    sy = work[1] / full[1]
+    gain = 1.0 / max(1e-6, s.high - s.low)
+    for y0 in range(0, full[1], STRIP_ROWS):
+        y1 = min(full[1], y0 + STRIP_ROWS)
+        box = (0.0, y0 * sy, float(work[0]), y1 * sy)
+        a = [np.asarray(m.resize((full[0], y1 - y0), Image.Resampling.BILINEAR, box=box)) for m in maps]
+        rgb = np.asarray(photo.crop((0, y0, full[0], y1)), np.float32) * np.float32(1 / 255)
+        alpha = a[0] * rgb[..., 0] + a[1] * rgb[..., 1] + a[2] * rgb[..., 2] + a[3]
+        alpha = (alpha - np.float32(s.low)) * np.float32(gain * 255.0) + np.float32(0.5)
+        out[y0:y1] = np.clip(alpha, 0, 255).astype(np.uint8)
+    return Image.fromarray(out, "L")
