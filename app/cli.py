@@ -1,4 +1,4 @@
-"""The ``knockout`` command line: ``cut``, ``watch``, ``eval``, ``sample`` and ``models``.
+"""The ``knockout`` command line: ``cut``, ``watch``, ``eval``, ``sample``, ``models`` and ``diagnose``.
 
 Exit codes: 0 every file done (written or skipped), 1 some files failed (the rest were
 written), 2 usage error.
@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from app import __version__, allocator, evaluation, paths
+from app import __version__, allocator, diagnose, evaluation, netguard, paths
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.export import FORMATS, ExportSettings, parse_colour
 from app.inference.manifest import ManifestError
@@ -78,6 +78,8 @@ def _add_export_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", type=int, default=92, help="JPEG / lossy WebP quality 1-100 (default 92)")
     p.add_argument("--lossy", action="store_true", help="lossy WebP (default is lossless)")
     p.add_argument("--keep-exif", action="store_true", help="copy the source's EXIF (default: stripped)")
+    p.add_argument("--no-decontaminate", dest="decontaminate", action="store_false",
+                   help="keep the photo's own colours in soft edges (default: estimate the subject's colour)")
     p.add_argument("--refine-edges", action="store_true",
                    help="snap mask edges to the photo with a guided filter (sharper, ~0.5 s more per 12 MP)")
     p.add_argument("--name", default="{stem}", metavar="TEMPLATE",
@@ -126,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list or verify the installed models")
     models.add_argument("action", choices=("list", "verify"))
     evaluation.add_parser(sub)
+    diagnose.add_parser(sub)
     return parser
 
 
@@ -136,13 +139,14 @@ def settings_from(args: argparse.Namespace) -> ExportSettings:
             format=args.format, background=background, mask_only=args.mask_only, crop=args.crop,
             margin=args.margin, canvas=args.canvas, fill=args.fill, max_size=args.resize,
             quality=args.quality, lossless=not args.lossy, keep_exif=args.keep_exif,
-            refine_edges=args.refine_edges,
+            refine_edges=args.refine_edges, decontaminate=args.decontaminate,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
+    netguard.install()  # first: nothing below may reach the network
     allocator.return_large_buffers()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -158,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sample(args)
         if args.command == "eval":
             return evaluation.run(args)
+        if args.command == "diagnose":
+            return diagnose.run(args)
         return cmd_models(args)
     except UsageError as exc:
         parser.error(str(exc))
@@ -275,7 +281,8 @@ class Reporter:
     def start(self, provider: str, model: str) -> None:
         if self.quiet:
             return
-        print(f"knockout: {self.total} image{'s' if self.total != 1 else ''} · model {model} · {provider}",
+        offline = " · offline" if netguard.is_installed() else ""
+        print(f"knockout: {self.total} image{'s' if self.total != 1 else ''} · model {model} · {provider}{offline}",
               file=sys.stderr)
         if sys.stderr.isatty():
             from tqdm import tqdm
@@ -329,22 +336,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from app.inference.manifest import discover
-    from app.inference.session import ModelError, verify_file
+    from app.inference.session import file_status
 
     catalogue = discover()
     bad = 0
-    for problem in catalogue.problems:
-        print(f"problem: {problem}", file=sys.stderr)
+    for manifest_problem in catalogue.problems:
+        print(f"problem: {manifest_problem}", file=sys.stderr)
     rows = [("id", "family", "size", "licence", "hash", "source", "file")]
     for spec in catalogue.models.values():
-        try:
-            verify_file(spec)
-            status = "ok"
-        except ModelError as exc:
-            status = "missing" if exc.code == "model_missing" else "MISMATCH"
+        status, problem = file_status(spec)
+        if problem:
             bad += 1
             if args.action == "verify":
-                print(f"{spec.id}: {exc}", file=sys.stderr)
+                print(problem, file=sys.stderr)
         size = f"{spec.file.stat().st_size / 1e6:.0f} MB" if spec.file.exists() else "-"
         default = "*" if spec.id == catalogue.default else ""
         rows.append((spec.id + default, spec.family, size, spec.license, status, spec.source, str(spec.file)))

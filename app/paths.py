@@ -36,9 +36,14 @@ def sample_photo() -> Path:
     return assets_dir() / "sample-coffee.jpg"
 
 
+def user_data_dir() -> Path:
+    """Per-user data (models IT or the user added); reported by ``knockout diagnose``."""
+    return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
+
+
 def user_models_dir() -> Path:
     """Where a user (or IT, per user) can drop extra models with a manifest."""
-    return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR)) / "models"
+    return user_data_dir() / "models"
 
 
 def machine_models_dir() -> Path:
@@ -48,3 +53,8 @@ def machine_models_dir() -> Path:
 
 def user_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME, APP_AUTHOR))
+
+
+def user_log_dir() -> Path:
+    """Where logs go (never beside the executable); IT collects them from here."""
+    return Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))

@@ -16,6 +16,7 @@ from app.core import compose
 from app.core.atomic import write_atomic
 from app.core.colour import srgb_icc_bytes
 from app.core.compose import Colour, Cutout
+from app.core.decontaminate import estimate_foreground
 
 FORMATS = {"png": "PNG", "webp": "WEBP", "jpg": "JPEG", "tif": "TIFF"}
 EXTENSIONS = {"png": ".png", "webp": ".webp", "jpg": ".jpg", "tif": ".tif"}
@@ -40,6 +41,7 @@ class ExportSettings:
     png_compress_level: int = 1  # see encode(): with run-length deflate the level barely matters
     keep_exif: bool = False
     refine_edges: bool = False  # guided-filter edges (app.core.refine); off until it is fast enough
+    decontaminate: bool = True  # subject colour in soft edges, so no rim of the old background
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -85,6 +87,8 @@ def render(cut: Cutout, settings: ExportSettings) -> Image.Image:
         cut = compose.fit_within(cut, settings.max_size)
     if settings.mask_only:
         return cut.alpha
+    if settings.decontaminate:
+        cut = Cutout(estimate_foreground(cut.rgb, cut.alpha), cut.alpha)
     background = settings.background
     if background is None and settings.format == "jpg":
         background = WHITE

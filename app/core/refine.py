@@ -30,12 +30,16 @@ class RefineSettings:
     high: float = 0.8  # ... and at or above this becomes 1
 
 
-def box_mean(x: np.ndarray, r: int) -> np.ndarray:
-    """Mean over a (2r+1)² window (edges clamped), per channel, via summed-area tables."""
+def box_mean(x: np.ndarray, r: int, accumulate: type = np.float64) -> np.ndarray:
+    """Mean over a (2r+1)² window (edges clamped), per channel, via summed-area tables.
+
+    Sums accumulate in float64 by default: over a megapixel, float32 tables lose the
+    small variances the guided filter divides by. Small tiles can use float32.
+    """
     h, w = x.shape[:2]
     k = 2 * r + 1
     pad = ((r + 1, r), (r + 1, r)) + ((0, 0),) * (x.ndim - 2)
-    table = np.pad(x.astype(np.float64), pad, mode="edge").cumsum(0).cumsum(1)
+    table = np.pad(x.astype(accumulate, copy=False), pad, mode="edge").cumsum(0).cumsum(1)
     total = table[k:k + h, k:k + w] - table[:h, k:k + w] - table[k:k + h, :w] + table[:h, :w]
     return (total / (k * k)).astype(np.float32)
 

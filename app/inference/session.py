@@ -61,6 +61,15 @@ def verify_file(spec: ModelSpec) -> None:
         )
 
 
+def file_status(spec: ModelSpec) -> tuple[str, str | None]:
+    """``ok``, ``missing`` or ``MISMATCH`` for a model's file, and the reason when not ok."""
+    try:
+        verify_file(spec)
+    except ModelError as exc:
+        return ("missing" if exc.code == ModelMissing.code else "MISMATCH"), str(exc)
+    return "ok", None
+
+
 _arena_registered: set[int] = set()  # ids of the onnxruntime modules that have our arena
 
 
