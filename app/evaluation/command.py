@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"knockout eval: {exc}", file=sys.stderr)
         return EXIT_FAILED
     models = list(engines)
-    print(f"knockout eval: {len(matching.pairs)} pairs · "
+    count = len(matching.pairs)
+    print(f"knockout eval: {count} pair{'s' if count != 1 else ''} · "
           + ", ".join(f"{m} on {e.description}" for m, e in engines.items()), file=sys.stderr)
 
     evaluation = Evaluation(engines, int(args.max_megapixels * 1e6), thumbnails=args.worst > 0 and bool(args.html))

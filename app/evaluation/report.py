@@ -63,6 +63,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fafaf
 table{border-collapse:collapse;margin:8px 0 24px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
 th:first-child,td:first-child{text-align:left}
+td.figures,th.figures{text-align:left}
 figure{display:inline-block;margin:0 6px 0 0;text-align:center}
 figure img{display:block;max-width:240px;max-height:240px;background:#888}
 figcaption{font-size:12px;color:#666}
@@ -120,7 +121,8 @@ def render(
         if not chosen:
             continue
         parts.append(f"<h2>{html.escape(summary.model)}: {len(chosen)} worst by IoU</h2><table>")
-        parts.append("<tr><th>image</th><th>scores</th><th>photo · ground truth · prediction · error</th></tr>")
+        parts.append("<tr><th>image</th><th>scores</th>"
+                     "<th class='figures'>photo · ground truth · prediction · error</th></tr>")
         for row in chosen:
             s = row.scores
             assert s is not None
@@ -131,7 +133,8 @@ def render(
             pred, error = pred_thumbs.get((row.model, row.image), (None, None))
             figures = (_figure(photo, "photo") + _figure(truth, "ground truth") + _figure(pred, "prediction")
                        + _figure(error, "error"))
-            parts.append(f"<tr><td>{html.escape(row.image)}</td><td>{scores}</td><td>{figures}</td></tr>")
+            parts.append(f"<tr><td>{html.escape(row.image)}</td><td>{scores}</td>"
+                         f"<td class='figures'>{figures}</td></tr>")
         parts.append("</table>")
     failed = [r for r in rows if not r.ok]
     if failed:
