@@ -49,14 +49,33 @@ def test_uniform_regions_keep_the_models_decision():
     assert alpha.max() == 0
 
 
-def test_strips_give_the_same_result_as_one_pass(monkeypatch):
-    rng = np.random.default_rng(1)
-    photo = Image.fromarray(rng.integers(0, 255, (300, 200, 3), dtype=np.uint8))
-    prob = rng.random((64, 64)).astype(np.float32)
-    whole = np.asarray(refine_alpha(prob, photo)).astype(int)
-    monkeypatch.setattr(refine, "STRIP_ROWS", 37)
-    strips = np.asarray(refine_alpha(prob, photo)).astype(int)
-    assert np.abs(whole - strips).max() <= 1
+def _everywhere(prob, photo):
+    """Reference: apply the upsampled coefficients to every full-resolution pixel."""
+    s = RefineSettings()
+    work = refine._work_size(photo.size)
+    guide = np.asarray(photo.resize(work, Image.Resampling.BILINEAR, reducing_gap=3.0), np.float32) / 255
+    p = np.asarray(Image.fromarray(prob, "F").resize(work, Image.Resampling.BILINEAR))
+    coeffs = refine.guided_coefficients(guide, p, s.radius, s.eps)
+    a = [np.asarray(Image.fromarray(np.ascontiguousarray(coeffs[..., i]), "F").resize(photo.size,
+                                                                                      Image.Resampling.BILINEAR))
+         for i in range(4)]
+    rgb = np.asarray(photo, np.float32) / 255
+    return refine._curve(a[0] * rgb[..., 0] + a[1] * rgb[..., 1] + a[2] * rgb[..., 2] + a[3], s)
+
+
+def test_edge_blocks_only_give_the_same_alpha_as_a_full_pass(monkeypatch):
+    monkeypatch.setattr(refine, "WORK_SIDE", 100)
+    monkeypatch.setattr(refine, "TILE", 32)
+    photo = _step_photo(400, 300, edge=190)
+    yy, xx = np.mgrid[0:300, 0:400]
+    disc = ((xx - 260) ** 2 + (yy - 150) ** 2 < 60 ** 2)
+    arr = np.array(photo)
+    arr[disc] = (90, 160, 220)  # a second, round subject
+    photo = Image.fromarray(arr)
+    prob = np.asarray(Image.fromarray(((np.asarray(photo.convert("L")) > 80) * 255).astype(np.uint8))
+                      .resize((64, 64), Image.Resampling.BILINEAR), np.float32) / 255
+    fast = np.asarray(refine_alpha(prob, photo)).astype(int)
+    assert np.abs(fast - _everywhere(prob, photo).astype(int)).max() <= 2
 
 
 def test_large_photos_are_fitted_at_the_working_resolution(monkeypatch):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from app.core import mask
 from app.core.refine import box_mean
 
 COARSE_RADIUS = 90  # at full resolution; the first pass
@@ -55,28 +56,6 @@ def _upsampled(small: Image.Image, box: tuple[int, int, int, int], full: tuple[i
     return np.asarray(small.resize(size, Image.Resampling.BILINEAR, box=region), np.float32) / 255
 
 
-def _soft_blocks(soft: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """(top, left, bottom, right) blocks covering every soft pixel: runs of TILE-sized tiles
-    that contain one, merged along each tile row to save per-block overhead."""
-    h, w = soft.shape
-    rows, cols = -(-h // TILE), -(-w // TILE)
-    padded = np.zeros((rows * TILE, cols * TILE), bool)
-    padded[:h, :w] = soft
-    has_soft = np.asarray(padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3)))
-    blocks = []
-    for ty in range(rows):
-        tx = 0
-        while tx < cols:
-            if not has_soft[ty, tx]:
-                tx += 1
-                continue
-            start = tx
-            while tx < cols and has_soft[ty, tx]:
-                tx += 1
-            blocks.append((ty * TILE, start * TILE, min(h, (ty + 1) * TILE), min(w, tx * TILE)))
-    return blocks
-
-
 def estimate_foreground(rgb: Image.Image, alpha: Image.Image, low: int = 3, high: int = 252) -> Image.Image:
     """Photo colours with the soft edge (``low`` < α < ``high``) replaced by estimated subject colour."""
     a_all = np.asarray(alpha)
@@ -87,7 +66,7 @@ def estimate_foreground(rgb: Image.Image, alpha: Image.Image, low: int = 3, high
     out = np.array(rgb)  # writable copy
     h, w = a_all.shape
     r = FINE_RADIUS
-    for y0, x0, y1, x1 in _soft_blocks(soft):
+    for y0, x0, y1, x1 in mask.soft_blocks(soft, TILE):
         # the fine blur needs r pixels of context around the block
         box = (max(0, x0 - r), max(0, y0 - r), min(w, x1 + r), min(h, y1 + r))
         img = np.asarray(rgb.crop(box), np.float32) / 255

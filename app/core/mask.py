@@ -31,3 +31,29 @@ def combine(alpha: Image.Image, source_alpha: Image.Image | None) -> Image.Image
 def subject_box(alpha: Image.Image, threshold: int = 8) -> tuple[int, int, int, int] | None:
     """Bounding box (left, top, right, bottom) of pixels more opaque than ``threshold``."""
     return alpha.point(lambda v: 255 if v > threshold else 0).getbbox()
+
+
+def soft_blocks(soft: np.ndarray, tile: int) -> list[tuple[int, int, int, int]]:
+    """(top, left, bottom, right) blocks covering every ``soft`` pixel: runs of tile-sized tiles
+    that contain one, merged along each tile row to save per-block overhead.
+
+    Edge work (decontamination, guided refinement) only needs these blocks: a product's
+    soft edge is a thin curve through a mostly opaque or empty frame.
+    """
+    h, w = soft.shape
+    rows, cols = -(-h // tile), -(-w // tile)
+    padded = np.zeros((rows * tile, cols * tile), bool)
+    padded[:h, :w] = soft
+    has_soft = np.asarray(padded.reshape(rows, tile, cols, tile).any(axis=(1, 3)))
+    blocks = []
+    for ty in range(rows):
+        tx = 0
+        while tx < cols:
+            if not has_soft[ty, tx]:
+                tx += 1
+                continue
+            start = tx
+            while tx < cols and has_soft[ty, tx]:
+                tx += 1
+            blocks.append((ty * tile, start * tile, min(h, (ty + 1) * tile), min(w, tx * tile)))
+    return blocks

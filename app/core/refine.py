@@ -8,7 +8,8 @@ colours: edges snap to where the photo's colour actually changes. A final contra
 curve turns the model's uncertain 0.2–0.8 haze into decisions, leaving true soft edges
 (hair, motion blur) soft because they are soft in the filter's output too.
 
-Full resolution is processed in strips so a 100 MP photo needs no full-size float copies.
+Full resolution is only revisited in blocks around the soft edge, so a 100 MP photo needs
+no full-size float copies and a 12 MP product shot costs a fraction of a full pass.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
+
+from app.core import mask
 
 WORK_SIDE = 1024  # the filter is fitted at (at most) this long side
-STRIP_ROWS = 512
+TILE = 128  # full-resolution block size for the soft-edge pass
 
 
 @dataclass(frozen=True)
@@ -73,24 +76,38 @@ def _work_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
+def _curve(alpha: np.ndarray, s: RefineSettings) -> np.ndarray:
+    """The contrast curve: ``low`` → 0, ``high`` → 255, as uint8."""
+    gain = np.float32(255.0 / max(1e-6, s.high - s.low))
+    return np.clip((alpha - np.float32(s.low)) * gain + np.float32(0.5), 0, 255).astype(np.uint8)
+
+
 def refine_alpha(prob: np.ndarray, photo: Image.Image, settings: RefineSettings | None = None) -> Image.Image:
-    """Full-resolution alpha (mode L) for ``photo`` from the model's probability map."""
+    """Full-resolution alpha (mode L) for ``photo`` from the model's probability map.
+
+    The filter's answer at the working resolution already decides every pixel that ends
+    up fully opaque or fully clear; only blocks around the soft edge are recomputed from
+    the full-resolution colours.
+    """
     s = settings or RefineSettings()
     full = photo.size
     work = _work_size(full)
     guide = np.asarray(photo.resize(work, Image.Resampling.BILINEAR, reducing_gap=3.0), np.float32) / 255.0
     p = np.asarray(Image.fromarray(prob.astype(np.float32), "F").resize(work, Image.Resampling.BILINEAR))
     coeffs = guided_coefficients(guide, p, s.radius, s.eps)
+    low = _curve((coeffs[..., :3] * guide).sum(axis=-1) + coeffs[..., 3], s)
+    if work == full:
+        return Image.fromarray(low, "L")
+    out = np.array(Image.fromarray(low, "L").resize(full, Image.Resampling.BILINEAR))
+    # soft at the working resolution, widened by one pixel for the bilinear footprint
+    soft_low = Image.fromarray(((low > 0) & (low < 255)).astype(np.uint8) * 255, "L")
+    soft_low = soft_low.filter(ImageFilter.MaxFilter(3))
+    soft = np.asarray(soft_low.resize(full, Image.Resampling.NEAREST)) > 0
     maps = [Image.fromarray(np.ascontiguousarray(coeffs[..., i]), "F") for i in range(4)]
-    out = np.empty((full[1], full[0]), np.uint8)
-    sy = work[1] / full[1]
-    gain = 1.0 / max(1e-6, s.high - s.low)
-    for y0 in range(0, full[1], STRIP_ROWS):
-        y1 = min(full[1], y0 + STRIP_ROWS)
-        box = (0.0, y0 * sy, float(work[0]), y1 * sy)
-        a = [np.asarray(m.resize((full[0], y1 - y0), Image.Resampling.BILINEAR, box=box)) for m in maps]
-        rgb = np.asarray(photo.crop((0, y0, full[0], y1)), np.float32) * np.float32(1 / 255)
-        alpha = a[0] * rgb[..., 0] + a[1] * rgb[..., 1] + a[2] * rgb[..., 2] + a[3]
-        alpha = (alpha - np.float32(s.low)) * np.float32(gain * 255.0) + np.float32(0.5)
-        out[y0:y1] = np.clip(alpha, 0, 255).astype(np.uint8)
+    sx, sy = work[0] / full[0], work[1] / full[1]
+    for y0, x0, y1, x1 in mask.soft_blocks(soft, TILE):
+        box = (x0 * sx, y0 * sy, x1 * sx, y1 * sy)
+        a = [np.asarray(m.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR, box=box)) for m in maps]
+        rgb = np.asarray(photo.crop((x0, y0, x1, y1)), np.float32) * np.float32(1 / 255)
+        out[y0:y1, x0:x1] = _curve(a[0] * rgb[..., 0] + a[1] * rgb[..., 1] + a[2] * rgb[..., 2] + a[3], s)
     return Image.fromarray(out, "L")
