@@ -54,7 +54,7 @@ def source_exif(tmp_path: Path) -> bytes:
 # --------------------------------------------------------------------------- per format
 
 def test_png_is_rgba_with_zeroed_transparent_pixels(tmp_path: Path) -> None:
-    out = export(tmp_path, ExportSettings(format="png"))
+    out = export(tmp_path, ExportSettings(format="png", decontaminate=True))
     assert (out.format, out.mode, out.size) == ("PNG", "RGBA", (40, 30))
     assert out.getpixel((0, 0)) == (0, 0, 0, 0)
     assert out.getpixel((20, 15)) == (*FG, 255)
@@ -79,7 +79,7 @@ def test_webp_lossy_keeps_alpha(tmp_path: Path) -> None:
 
 
 def test_jpeg_is_flattened_onto_white_by_default(tmp_path: Path) -> None:
-    out = export(tmp_path, ExportSettings(format="jpg"))
+    out = export(tmp_path, ExportSettings(format="jpg", decontaminate=True))
     assert (out.format, out.mode) == ("JPEG", "RGB")
     assert near(out.getpixel((2, 2)), (255, 255, 255), 3)
     assert near(out.getpixel((20, 15)), FG, 6)
@@ -88,7 +88,7 @@ def test_jpeg_is_flattened_onto_white_by_default(tmp_path: Path) -> None:
 
 
 def test_jpeg_is_flattened_onto_the_chosen_background(tmp_path: Path) -> None:
-    out = export(tmp_path, ExportSettings(format="jpg", background=parse_colour("#0000ff")))
+    out = export(tmp_path, ExportSettings(format="jpg", background=parse_colour("#0000ff"), decontaminate=True))
     assert near(out.getpixel((2, 2)), (0, 0, 255), 4)
     assert near(out.getpixel((10, 15)), (100, 10, 137), 8)
 
@@ -100,7 +100,7 @@ def test_png_with_background_is_opaque_rgb(tmp_path: Path) -> None:
 
 
 def test_tiff_keeps_alpha_and_is_compressed(tmp_path: Path) -> None:
-    out = export(tmp_path, ExportSettings(format="tif"))
+    out = export(tmp_path, ExportSettings(format="tif", decontaminate=True))
     assert (out.format, out.mode) == ("TIFF", "RGBA")
     assert out.info["compression"] == "tiff_adobe_deflate"
     r, g, b, a = out.getpixel((10, 15))

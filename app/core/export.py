@@ -41,7 +41,9 @@ class ExportSettings:
     png_compress_level: int = 1  # see encode(): with run-length deflate the level barely matters
     keep_exif: bool = False
     refine_edges: bool = False  # guided-filter edges (app.core.refine); off until it is fast enough
-    decontaminate: bool = True  # subject colour in soft edges, so no rim of the old background
+    # subject colour in soft edges (app.core.decontaminate): opt-in until it is cheaper and
+    # measurably better than the peers (bench/quality.py: 99 % of rembg's flatten error, +0.7 s/12 MP)
+    decontaminate: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
