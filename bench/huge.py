@@ -26,20 +26,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-BENCH = REPO / ".bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import BENCH, LAUNCHER, REPO  # the same peak-RSS launcher as the throughput benchmark
+
 TARGET_RSS_MB = 3000
 Image.MAX_IMAGE_PIXELS = None  # our own 100 MP output is not a decompression bomb
-# argv: RESULT_FILE CMD...; writes [wall s, exit code, ru_maxrss KB] of CMD.
-LAUNCHER = (
-    "import json, os, sys, time\n"
-    "t = time.perf_counter()\n"
-    "pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)\n"
-    "_, status, ru = os.wait4(pid, 0)\n"
-    "wall = time.perf_counter() - t\n"
-    "with open(sys.argv[1], 'w') as f:\n"
-    "    json.dump([wall, os.waitstatus_to_exitcode(status), ru.ru_maxrss], f)\n"
-)
 
 
 def build_photo(side: int, seed: int = 7) -> Path:
