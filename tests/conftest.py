@@ -2,7 +2,8 @@
 
 import pytest
 
-from app import netguard
+from app import cli, netguard
+from tests.fakes import FakeEngine
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +15,11 @@ def _no_network_guard_leaks(monkeypatch: pytest.MonkeyPatch):
     """
     yield
     netguard.uninstall()
+
+
+@pytest.fixture
+def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
+    """The CLI's engine replaced by a fast stand-in (see tests/fakes.py)."""
+    engine = FakeEngine()
+    monkeypatch.setattr(cli, "_engine", lambda args: engine)
+    return engine

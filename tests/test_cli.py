@@ -11,17 +11,10 @@ import pytest
 from PIL import Image
 
 from app import cli
-from tests.fakes import FakeEngine, photo
+from tests.fakes import photo
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = REPO / "models" / "isnet-medium.onnx"
-
-
-@pytest.fixture
-def fake_engine(monkeypatch):
-    engine = FakeEngine()
-    monkeypatch.setattr(cli, "_engine", lambda args: engine)
-    return engine
 
 
 def _png_header_only(path: Path, width: int, height: int) -> None:

@@ -15,16 +15,9 @@ from app.core.export import ExportSettings
 from app.journal import JOURNAL_NAME, Journal, JournalError, header_for, remove_stale_parts
 from app.pipeline import Job, Result
 from tests import onnx_graphs
-from tests.fakes import FakeEngine, photo
+from tests.fakes import photo
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def fake_engine(monkeypatch):
-    engine = FakeEngine()
-    monkeypatch.setattr(cli, "_engine", lambda args: engine)
-    return engine
 
 
 def _cut(src: Path, out: Path, *extra: str) -> int:

@@ -22,13 +22,6 @@ POLL = 0.15
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def fake_engine(monkeypatch):
-    engine = FakeEngine()
-    monkeypatch.setattr(cli, "_engine", lambda args: engine)
-    return engine
-
-
 class SlowEngine(FakeEngine):
     """A fake whose every inference takes a while, so a signal lands mid-batch."""
 
