@@ -1,0 +1,335 @@
+"""One photo open in the editor: its full-resolution mask, edits with undo/redo, and the
+pictures the page asks for (thumbnail, preview, tiles).
+
+Only a few documents keep their pixels in memory (``Residency``); the rest keep just a
+losslessly compressed copy of their mask in the session folder and decode the photo
+again from its source when the user comes back to it, so a queue of hundreds of 12 MP
+photos does not need gigabytes.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app.core import brush
+from app.core.compose import Cutout
+from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
+
+TILE = 512
+PREVIEW = 2048
+THUMB = 160
+VIEWS = ("cutout", "original", "mask")
+MAX_HISTORY = 50
+
+
+class NotReady(Exception):
+    """The cutout is not finished yet (the page asked for a mask or an edit too early)."""
+
+
+@dataclass
+class Edit:
+    box: tuple[int, int, int, int]
+    before: np.ndarray
+    after: np.ndarray | None = None
+
+
+@dataclass
+class Document:
+    """A queued photo and, once cut out, its editable mask."""
+
+    id: str
+    path: Path
+    name: str
+    spill_dir: Path
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    state: str = "queued"
+    progress: float = 0.0
+    message: str | None = None
+    flags: list[dict[str, str]] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    version: int = 0
+    exif: bytes | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _rgb: Image.Image | None = field(default=None, repr=False)
+    _alpha: np.ndarray | None = field(default=None, repr=False)
+    _model_alpha: Path | None = field(default=None, repr=False)
+    _undo: list[Edit] = field(default_factory=list, repr=False)
+    _redo: list[Edit] = field(default_factory=list, repr=False)
+    _cache: dict[tuple[object, ...], tuple[bytes, str]] = field(default_factory=dict, repr=False)
+    _thumb: bytes | None = field(default=None, repr=False)
+    _residency: Residency | None = field(default=None, repr=False)
+
+    # -- state shown in the queue -------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "flagged")
+
+    def as_item(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "path": str(self.path), "state": self.state,
+                "progress": round(self.progress, 3), "message": self.message, "flags": list(self.flags),
+                "width": self.width, "height": self.height, "version": self.version}
+
+    # -- pixels -------------------------------------------------------------------
+    def decode(self) -> Decoded:
+        """Decode the source (orientation, colour profile → sRGB, size guard)."""
+        return open_image(self.path, self.max_pixels, self.name)
+
+    def attach(self, decoded: Decoded, alpha: Image.Image, flags: list[dict[str, str]]) -> None:
+        """Keep the finished cutout: the photo, the model's mask and the quality flags."""
+        with self.lock:
+            self._rgb = decoded.image
+            self._alpha = np.array(alpha, dtype=np.uint8)
+            self.exif = decoded.exif
+            self.width, self.height = decoded.size
+            self._model_alpha = self._spill_path("model")
+            alpha.save(self._model_alpha, format="PNG", compress_level=1)
+            self._undo.clear()
+            self._redo.clear()
+            self.flags = flags
+            self.state = "flagged" if flags else "done"
+            self.progress = 1.0
+            self.message = None
+            self._changed()
+        self._touch()
+
+    def rgb(self) -> Image.Image:
+        with self.lock:
+            if self._rgb is None:
+                self._rgb = self.decode().image
+            self._touch()
+            return self._rgb
+
+    def alpha(self) -> np.ndarray:
+        with self.lock:
+            if not self.finished:
+                raise NotReady(f"{self.name} is not cut out yet")
+            if self._alpha is None:
+                spilled = self._spill_path("mask")
+                source = spilled if spilled.exists() else self._model_alpha
+                assert source is not None
+                with Image.open(source) as img:
+                    self._alpha = np.array(img.convert("L"), dtype=np.uint8)
+            self._touch()
+            return self._alpha
+
+    def cutout(self) -> Cutout:
+        with self.lock:
+            return Cutout(self.rgb(), Image.fromarray(self.alpha(), "L"))
+
+    def evict(self) -> bool:
+        """Drop the pixels from memory (an edited mask goes to the session folder first).
+
+        Gives up (returns False) if another thread is using the document right now."""
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            if self._alpha is not None and (self._undo or self._spill_path("mask").exists()):
+                Image.fromarray(self._alpha, "L").save(self._spill_path("mask"), format="PNG", compress_level=1)
+            self._alpha = None
+            self._rgb = None
+            self._cache.clear()
+            return True
+        finally:
+            self.lock.release()
+
+    def forget(self) -> None:
+        """Removed from the queue: free memory and delete its session files."""
+        with self.lock:
+            self._alpha = None
+            self._rgb = None
+            self._cache.clear()
+            for kind in ("model", "mask"):
+                self._spill_path(kind).unlink(missing_ok=True)
+
+    def _spill_path(self, kind: str) -> Path:
+        return self.spill_dir / f"{self.id}-{kind}.png"
+
+    def _touch(self) -> None:
+        if self._residency is not None:
+            self._residency.touch(self)
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._cache.clear()
+        self._thumb = None
+
+    # -- edits --------------------------------------------------------------------
+    def edit_state(self) -> dict[str, object]:
+        return {"version": self.version, "can_undo": bool(self._undo), "can_redo": bool(self._redo)}
+
+    def stroke(self, stroke: brush.Stroke) -> dict[str, object]:
+        with self.lock:
+            alpha = self.alpha()
+            applied = brush.apply(alpha, stroke)
+            if applied is None:
+                return {**self.edit_state(), "box": None}
+            box, before = applied
+            self._push(Edit(box, before))
+            return {**self.edit_state(), "box": list(box)}
+
+    def reset(self) -> dict[str, object]:
+        """Back to the model's mask, as one undoable edit."""
+        with self.lock:
+            alpha = self.alpha()
+            assert self._model_alpha is not None
+            with Image.open(self._model_alpha) as img:
+                original = np.array(img.convert("L"), dtype=np.uint8)
+            box = (0, 0, alpha.shape[1], alpha.shape[0])
+            before = alpha.copy()
+            alpha[...] = original
+            self._push(Edit(box, before))
+            return {**self.edit_state(), "box": list(box)}
+
+    def undo(self) -> dict[str, object]:
+        return self._step(self._undo, self._redo)
+
+    def redo(self) -> dict[str, object]:
+        return self._step(self._redo, self._undo)
+
+    def _push(self, edit: Edit) -> None:
+        self._undo.append(edit)
+        del self._undo[:-MAX_HISTORY]
+        self._redo.clear()
+        self._changed()
+
+    def _step(self, source: list[Edit], target: list[Edit]) -> dict[str, object]:
+        with self.lock:
+            alpha = self.alpha()
+            if not source:
+                return {**self.edit_state(), "box": None}
+            edit = source.pop()
+            x0, y0, x1, y1 = edit.box
+            current = alpha[y0:y1, x0:x1].copy()
+            alpha[y0:y1, x0:x1] = edit.before
+            target.append(Edit(edit.box, current))
+            self._changed()
+            return {**self.edit_state(), "box": list(edit.box)}
+
+    # -- pictures for the page ----------------------------------------------------
+    def levels(self) -> int:
+        """Number of zoom levels: level z is the photo scaled by 2**-z, down to one tile."""
+        if not self.width or not self.height:
+            return 1
+        longest, z = max(self.width, self.height), 0
+        while longest > TILE:
+            longest = (longest + 1) // 2
+            z += 1
+        return z + 1
+
+    def thumbnail(self) -> bytes:
+        with self.lock:
+            if self._thumb is None:
+                image = self._view("cutout", self.cutout().rgb, self.alpha()) if self.finished else self.decode().image
+                image.thumbnail((THUMB, THUMB), Image.Resampling.BOX)
+                self._thumb = _png(image)
+            return self._thumb
+
+    def preview(self, view: str) -> tuple[bytes, str]:
+        """The whole picture, longest side at most PREVIEW pixels."""
+        return self._cached(("preview", view), lambda: self._render(view, None, PREVIEW))
+
+    def tile(self, view: str, z: int, x: int, y: int) -> tuple[bytes, str]:
+        with self.lock:
+            if not self.width or not self.height:  # the original, before the cutout is done
+                self.width, self.height = self.rgb().size
+        if not 0 <= z < self.levels():
+            raise KeyError("no such zoom level")
+        assert self.width and self.height
+        scale = 2**z
+        lw, lh = -(-self.width // scale), -(-self.height // scale)
+        if not (0 <= x * TILE < lw and 0 <= y * TILE < lh):
+            raise KeyError("no such tile")
+        box = (x * TILE * scale, y * TILE * scale, min(self.width, (x + 1) * TILE * scale),
+               min(self.height, (y + 1) * TILE * scale))
+        size = (min(TILE, lw - x * TILE), min(TILE, lh - y * TILE))
+        return self._cached(("tile", view, z, x, y), lambda: self._render(view, box, size))
+
+    def _cached(self, key: tuple[object, ...], make: Callable[[], tuple[bytes, str]]) -> tuple[bytes, str]:
+        if key[1] not in VIEWS:
+            raise KeyError(f"unknown view {key[1]!r}")
+        with self.lock:
+            hit = self._cache.get(key)
+            if hit is None:
+                hit = make()
+                if len(self._cache) > 256:
+                    self._cache.clear()
+                self._cache[key] = hit
+            return hit
+
+    def _render(
+        self, view: str, box: tuple[int, int, int, int] | None, size: int | tuple[int, int]
+    ) -> tuple[bytes, str]:
+        """Encoded picture and its MIME type."""
+        if view != "original" and not self.finished:
+            raise NotReady(f"{self.name} is not cut out yet")
+        rgb = self.rgb()
+        alpha = self.alpha() if view != "original" else None
+        if box is not None:
+            rgb = rgb.crop(box)
+            alpha = alpha[box[1]:box[3], box[0]:box[2]] if alpha is not None else None
+        image = self._view(view, rgb, alpha)
+        if isinstance(size, int):
+            image.thumbnail((size, size), Image.Resampling.BOX)
+        elif image.size != size:
+            image = image.resize(size, Image.Resampling.BOX)
+        if view == "original":
+            return _jpeg(image), "image/jpeg"
+        return _png(image), "image/png"
+
+    @staticmethod
+    def _view(view: str, rgb: Image.Image, alpha: np.ndarray | None) -> Image.Image:
+        if view == "original" or alpha is None:
+            return rgb.copy() if rgb.mode == "RGB" else rgb.convert("RGB")
+        mask = Image.fromarray(np.ascontiguousarray(alpha), "L")
+        if view == "mask":
+            return mask
+        image = rgb.convert("RGBA") if rgb.mode != "RGBA" else rgb.copy()
+        image.putalpha(mask)
+        return image
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+class Residency:
+    """Keeps the pixels of the few most recently used documents in memory."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._order: OrderedDict[str, Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def touch(self, doc: Document) -> None:
+        with self._lock:
+            self._order.pop(doc.id, None)
+            self._order[doc.id] = doc
+            evict = []
+            while len(self._order) > self.keep:
+                evict.append(self._order.popitem(last=False)[1])
+        for old in evict:
+            if not old.evict():  # busy: try again at the next touch
+                with self._lock:
+                    self._order[old.id] = old
+                    self._order.move_to_end(old.id, last=False)
+
+    def drop(self, doc: Document) -> None:
+        with self._lock:
+            self._order.pop(doc.id, None)

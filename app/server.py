@@ -1,0 +1,194 @@
+"""The loopback endpoint the editor page loads from: the bundled UI, and everything with
+pixels (thumbnails, previews, tiles, pasted images) plus the event stream.
+
+It listens on 127.0.0.1 only, on a port the OS picks. Data routes need the per-launch
+token (``?t=``): another program on the machine, or a web page in a browser trying
+``http://127.0.0.1:<port>/``, gets 403. The ``Host`` header must name the loopback
+address too, so DNS-rebinding pages cannot reach it either.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import mimetypes
+import queue
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from app.document import NotReady
+from app.events import EventHub
+
+CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'none'")
+MAX_PASTE_BYTES = 200 * 1024 * 1024
+_DOC_ROUTE = re.compile(r"^/doc/(?P<id>[\w-]{1,40})/"
+                        r"(?:(?P<kind>thumb|preview)|tile/(?P<z>\d{1,2})/(?P<x>\d{1,5})/(?P<y>\d{1,5}))$")
+
+DocLookup = Callable[[str], Any]
+PasteHandler = Callable[[bytes, str], dict[str, Any]]
+
+
+class LoopbackServer:
+    """Serves ``ui_dir`` and the data routes on 127.0.0.1:<free port> from a background thread."""
+
+    def __init__(self, ui_dir: Path, documents: DocLookup, hub: EventHub, on_paste: PasteHandler | None = None,
+                 token: str | None = None) -> None:
+        self.ui_dir = ui_dir.resolve()
+        self.documents = documents
+        self.hub = hub
+        self.on_paste = on_paste
+        self.token = token or secrets.token_urlsafe(24)
+        self.closing = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.app = self  # type: ignore[attr-defined]
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.1,), name="knockout-http",
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.closing.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def token_ok(self, supplied: str | None) -> bool:
+        return supplied is not None and hmac.compare_digest(supplied.encode(), self.token.encode())
+
+    def host_ok(self, host: str | None) -> bool:
+        return host in (f"127.0.0.1:{self.port}", f"localhost:{self.port}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "Knockout"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    @property
+    def app(self) -> LoopbackServer:
+        return self.server.app  # type: ignore[attr-defined,no-any-return]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # no request log: paths carry document ids only, but nothing needs them on disk
+
+    # -- routing ----------------------------------------------------------------------
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if not self.app.host_ok(self.headers.get("Host")):
+            return self._error(HTTPStatus.FORBIDDEN, "forbidden")
+        if url.path == "/events" or url.path.startswith("/doc/"):
+            if not self.app.token_ok(query.get("t")):
+                return self._error(HTTPStatus.FORBIDDEN, "forbidden")
+            if url.path == "/events":
+                return self._events()
+            return self._document(url.path, query)
+        return self._static(url.path)
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if not self.app.host_ok(self.headers.get("Host")) or not self.app.token_ok(query.get("t")):
+            return self._error(HTTPStatus.FORBIDDEN, "forbidden")
+        if url.path != "/paste" or self.app.on_paste is None:
+            return self._error(HTTPStatus.NOT_FOUND, "not found")
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 < length <= MAX_PASTE_BYTES:
+            return self._json(HTTPStatus.BAD_REQUEST, {"ok": False, "error": {
+                "code": "paste", "message": "The pasted image is empty or too large."}})
+        body = self.rfile.read(length)
+        name = Path(query.get("name") or "pasted.png").name or "pasted.png"
+        self._json(HTTPStatus.OK, self.app.on_paste(body, name))
+
+    # -- responses ----------------------------------------------------------------------
+    def _static(self, path: str) -> None:
+        relative = "index.html" if path in ("", "/") else path.lstrip("/")
+        target = (self.app.ui_dir / relative).resolve()
+        if not target.is_relative_to(self.app.ui_dir) or not target.is_file():
+            return self._error(HTTPStatus.NOT_FOUND, "not found")
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if target.suffix == ".js":
+            kind = "text/javascript"
+        self._send(HTTPStatus.OK, target.read_bytes(), kind, cache="no-cache")
+
+    def _document(self, path: str, query: dict[str, str]) -> None:
+        match = _DOC_ROUTE.match(path)
+        if not match:
+            return self._error(HTTPStatus.NOT_FOUND, "not found")
+        try:
+            doc = self.app.documents(match["id"])
+            view = query.get("view", "cutout")
+            if match["kind"] == "thumb":
+                body, kind = doc.thumbnail(), "image/png"
+            elif match["kind"] == "preview":
+                body, kind = doc.preview(view)
+            else:
+                body, kind = doc.tile(view, int(match["z"]), int(match["x"]), int(match["y"]))
+        except KeyError:
+            return self._error(HTTPStatus.NOT_FOUND, "not found")
+        except NotReady:
+            return self._error(HTTPStatus.CONFLICT, "not ready")
+        except Exception:  # unreadable source and the like: the queue already says why
+            return self._error(HTTPStatus.UNPROCESSABLE_ENTITY, "cannot render")
+        self._send(HTTPStatus.OK, body, kind, cache="private, max-age=3600")
+
+    def _events(self) -> None:
+        sub = self.app.hub.subscribe()
+        try:
+            self.send_response(HTTPStatus.OK)
+            self._common_headers("text/event-stream", cache="no-store")
+            self.send_header("Connection", "keep-alive")
+            self.end_headers()
+            self.wfile.write(b"retry: 1000\n\n")
+            self.wfile.flush()
+            while not self.app.closing.is_set():
+                try:
+                    event = sub.get(timeout=10)
+                    chunk = f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+                except queue.Empty:
+                    chunk = b": keep-alive\n\n"
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+        finally:
+            self.app.hub.unsubscribe(sub)
+            self.close_connection = True
+
+    def _json(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", cache="no-store")
+
+    def _error(self, status: HTTPStatus, text: str) -> None:
+        self._send(status, text.encode(), "text/plain; charset=utf-8", cache="no-store")
+
+    def _send(self, status: HTTPStatus, body: bytes, kind: str, cache: str) -> None:
+        self.send_response(status)
+        self._common_headers(kind, cache)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _common_headers(self, kind: str, cache: str) -> None:
+        self.send_header("Content-Type", kind)
+        self.send_header("Cache-Control", cache)
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")

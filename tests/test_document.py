@@ -1,0 +1,141 @@
+"""Documents: edits with undo/redo, pictures for the page, and memory residency."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.core.brush import Stroke
+from app.core.decode import open_image
+from app.document import TILE, Document, NotReady, Residency
+from tests.fakes import photo
+
+
+def _finished(tmp_path, size=(1200, 900), name="a.jpg"):
+    photo(tmp_path / name, size=size)
+    doc = Document(name, tmp_path / name, name, tmp_path)
+    decoded = open_image(doc.path)
+    alpha = Image.new("L", size, 0)
+    alpha.paste(255, (size[0] // 4, size[1] // 4, 3 * size[0] // 4, 3 * size[1] // 4))
+    doc.attach(decoded, alpha, [])
+    return doc
+
+
+def _decode(payload):
+    return Image.open(io.BytesIO(payload))
+
+
+def test_attach_marks_done_or_flagged(tmp_path):
+    doc = _finished(tmp_path)
+    assert doc.state == "done" and doc.progress == 1.0 and (doc.width, doc.height) == (1200, 900)
+    photo(tmp_path / "b.jpg")
+    flagged = Document("b", tmp_path / "b.jpg", "b.jpg", tmp_path)
+    flagged.attach(open_image(flagged.path), Image.new("L", (96, 64), 255),
+                   [{"code": "touches-edge", "message": "touches"}])
+    assert flagged.state == "flagged"
+
+
+def test_stroke_undo_redo_round_trip(tmp_path):
+    doc = _finished(tmp_path)
+    original = doc.alpha().copy()
+    result = doc.stroke(Stroke("erase", 30, 1.0, ((600.0, 450.0),)))
+    assert result["can_undo"] and not result["can_redo"]
+    assert doc.alpha()[450, 600] == 0
+    undone = doc.undo()
+    assert np.array_equal(doc.alpha(), original) and undone["can_redo"]
+    doc.redo()
+    assert doc.alpha()[450, 600] == 0
+    assert doc.version == result["version"] + 2
+
+
+def test_a_new_stroke_clears_redo(tmp_path):
+    doc = _finished(tmp_path)
+    doc.stroke(Stroke("erase", 5, 1.0, ((600.0, 450.0),)))
+    doc.undo()
+    state = doc.stroke(Stroke("erase", 5, 1.0, ((500.0, 400.0),)))
+    assert not state["can_redo"]
+
+
+def test_reset_returns_to_the_model_mask_and_is_undoable(tmp_path):
+    doc = _finished(tmp_path)
+    model = doc.alpha().copy()
+    doc.stroke(Stroke("erase", 50, 1.0, ((600.0, 450.0),)))
+    doc.reset()
+    assert np.array_equal(doc.alpha(), model)
+    doc.undo()
+    assert doc.alpha()[450, 600] == 0
+
+
+def test_edits_survive_eviction_from_memory(tmp_path):
+    doc = _finished(tmp_path)
+    doc.stroke(Stroke("erase", 30, 1.0, ((600.0, 450.0),)))
+    assert doc.evict()
+    assert doc._alpha is None and doc._rgb is None
+    assert doc.alpha()[450, 600] == 0
+    assert doc.rgb().size == (1200, 900)
+
+
+def test_residency_keeps_only_the_most_recent_documents(tmp_path):
+    keep = Residency(keep=2)
+    docs = []
+    for i in range(3):
+        doc = _finished(tmp_path, size=(64, 64), name=f"p{i}.jpg")
+        doc._residency = keep
+        doc.alpha()
+        docs.append(doc)
+    assert docs[0]._alpha is None
+    assert docs[2]._alpha is not None
+
+
+def test_tiles_cover_the_level_and_are_cut_at_the_edges(tmp_path):
+    doc = _finished(tmp_path, size=(1200, 900))
+    assert doc.levels() == 3  # 1200 -> 600 -> 300
+    body, kind = doc.tile("cutout", 0, 2, 1)
+    tile = _decode(body)
+    assert kind == "image/png" and tile.mode == "RGBA" and tile.size == (1200 - 2 * TILE, 900 - TILE)
+    top = _decode(doc.tile("mask", 2, 0, 0)[0])
+    assert top.size == (300, 225) and top.mode == "L"
+    with pytest.raises(KeyError):
+        doc.tile("cutout", 0, 3, 0)
+    with pytest.raises(KeyError):
+        doc.tile("cutout", 5, 0, 0)
+    with pytest.raises(KeyError):
+        doc.tile("sepia", 0, 0, 0)
+
+
+def test_cutout_tile_carries_the_mask_as_alpha(tmp_path):
+    doc = _finished(tmp_path, size=(1200, 900))
+    tile = np.asarray(_decode(doc.tile("cutout", 0, 0, 0)[0]))
+    assert tile[0, 0, 3] == 0 and tile[450, 450, 3] == 255
+
+
+def test_preview_fits_in_2048_and_original_is_jpeg(tmp_path):
+    doc = _finished(tmp_path, size=(3000, 1500))
+    body, kind = doc.preview("original")
+    assert kind == "image/jpeg" and _decode(body).size == (2048, 1024)
+
+
+def test_tiles_follow_edits(tmp_path):
+    doc = _finished(tmp_path)
+    before = np.asarray(_decode(doc.tile("mask", 0, 1, 0)[0])).copy()
+    doc.stroke(Stroke("erase", 40, 1.0, ((600.0, 300.0),)))
+    after = np.asarray(_decode(doc.tile("mask", 0, 1, 0)[0]))
+    assert before[300, 600 - TILE] == 255 and after[300, 600 - TILE] == 0
+
+
+def test_mask_views_wait_for_the_cutout(tmp_path):
+    photo(tmp_path / "q.jpg")
+    doc = Document("q", tmp_path / "q.jpg", "q.jpg", tmp_path)
+    with pytest.raises(NotReady):
+        doc.alpha()
+    assert _decode(doc.thumbnail()).size[0] <= 160  # the photo itself until then
+
+
+def test_forget_deletes_session_files(tmp_path):
+    doc = _finished(tmp_path)
+    doc.stroke(Stroke("erase", 5, 1.0, ((600.0, 450.0),)))
+    doc.evict()
+    assert list(tmp_path.glob("a.jpg-*.png"))
+    doc.forget()
+    assert not list(tmp_path.glob("a.jpg-*.png"))

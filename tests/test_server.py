@@ -1,0 +1,149 @@
+"""The loopback endpoint: token, host check, static UI, pictures, paste and events."""
+
+import http.client
+import json
+import socket
+import threading
+
+import pytest
+from PIL import Image
+
+from app.document import Document, NotReady
+from app.events import EventHub
+from app.server import CSP, LoopbackServer
+
+
+class Docs:
+    def __init__(self, doc):
+        self.doc = doc
+
+    def __call__(self, doc_id):
+        if doc_id != "d1":
+            raise KeyError(doc_id)
+        return self.doc
+
+
+class StubDoc:
+    def thumbnail(self):
+        return b"PNGTHUMB"
+
+    def preview(self, view):
+        if view == "mask":
+            raise NotReady("not yet")
+        return b"PREVIEW-" + view.encode(), "image/png"
+
+    def tile(self, view, z, x, y):
+        if (z, x, y) != (0, 0, 0):
+            raise KeyError("no such tile")
+        return b"TILE", "image/png"
+
+
+@pytest.fixture
+def server(tmp_path):
+    ui = tmp_path / "ui"
+    (ui / "js").mkdir(parents=True)
+    (ui / "index.html").write_text("<!doctype html><title>Knockout</title>")
+    (ui / "js" / "app.js").write_text("export {};")
+    (tmp_path / "secret.txt").write_text("private")
+    pasted = []
+    srv = LoopbackServer(ui, Docs(StubDoc()), EventHub(),
+                         on_paste=lambda data, name: pasted.append((data, name)) or {"ok": True, "ids": ["d9"]})
+    srv.pasted = pasted
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def _get(server, path, host=None, method="GET", body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    headers = {"Host": host} if host else {}
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp, data
+
+
+def test_it_listens_on_loopback_only(server):
+    assert server._httpd.server_address[0] == "127.0.0.1"
+
+
+def test_data_routes_without_the_token_get_403(server):
+    for path in ("/doc/d1/thumb", "/doc/d1/thumb?t=wrong", "/events", "/doc/d1/tile/0/0/0?view=cutout"):
+        assert _get(server, path)[0].status == 403
+    assert _get(server, "/paste?t=nope", method="POST", body=b"x")[0].status == 403
+
+
+def test_with_the_token_pictures_come_back(server):
+    resp, body = _get(server, f"/doc/d1/thumb?t={server.token}&v=3")
+    assert resp.status == 200 and body == b"PNGTHUMB" and resp.getheader("Content-Type") == "image/png"
+    assert _get(server, f"/doc/d1/tile/0/0/0?view=cutout&t={server.token}")[1] == b"TILE"
+    assert _get(server, f"/doc/d1/preview?view=original&t={server.token}")[1] == b"PREVIEW-original"
+
+
+def test_unknown_documents_and_tiles_are_404_and_unfinished_masks_409(server):
+    t = server.token
+    assert _get(server, f"/doc/d2/thumb?t={t}")[0].status == 404
+    assert _get(server, f"/doc/d1/tile/0/5/5?t={t}")[0].status == 404
+    assert _get(server, f"/doc/d1/preview?view=mask&t={t}")[0].status == 409
+    assert _get(server, f"/doc/d1/bogus?t={t}")[0].status == 404
+
+
+def test_a_foreign_host_header_is_refused(server):
+    assert _get(server, "/", host="evil.example:80")[0].status == 403
+    assert _get(server, f"/doc/d1/thumb?t={server.token}", host=f"attacker.test:{server.port}")[0].status == 403
+    assert _get(server, "/", host=f"localhost:{server.port}")[0].status == 200
+
+
+def test_static_ui_is_served_with_a_strict_content_security_policy(server):
+    resp, body = _get(server, "/")
+    assert resp.status == 200 and b"Knockout" in body
+    assert resp.getheader("Content-Security-Policy") == CSP
+    assert "default-src 'self'" in CSP and "http" not in CSP
+    resp, _ = _get(server, "/js/app.js")
+    assert resp.getheader("Content-Type") == "text/javascript"
+
+
+def test_paths_outside_the_ui_folder_are_not_served(server):
+    for path in ("/../secret.txt", "/%2e%2e/secret.txt", "/js/../../secret.txt"):
+        resp, body = _get(server, path)
+        assert resp.status == 404 and b"private" not in body
+
+
+def test_pasted_bytes_reach_the_paste_handler(server):
+    resp, body = _get(server, f"/paste?t={server.token}&name=clip.png", method="POST", body=b"\x89PNG...")
+    assert resp.status == 200 and json.loads(body) == {"ok": True, "ids": ["d9"]}
+    assert server.pasted == [(b"\x89PNG...", "clip.png")]
+
+
+def test_events_stream_as_server_sent_events(server):
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(f"GET /events?t={server.token} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+    received = b""
+    while b"retry:" not in received:
+        received += sock.recv(4096)
+    assert b"text/event-stream" in received
+    deadline = threading.Event()
+    for _ in range(50):
+        if server.hub.subscribers:
+            break
+        deadline.wait(0.05)
+    server.hub.publish({"type": "status", "status": {"ready": True}})
+    while b"\ndata: " not in received:
+        received += sock.recv(4096)
+    line = received.split(b"\ndata: ", 1)[1].split(b"\n\n", 1)[0]
+    assert json.loads(line) == {"type": "status", "status": {"ready": True}}
+    sock.close()
+
+
+def test_real_documents_render_through_the_server(tmp_path):
+    img = Image.new("RGB", (40, 30), (200, 10, 10))
+    img.save(tmp_path / "p.png")
+    doc = Document("d1", tmp_path / "p.png", "p.png", tmp_path)
+    srv = LoopbackServer(tmp_path, Docs(doc), EventHub()).start()
+    try:
+        resp, _body = _get(srv, f"/doc/d1/tile/0/0/0?view=original&t={srv.token}")
+        assert resp.status == 200 and resp.getheader("Content-Type") == "image/jpeg"
+        assert _get(srv, f"/doc/d1/tile/0/0/0?view=cutout&t={srv.token}")[0].status == 409
+    finally:
+        srv.stop()
