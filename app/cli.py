@@ -1,7 +1,8 @@
-"""The ``knockout`` command line: ``cut``, ``watch``, ``eval``, ``sample``, ``models`` and ``diagnose``.
+"""The ``knockout`` command line: ``cut``, ``watch``, ``eval``, ``sample``, ``models``, ``diagnose`` and ``self-test``.
 
 Exit codes: 0 every file done (written or skipped), 1 some files failed (the rest were
-written), 2 usage error.
+written), 2 usage error, 3 the machine policy is broken (Knockout refuses to run; the
+message names the file and the problem).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from app import __version__, allocator, diagnose, evaluation, netguard, paths
+from app import __version__, allocator, controls, diagnose, evaluation, netguard, paths, selftest
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.export import FORMATS, ExportSettings, parse_colour
 from app.inference.manifest import ManifestError
 from app.inference.session import ModelError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_POLICY = 0, 1, 2, 3
 
 
 class UsageError(Exception):
@@ -78,12 +79,18 @@ def _add_export_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", type=int, default=92, help="JPEG / lossy WebP quality 1-100 (default 92)")
     p.add_argument("--lossy", action="store_true", help="lossy WebP (default is lossless)")
     p.add_argument("--keep-exif", action="store_true", help="copy the source's EXIF (default: stripped)")
+    controls.add_exif_option(p)
     p.add_argument("--decontaminate", action="store_true",
                    help="estimate the subject's own colour in soft edges (less rim of the old background)")
     p.add_argument("--refine-edges", action="store_true",
                    help="snap mask edges to the photo with a guided filter (sharper, ~0.5 s more per 12 MP)")
+    p.add_argument("--punch-holes", action="store_true",
+                   help="make enclosed gaps that show the background transparent (inside a handle, between spokes)")
+    p.add_argument("--keep-specks", action="store_true",
+                   help="keep tiny stray islands and pinholes in the mask (default: cleaned up)")
     p.add_argument("--name", default="{stem}", metavar="TEMPLATE",
-                   help="output file name without extension: {stem} {name} {ext} {parent} (default {stem})")
+                   help="output file name without extension: {stem} {name} {ext} {parent}, and {preset} with --preset "
+                        "(default {stem}; with --preset the preset's template)")
     p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6,
                    help=f"refuse larger images before decoding (default {DEFAULT_MAX_PIXELS / 1e6:.0f})")
 
@@ -105,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     cut.add_argument("--json", action="store_true", help="print a machine-readable report on stdout")
     cut.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     _add_engine_options(cut)
+    controls.add_cut_options(cut)
 
     watch = sub.add_parser("watch", help="hot folder: cut out images as they arrive in a folder",
                            description="Watch a folder (recursively) and cut out each image once it is "
@@ -120,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--once", action="store_true", help="process what is in the folder now, then exit")
     watch.add_argument("-q", "--quiet", action="store_true", help="no line per file")
     _add_engine_options(watch)
+    controls.add_cut_options(watch)
 
     sample = sub.add_parser("sample", help="cut out the bundled sample photo (a quick check)")
     sample.add_argument("-o", "--output", type=Path, default=Path("knockout-output"))
@@ -129,18 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("action", choices=("list", "verify"))
     evaluation.add_parser(sub)
     diagnose.add_parser(sub)
+    controls.add_parsers(sub)
+    selftest.add_parser(sub)
+    window = sub.add_parser("app", help="open the desktop window (optionally with photos)", add_help=False)
+    window.add_argument("rest", nargs=argparse.REMAINDER, help="photos or folders; see `knockout app --help`")
     return parser
 
 
 def settings_from(args: argparse.Namespace) -> ExportSettings:
     try:
         background = parse_colour(args.bg) if args.bg else None
-        return ExportSettings(
+        return controls.export_settings(args, ExportSettings(  # --preset and the metadata policy
             format=args.format, background=background, mask_only=args.mask_only, crop=args.crop,
             margin=args.margin, canvas=args.canvas, fill=args.fill, max_size=args.resize,
             quality=args.quality, lossless=not args.lossy, keep_exif=args.keep_exif,
             refine_edges=args.refine_edges, decontaminate=args.decontaminate,
-        )
+            remove_specks=not args.keep_specks, punch_holes=args.punch_holes,
+            keep_exif_fields=tuple(getattr(args, "keep_exif_field", None) or ()),
+        ))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -153,7 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    try:  # machine policy (fail closed), crashed sessions' temp files, policy applied to args
+        controls.start(args, sys.argv[1:] if argv is None else argv, build_parser)
+    except controls.PolicyError as exc:
+        print(f"knockout: {exc}", file=sys.stderr)
+        print("knockout: refusing to run with a broken machine policy; ask IT to fix it", file=sys.stderr)
+        return EXIT_POLICY
+    except controls.ControlError as exc:
+        parser.error(str(exc))
     try:
+        if args.command in controls.COMMANDS:
+            return controls.run(args)
         if args.command == "cut":
             return cmd_cut(args)
         if args.command == "watch":
@@ -164,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
             return evaluation.run(args)
         if args.command == "diagnose":
             return diagnose.run(args)
+        if args.command == "self-test":
+            return selftest.run(args)
+        if args.command == "app":
+            from app import window
+
+            return window.main(args.rest)
         return cmd_models(args)
     except UsageError as exc:
         parser.error(str(exc))
@@ -208,6 +239,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
             reporter.start(engine.description, engine.spec.id)
             on_start = batch_journal.started if batch_journal else None
             for result in run_batch(engine, jobs, settings, int(args.max_megapixels * 1e6), on_start=on_start):
+                controls.after_export(args, engine, settings, result)  # preset rules check, audit record
                 if batch_journal is not None:
                     batch_journal.record(result)
                 results.append(result)
@@ -219,6 +251,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
             batch_journal.close()
     elapsed = time.perf_counter() - started
     reporter.close(results, elapsed, args.output)
+    controls.rules_summary(args, results)
     if args.json:
         loaded = engine.load() if jobs else None
         counts = Counter(r.status for r in results)
@@ -264,6 +297,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     engine = _engine(args)
+    watcher.after_export = lambda result: controls.after_export(args, engine, settings, result)
     with _open_journal(args, settings, engine.spec.id) as batch_journal, \
             stop_on_signals(watcher.stop, watcher.cancel):
         failed = watcher.run(engine, batch_journal, int(args.max_megapixels * 1e6))
@@ -313,6 +347,21 @@ class Reporter:
         rate = f", {elapsed / written:.2f} s/image" if written else ""
         print(f"knockout: {written} written, {counts['skipped']} skipped, {counts['failed']} failed "
               f"in {elapsed:.1f} s{rate} → {out_dir}", file=sys.stderr)
+        if review := flagged_summary(results):
+            print(f"knockout: {review}", file=sys.stderr)
+
+
+REVIEW_NAMES = 10  # flagged files named in the summary; --json has them all
+
+
+def flagged_summary(results: list[Any]) -> str | None:
+    """'3 flagged for review: a.jpg (halo), …' for the files with QA flags (app.core.qa), or None."""
+    flagged = [r for r in results if getattr(r, "flags", None)]
+    if not flagged:
+        return None
+    names = [f"{r.label} ({', '.join(f['code'] for f in r.flags)})" for r in flagged[:REVIEW_NAMES]]
+    more = f" and {len(flagged) - REVIEW_NAMES} more" if len(flagged) > REVIEW_NAMES else ""
+    return f"{len(flagged)} flagged for review: {', '.join(names)}{more} (reasons: --json)"
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

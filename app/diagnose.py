@@ -105,8 +105,34 @@ def collect(catalogue: Catalogue | None = None, model: str | None = None, device
         "folders": _folders(),
         "network": {"guard_installed": netguard.is_installed(),
                     "blocked_attempts": netguard.blocked_count()},
+        "policy": _policy(problems),
         "problems": problems,
     }
+
+
+def _policy(problems: list[str]) -> dict[str, Any]:
+    """The machine policy in force and where it came from; a broken one is a problem to fix."""
+    from app.policy import PolicyError, load_policy
+
+    try:
+        return load_policy().as_dict()
+    except PolicyError as exc:
+        problems.append(f"machine policy is broken, Knockout refuses to run: {exc}")
+        return {"source": None, "error": str(exc)}
+
+
+def _policy_line(policy: dict[str, Any] | None) -> str:
+    if not policy:
+        return "unknown"
+    if policy.get("error"):
+        return f"BROKEN: {policy['error']}"
+    if policy["source"] == "none":
+        return "none (no machine policy file or registry key)"
+    keys = ("lock_presets", "force_cpu", "default_output_dir", "max_megapixels", "keep_exif_fields", "audit",
+            "allowed_models")
+    pinned = [f"{k}={json.dumps(policy[k])}" for k in keys if policy[k] not in (None, False)]
+    locked = ", ".join(policy["locked_settings"]) or "none"
+    return f"{policy['source']} · {'; '.join(pinned) or 'no keys set'} · locked settings: {locked}"
 
 
 def cpu_model() -> str:
@@ -245,6 +271,7 @@ def render(report: dict[str, Any]) -> str:
         ("In use", in_use),
         ("Inference", timing),
         ("Network", network),
+        ("Policy", _policy_line(report.get("policy"))),
     ]
     lines = ["Knockout diagnostics", ""]
     lines += [f"{name + ':':<13}{value}" for name, value in fields]

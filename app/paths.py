@@ -28,6 +28,11 @@ def bundled_models_dir() -> Path:
     return resource_root() / "models"
 
 
+def ui_dir() -> Path:
+    """The editor's static files (HTML/CSS/JS), served by the app's loopback server."""
+    return resource_root() / "ui"
+
+
 def assets_dir() -> Path:
     return Path(__file__).resolve().parent / "assets"
 
@@ -58,3 +63,34 @@ def user_cache_dir() -> Path:
 def user_log_dir() -> Path:
     """Where logs go (never beside the executable); IT collects them from here."""
     return Path(platformdirs.user_log_dir(APP_NAME, APP_AUTHOR))
+
+
+def user_config_dir() -> Path:
+    """Per-user settings and imported team presets (roaming on Windows)."""
+    return Path(platformdirs.user_config_dir(APP_NAME, APP_AUTHOR, roaming=True))
+
+
+def user_presets_dir() -> Path:
+    """Team presets the user imported (``knockout presets import``)."""
+    return user_config_dir() / "presets"
+
+
+def machine_config_dir() -> Path:
+    """Machine-wide config IT manages: the policy file and IT-deployed presets.
+
+    /etc/knockout on Linux, %ProgramData%\\Knockout on Windows,
+    /Library/Application Support/Knockout on macOS. Fixed, not XDG-relative: IT
+    must know the one place to put a policy file.
+    """
+    if sys.platform.startswith("win"):
+        import os
+
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / APP_NAME
+    if sys.platform == "darwin":
+        return Path("/Library/Application Support") / APP_NAME
+    return Path("/etc/knockout")
+
+
+def machine_presets_dir() -> Path:
+    """Presets IT deploys for everyone on the machine (read-only for users, shown locked)."""
+    return machine_config_dir() / "presets"

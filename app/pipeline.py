@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.core import mask
+from app.core import cleanup, mask, qa
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
 from app.core.errors import ImageError, OutputError
@@ -49,15 +49,24 @@ class Result:
     width: int | None = None
     height: int | None = None
     warnings: list[str] = field(default_factory=list)
+    flags: list[dict[str, str]] = field(default_factory=list)  # QA (app.core.qa): reasons to look at it
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None and v != []}
 
 
-def full_alpha(decoded: Decoded, prob: np.ndarray, refine_edges: bool = False) -> Image.Image:
-    """The model's probability map at the photo's size, keeping the source's own transparency."""
+def full_alpha(decoded: Decoded, prob: np.ndarray, refine_edges: bool = False, *,
+               specks: bool = True, holes: bool = False) -> Image.Image:
+    """The model's probability map at the photo's size, cleaned up (app.core.cleanup; defaults as
+    ExportSettings'), keeping the source's own transparency."""
     alpha = refine_alpha(prob, decoded.image) if refine_edges else mask.upscale(prob, decoded.size)
+    alpha = cleanup.clean(decoded.image, alpha, specks=specks, holes=holes)
     return mask.combine(alpha, decoded.alpha)
+
+
+def settings_alpha(decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> Image.Image:
+    """``full_alpha`` as ``settings`` ask for it."""
+    return full_alpha(decoded, prob, settings.refine_edges, specks=settings.remove_specks, holes=settings.punch_holes)
 
 
 def matte(engine: Engine, decoded: Decoded, refine_edges: bool = False) -> Image.Image:
@@ -67,7 +76,7 @@ def matte(engine: Engine, decoded: Decoded, refine_edges: bool = False) -> Image
 
 def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Image.Image:
     """The exported pixels for one decoded photo."""
-    return render(Cutout(decoded.image, matte(engine, decoded, settings.refine_edges)), settings)
+    return render(Cutout(decoded.image, settings_alpha(decoded, engine.predict(decoded.image), settings)), settings)
 
 
 def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
@@ -79,8 +88,12 @@ def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
             pixels.close()
 
 
-def _finish(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> None:
-    image = render(Cutout(decoded.image, full_alpha(decoded, prob, settings.refine_edges)), settings)
+def _finish(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> list[dict[str, str]]:
+    """Render and write one cutout; its QA flags, judged on the full-frame mask (before any crop)."""
+    alpha = settings_alpha(decoded, prob, settings)
+    flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
+    image = render(Cutout(decoded.image, alpha), settings)
+    del alpha
     _release_pixels(decoded, keep=image)
     if job.output.resolve() == job.source.resolve():
         raise OutputError("refusing to overwrite the source file", job.label)
@@ -88,6 +101,7 @@ def _finish(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettin
         save(image, job.output, settings, decoded.exif)
     except OSError as exc:
         raise OutputError(f"cannot write {job.output} ({exc.strerror or exc})", job.label) from None
+    return flags
 
 
 def _failure(job: Job, exc: BaseException, started: float) -> Result:
@@ -169,7 +183,7 @@ def run_batch(
             width, height = decoded.size
             warnings = list(decoded.warnings)
             try:
-                _finish(job, decoded, prob, settings)
+                flags = _finish(job, decoded, prob, settings)
             except Exception as exc:
                 results.put(_failure(job, exc, started))
                 continue
@@ -178,7 +192,7 @@ def run_batch(
                 slots.release()
             results.put(Result(job.label, str(job.source), "written", output=str(job.output),
                                seconds=time.perf_counter() - started, width=width, height=height,
-                               warnings=warnings))
+                               warnings=warnings, flags=flags))
         results.put(_DONE)
 
     threads = [

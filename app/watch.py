@@ -17,7 +17,7 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ class Watcher:
         self.stop = threading.Event()  # stop taking new files; those in flight finish
         self.cancel = threading.Event()  # also drop files decoded but not yet inferred
         self.counts = {"written": 0, "failed": 0, "skipped": 0}
+        self.after_export: Callable[[Result], None] | None = None  # preset rules check + audit (app.controls)
         self._taken: dict[Path, Signature] = {}  # versions handed to the pipeline (or found done)
         inbox_real = inbox.resolve()
         self._excluded = {p.resolve() for p in (out_dir, move_done) if p is not None}
@@ -173,6 +174,8 @@ class Watcher:
                   f"model {engine.spec.id} · {engine.description}{stop_hint}")
         for result in run_batch(engine, self.jobs(journal), self.settings, max_pixels,
                                 cancel=self.cancel, on_start=journal.started):
+            if self.after_export is not None:
+                self.after_export(result)
             journal.record(result)
             if result.status == "failed" and self._changed_while_read(Path(result.source)):
                 self._say(f"note   {result.label}: still being written; will try again when it is complete")

@@ -17,6 +17,17 @@ def _no_network_guard_leaks(monkeypatch: pytest.MonkeyPatch):
     netguard.uninstall()
 
 
+@pytest.fixture(autouse=True)
+def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Settings, caches, logs and audit trails of a test never touch the real user's folders
+    (and the real user's leftovers never change a test's outcome)."""
+    home = tmp_path_factory.mktemp("user")
+    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_CACHE_HOME", "cache"), ("XDG_DATA_HOME", "data"),
+                     ("XDG_STATE_HOME", "state")):
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.delenv("KNOCKOUT_POLICY_FILE", raising=False)
+
+
 @pytest.fixture
 def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     """The CLI's engine replaced by a fast stand-in (see tests/fakes.py)."""

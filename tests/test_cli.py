@@ -71,6 +71,39 @@ def test_bad_inputs_are_each_reported_by_name_the_rest_written_exit_1(tmp_path, 
     assert report["summary"] == {"written": 2, "skipped": 0, "failed": 6, "seconds": report["summary"]["seconds"]}
 
 
+def test_json_lists_qa_flags_per_file_and_the_summary_names_flagged_files(tmp_path, fake_engine, capsys):
+    edge = Image.new("RGB", (96, 64), (20, 30, 40))
+    edge.paste((230, 200, 180), (0, 16, 40, 48))  # the subject runs off the left edge
+    (tmp_path / "in").mkdir()
+    edge.save(tmp_path / "in" / "edge.png")
+    photo(tmp_path / "in" / "clean.jpg")
+    code = cli.main(["cut", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0  # flags ask for a look; they are not failures
+    files = {Path(f["label"]).name: f for f in json.loads(captured.out)["files"]}
+    assert [f["code"] for f in files["edge.png"]["flags"]] == ["touches-edge"]
+    assert "left edge" in files["edge.png"]["flags"][0]["message"]
+    assert "flags" not in files["clean.jpg"]
+    assert "1 flagged for review: " in captured.err and "edge.png (touches-edge)" in captured.err
+
+
+def test_summary_names_at_most_ten_flagged_files():
+    from app.pipeline import Result
+
+    results = [Result(f"{i}.jpg", f"{i}.jpg", "written", flags=[{"code": "halo", "message": "m"}]) for i in range(12)]
+    line = cli.flagged_summary(results)
+    assert line.startswith("12 flagged for review: 0.jpg (halo), 1.jpg (halo)")
+    assert "10.jpg" not in line and line.endswith("and 2 more (reasons: --json)")
+    assert cli.flagged_summary(results[:0]) is None
+
+
+def test_clean_up_options_reach_the_export_settings():
+    default = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg"]))
+    asked = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg", "--punch-holes", "--keep-specks"]))
+    assert (default.remove_specks, default.punch_holes) == (True, False)
+    assert (asked.remove_specks, asked.punch_holes) == (False, True)
+
+
 def test_failures_are_printed_on_stderr_with_name_and_reason(tmp_path, fake_engine, capsys):
     (tmp_path / "broken.jpg").write_text("nope")
     assert cli.main(["cut", str(tmp_path / "broken.jpg"), "-o", str(tmp_path / "out")]) == 1

@@ -17,7 +17,7 @@ from tests import onnx_graphs as g
 REPO = Path(__file__).resolve().parent.parent
 MODEL = REPO / "models" / "isnet-medium.onnx"
 TOP_KEYS = {"knockout", "generated", "python", "os", "cpu", "memory", "onnxruntime", "inference", "models",
-            "folders", "network", "problems"}
+            "folders", "network", "policy", "problems"}
 MODEL_KEYS = {"id", "default", "file", "size_bytes", "family", "license", "hash", "source"}
 
 

@@ -249,3 +249,27 @@ def test_export_settings_defaults_and_extensions() -> None:
     assert [ExportSettings(format=f).extension for f in ("png", "webp", "jpg", "tif")] == [
         ".png", ".webp", ".jpg", ".tif"]
     assert ExportSettings(fill=1.0, quality=1, margin=0, canvas=(1, 1)).fill == 1.0
+
+
+# --------------------------------------------------------------------------- keeping named EXIF fields
+
+@pytest.mark.parametrize("fmt", ["png", "webp", "jpg", "tif"])
+def test_keep_exif_fields_keeps_only_the_named_fields_and_never_gps(tmp_path: Path, fmt: str) -> None:
+    out = export(tmp_path, ExportSettings(format=fmt, keep_exif_fields=("Make", "BodySerialNumber")),
+                 exif=source_exif(tmp_path))
+    exif = out.getexif()
+    assert exif.get(0x010F) == "Knockout Test Camera Co."
+    assert exif.get_ifd(EXIF_IFD).get(BODY_SERIAL) == "SN-0042-SECRET"
+    assert 0x0110 not in exif  # Model was not asked for
+    assert dict(exif.get_ifd(GPS_IFD)) == {}
+
+
+def test_gps_is_kept_only_when_gpsinfo_is_named(tmp_path: Path) -> None:
+    out = export(tmp_path, ExportSettings(format="jpg", keep_exif_fields=("GPSInfo",)), exif=source_exif(tmp_path))
+    assert out.getexif().get_ifd(GPS_IFD)[1] == "N"
+    assert out.getexif().get(0x010F) is None
+
+
+def test_keep_exif_fields_absent_from_the_source_write_no_exif(tmp_path: Path) -> None:
+    out = export(tmp_path, ExportSettings(format="jpg", keep_exif_fields=("Copyright",)), exif=source_exif(tmp_path))
+    assert "exif" not in out.info

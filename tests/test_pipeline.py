@@ -151,3 +151,59 @@ def test_refine_edges_setting_uses_the_guided_filter(tmp_path, monkeypatch):
     out = cut_image(FakeEngine(), open_image(tmp_path / "a.jpg"), ExportSettings(refine_edges=True))
     assert calls == [(96, 64)]
     assert np.asarray(out.getchannel("A")).min() == 255
+
+
+def _edge_photo(path):
+    """A bright subject running along the photo's left edge, on a dark background."""
+    img = Image.new("RGB", (96, 64), (20, 30, 40))
+    img.paste((230, 200, 180), (0, 16, 40, 48))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+
+
+def test_batch_results_carry_qa_flags_for_the_final_mask(tmp_path):
+    _edge_photo(tmp_path / "in" / "edge.png")
+    jobs = _jobs(tmp_path, ["edge.png", "centred.png"])
+    results = {r.label: r for r in run_batch(FakeEngine(), jobs, ExportSettings())}
+    assert [f["code"] for f in results["edge.png"].flags] == ["touches-edge"]
+    assert "left edge" in results["edge.png"].flags[0]["message"]
+    assert results["centred.png"].flags == []
+    assert "flags" in results["edge.png"].as_dict() and "flags" not in results["centred.png"].as_dict()
+
+
+def test_qa_flags_judge_the_whole_frame_even_when_the_export_is_cropped(tmp_path):
+    _edge_photo(tmp_path / "in" / "edge.png")
+    [result] = run_batch(FakeEngine(), _jobs(tmp_path, ["edge.png"]), ExportSettings(crop=True))
+    assert [f["code"] for f in result.flags] == ["touches-edge"]  # the crop itself touches every edge
+
+
+def test_stray_specks_are_removed_by_default_and_kept_when_asked(tmp_path):
+    img = Image.new("RGB", (400, 300), (20, 30, 40))
+    img.paste((230, 200, 180), (100, 75, 300, 225))
+    img.paste((230, 200, 180), (370, 20, 374, 24))  # a 4×4 bright speck far from the subject
+    img.save(tmp_path / "a.png")
+    decoded = open_image(tmp_path / "a.png")
+    engine = FakeEngine(size=400)
+    cleaned = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True)))
+    kept = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, remove_specks=False)))
+    assert kept[22, 372] == 255 and cleaned[22, 372] == 0
+    assert cleaned[150, 200] == 255
+
+
+def test_punch_holes_setting_clears_background_inside_the_subject(tmp_path):
+    img = Image.new("RGB", (400, 300), (20, 30, 40))
+    img.paste((230, 200, 180), (100, 75, 300, 225))
+    img.paste((20, 30, 40), (170, 120, 230, 180))  # the background seen through a gap
+    img.save(tmp_path / "a.png")
+    decoded = open_image(tmp_path / "a.png")
+    class FillingEngine(FakeEngine):  # a model that misses the gap: the whole rectangle is subject
+        def infer(self, tensor):
+            prob = np.zeros((64, 64), np.float32)
+            prob[16:48, 16:48] = 1.0
+            return prob
+
+    engine = FillingEngine()
+    filled = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True)))
+    punched = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, punch_holes=True)))
+    assert filled[150, 200] > 128 and punched[150, 200] == 0
+    assert punched[90, 120] == 255

@@ -1,0 +1,94 @@
+"""Audit trail: one JSON line per export, so a team can prove what made each file.
+
+Each line (``user_data_dir()/audit/exports.jsonl``) records the source's name and
+sha256, the output's path and sha256, the model id and sha256, the preset and export
+settings, the app version and the UTC time. Never image content or pixels. Hashes are
+taken from the files on disk after writing, so they match what anyone can re-hash
+later. Optionally the same record goes into a sidecar ``<output>.json`` (atomic).
+On/off by user setting or policy; callers decide, this module just records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from app import __version__, paths
+from app.core.atomic import write_atomic
+from app.core.export import ExportSettings
+
+SCHEMA = 1
+LOG_NAME = "exports.jsonl"
+_lock = threading.Lock()
+
+
+def default_log_path() -> Path:
+    return paths.user_data_dir() / "audit" / LOG_NAME
+
+
+def sidecar_path(output: Path) -> Path:
+    """``photo.png`` -> ``photo.png.json`` (beside it, so it travels with the file)."""
+    return output.with_name(output.name + ".json")
+
+
+def sha256_file(path: Path) -> str | None:
+    """Hex sha256 of a file's bytes, None if it cannot be read (e.g. a pasted image has no file)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _json_safe(settings: ExportSettings) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(settings)))
+
+
+def _append(path: Path, line: str) -> None:
+    """Append one line with a process-wide and (on POSIX) a cross-process lock, then fsync."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (line + "\n").encode("utf-8")
+    with _lock, open(path, "ab") as fh:
+        try:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - Windows: appends of one small line are not interleaved
+            pass
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def record_export(*, source: Path, output: Path, model_id: str, model_sha256: str, preset_id: str | None,
+                  settings: ExportSettings, sidecar: bool, log_path: Path | None = None) -> dict[str, Any]:
+    """Append the record for one written ``output`` (and write its sidecar when asked); return it."""
+    source, output = Path(source), Path(output)
+    record = {
+        "knockout_audit": SCHEMA,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "app_version": __version__,
+        "source": {"name": source.name, "sha256": sha256_file(source)},
+        "output": {"path": str(output.resolve()), "sha256": sha256_file(output)},
+        "model": {"id": model_id, "sha256": model_sha256},
+        "preset": preset_id,
+        "settings": _json_safe(settings),
+    }
+    _append(log_path if log_path is not None else default_log_path(), json.dumps(record, sort_keys=True))
+    if sidecar:
+        payload = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+        def write(fh: BinaryIO) -> None:
+            fh.write(payload)
+
+        write_atomic(sidecar_path(output), write)
+    return record

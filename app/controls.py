@@ -1,0 +1,263 @@
+"""Privacy and IT controls for the command line: policy, presets, audit, compliance, cache.
+
+Kept out of ``app.cli`` so the CLI only has small hooks:
+
+- ``start(args, argv, build_parser)`` right after parsing: loads the machine policy
+  (PolicyError: the CLI refuses to run, except ``diagnose`` which reports it), removes
+  session folders left by crashed runs, and applies the policy (forced CPU, allowed
+  models, maximum size);
+- ``export_settings(args, settings)`` at the end of ``cli.settings_from``: the ``--preset``
+  (explicit flags override it unless it is locked) and the policy's metadata fields;
+- ``after_export(args, engine, settings, result)`` for each file ``cut`` wrote: the
+  preset's compliance check (violations become the file's warnings) and the audit record;
+- ``run(args)`` for ``knockout presets …`` and ``knockout cache clear``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app import audit, presets, retention
+from app.core import compliance
+from app.core.export import ExportSettings
+from app.policy import NO_POLICY, Policy, PolicyError, load_policy
+
+COMMANDS = ("presets", "cache")
+# cut's option dest -> ExportSettings field (value taken from the flag-built settings)
+EXPORT_DESTS = {"format": "format", "bg": "background", "mask_only": "mask_only", "crop": "crop",
+                "margin": "margin", "canvas": "canvas", "fill": "fill", "resize": "max_size",
+                "quality": "quality", "lossy": "lossless", "keep_exif": "keep_exif",
+                "keep_exif_field": "keep_exif_fields", "decontaminate": "decontaminate",
+                "refine_edges": "refine_edges", "keep_specks": "remove_specks", "punch_holes": "punch_holes"}
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+class ControlError(ValueError):
+    """A command-line request the policy or the preset does not allow (a usage error)."""
+
+
+def add_cut_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", metavar="ID", help="export with a preset (see `knockout presets list`); "
+                   "other export flags override it unless it is locked")
+    p.add_argument("--audit", action="store_true", help="append an audit record per export to the audit log")
+    p.add_argument("--sidecar", action="store_true", help="also write the audit record beside each output "
+                   "as <output>.json")
+
+
+def add_exif_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keep-exif-field", action="append", metavar="NAME",
+                   help="keep only this EXIF field (repeatable), e.g. Copyright, Artist, DateTimeOriginal; "
+                        "GPS only as GPSInfo")
+
+
+def add_parsers(sub: Any) -> None:
+    pr = sub.add_parser("presets", help="list, show, import or export export presets",
+                        description="Presets are versioned JSON files a team shares; see packaging/policy/README.md.")
+    actions = pr.add_subparsers(dest="presets_action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list the presets")
+    listing.add_argument("--json", action="store_true")
+    actions.add_parser("show", help="print a preset as its JSON file").add_argument("id")
+    imp = actions.add_parser("import", help="validate a preset file and add it to your presets")
+    imp.add_argument("file", type=Path)
+    exp = actions.add_parser("export", help="write a preset to a JSON file to share")
+    exp.add_argument("id")
+    exp.add_argument("file", type=Path)
+    cache = sub.add_parser("cache", help="clear Knockout's cache (temporary files of earlier sessions)")
+    cache.add_argument("action", choices=("clear",))
+
+
+# ---------------------------------------------------------------- start-up
+
+
+def _explicit(argv: list[str], build_parser: Callable[[], argparse.ArgumentParser]) -> set[str]:
+    """Option dests the user really typed for this sub-command (defaults suppressed)."""
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for option in sub._actions:
+                    option.default = argparse.SUPPRESS
+    try:
+        given, _ = parser.parse_known_args(argv)
+    except SystemExit:  # pragma: no cover - the first parse already accepted argv
+        return set()
+    return set(vars(given))
+
+
+def start(args: argparse.Namespace, argv: list[str],
+          build_parser: Callable[[], argparse.ArgumentParser]) -> Policy:
+    """Load and apply the policy to ``args``; PolicyError if it is broken, ControlError if it forbids args."""
+    args.explicit = _explicit(argv, build_parser)
+    try:
+        policy = load_policy()
+    except PolicyError:
+        if args.command != "diagnose":
+            raise
+        policy = NO_POLICY  # diagnose reports the broken policy itself
+    args.policy = policy
+    with contextlib.suppress(OSError):  # a read-only or missing cache folder must not stop the CLI
+        retention.cleanup_stale()
+    if policy.force_cpu and hasattr(args, "device"):
+        args.device = "cpu"
+    if policy.max_megapixels and getattr(args, "max_megapixels", None) is not None:
+        args.max_megapixels = min(args.max_megapixels, policy.max_megapixels)
+    if policy.allowed_models is not None and hasattr(args, "model"):
+        from app.settings import default_model
+
+        if args.model is None:
+            default = default_model()
+            args.model = default if default in policy.allowed_models else policy.allowed_models[0]
+        elif args.model not in policy.allowed_models:
+            raise ControlError(f"model {args.model!r} is not allowed by your organisation's policy "
+                               f"(allowed: {', '.join(policy.allowed_models)})")
+    if args.command in ("cut", "watch"):
+        _decide_audit(args, policy)
+    return policy
+
+
+def _decide_audit(args: argparse.Namespace, policy: Policy) -> None:
+    from app.settings import load_settings
+
+    user = load_settings(policy).values
+    if policy.audit is not None:
+        if args.audit and not policy.audit:
+            raise ControlError("the audit log is switched off by your organisation's policy")
+        args.audit = policy.audit
+    else:
+        args.audit = bool(args.audit or user.get("audit"))
+    args.sidecar = bool(args.sidecar or user.get("sidecar"))
+
+
+# ---------------------------------------------------------------- export settings
+
+
+def export_settings(args: argparse.Namespace, settings: ExportSettings) -> ExportSettings:
+    """The preset (with the user's explicit overrides) and the metadata policy applied."""
+    policy: Policy = getattr(args, "policy", NO_POLICY)
+    explicit: set[str] = getattr(args, "explicit", set())
+    preset_id = getattr(args, "preset", None)
+    args.preset_obj = None
+    if "preset" in policy.locked_settings() and hasattr(args, "preset"):
+        from app.settings import load_settings
+
+        pinned = load_settings(policy).values["preset"]
+        if preset_id not in (None, pinned):
+            raise ControlError(f"your organisation's policy sets the preset to {pinned!r}")
+        preset_id = pinned
+    if preset_id is None and isinstance(policy.lock_presets, tuple) and hasattr(args, "preset"):
+        raise ControlError(f"your organisation's policy allows only these presets: "
+                           f"{', '.join(policy.lock_presets)}; choose one with --preset")
+    if preset_id is not None:
+        try:
+            preset = presets.get_preset(preset_id, policy)
+        except presets.PresetError as exc:
+            raise ControlError(str(exc)) from None
+        overrides = {EXPORT_DESTS[d]: getattr(settings, EXPORT_DESTS[d]) for d in explicit if d in EXPORT_DESTS}
+        if overrides and preset.locked:
+            flags = ", ".join("--" + d.replace("_", "-") for d in sorted(explicit & EXPORT_DESTS.keys()))
+            raise ControlError(f"preset {preset.id!r} is locked; it cannot be changed with {flags}")
+        settings = dataclasses.replace(preset.settings, **overrides)
+        if "name" not in explicit:
+            args.name = preset.template
+        args.name = args.name.replace("{preset}", preset.id)
+        args.preset_obj = preset
+    if policy.keep_exif_fields is not None and {"keep_exif", "keep_exif_field"} & explicit:
+        kept = ", ".join(policy.keep_exif_fields) or "none"
+        raise ControlError(f"metadata is set by your organisation's policy (EXIF fields kept: {kept})")
+    return policy.apply_metadata(settings)
+
+
+# ---------------------------------------------------------------- after each export
+
+
+def after_export(args: argparse.Namespace, engine: Any, settings: ExportSettings, result: Any) -> None:
+    """Compliance check of the written file against its preset's rules, then the audit record."""
+    if result.status != "written" or not result.output:
+        return
+    preset = getattr(args, "preset_obj", None)
+    output = Path(result.output)
+    if preset is not None and preset.rules is not None:
+        try:
+            from PIL import Image
+
+            with Image.open(output) as written:
+                written.load()
+                violations = compliance.check(written, preset.rules)
+        except OSError as exc:
+            violations = [compliance.Violation("unreadable", f"cannot re-read the output to check it ({exc})")]
+        result.warnings.extend(f"{preset.id} rules: {v.message}" for v in violations)
+        if violations:
+            result.violations = [v.as_dict() for v in violations]  # shows in --json
+    if getattr(args, "audit", False):
+        try:
+            audit.record_export(source=Path(result.source), output=output, model_id=engine.spec.id,
+                                model_sha256=engine.spec.sha256, preset_id=preset.id if preset else None,
+                                settings=settings, sidecar=bool(getattr(args, "sidecar", False)))
+        except OSError as exc:
+            result.status, result.code = "failed", "audit_failed"
+            result.message = f"written, but the audit record could not be saved ({exc.strerror or exc})"
+
+
+def rules_summary(args: argparse.Namespace, results: list[Any]) -> None:
+    """One closing line when files break their preset's rules (each file's reasons were noted above)."""
+    preset = getattr(args, "preset_obj", None)
+    broken = [r for r in results if getattr(r, "violations", None)]
+    if preset is not None and broken and not getattr(args, "quiet", False):
+        print(f"knockout: {len(broken)} file{'s' if len(broken) != 1 else ''} break the {preset.id} preset's "
+              "rules (see the notes above)", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- presets and cache commands
+
+
+def run(args: argparse.Namespace) -> int:
+    policy: Policy = getattr(args, "policy", NO_POLICY)
+    try:
+        if args.command == "cache":
+            return _cache_clear()
+        return _presets(args, policy)
+    except presets.PresetError as exc:
+        print(f"knockout: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _presets(args: argparse.Namespace, policy: Policy) -> int:
+    action = args.presets_action
+    if action == "list":
+        problems: list[str] = []
+        found = presets.load_presets(policy, problems)
+        if args.json:
+            print(json.dumps([p.as_dict() for p in found], indent=2))
+        else:
+            rows = [("id", "format", "locked", "source", "label")]
+            rows += [(p.id, p.settings.format, "locked" if p.locked else "", p.source, p.label) for p in found]
+            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+            for row in rows:
+                print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        for problem in problems:
+            print(f"knockout: problem: {problem}", file=sys.stderr)
+        return EXIT_OK
+    if action == "show":
+        print(json.dumps(presets.preset_to_dict(presets.get_preset(args.id, policy)), indent=2))
+        return EXIT_OK
+    if action == "import":
+        preset = presets.import_preset(args.file, policy)
+        print(f"Imported preset {preset.id} (version {preset.version}) into {presets.paths.user_presets_dir()}")
+        return EXIT_OK
+    presets.export_preset(presets.get_preset(args.id, policy), args.file)
+    print(f"Wrote preset {args.id} to {args.file}")
+    return EXIT_OK
+
+
+def _cache_clear() -> int:
+    cache = retention.paths.user_cache_dir()
+    removed = retention.clear_cache(cache)
+    print(f"Removed {len(removed)} item{'s' if len(removed) != 1 else ''} from {cache}")
+    return EXIT_OK

@@ -1,0 +1,186 @@
+"""Mask QA: which cutouts of a batch of hundreds need a person to look at them.
+
+Each check looks at the final mask (and the photo) for one typical way a cutout goes
+wrong, and says so in words a merchandiser understands. The checks are tuned so that a
+clean cutout raises nothing: a flag that fires on good cutouts teaches people to ignore
+flags. Everything runs on a copy shrunk to ~768 pixels (``cleanup.WORK_SIDE``), so a 12 MP
+photo costs about a tenth of a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+from PIL import Image
+
+from app.core.cleanup import downscale, find_holes
+from app.core.components import label
+from app.core.morphology import grow, shrink
+from app.core.refine import box_mean
+
+# touches-edge: the longest run of solid subject along a side, as a share of that side
+EDGE_SHARE = 0.04
+# low-confidence: uncertain pixels per pixel of outline (the mean width of the unsure band,
+# at the working size), and their share of the subject's area. On ../shared/eval
+# (bench/qa_flags.py) no ground-truth mask reaches it (the widest true soft edge, doll
+# hair, is 4.9) and the knockout masks it flags have mean IoU 0.67 against 0.88 unflagged.
+UNSURE_WIDTH, UNSURE_SHARE = 6.0, 0.2
+# multiple-subjects: a part counts if it is this share of the largest and of the frame
+PART_OF_LARGEST, PART_OF_FRAME = 0.15, 0.004
+# halo: colour distances on 0..255 RGB
+HALO_CONTRAST = 60.0  # subject and background must differ this much for a rim to be visible
+HALO_SHARE = 0.4  # share of the visible outline that looks like background
+HALO_T = 0.35  # rim colour this close to the background's end of the background→subject line
+HALO_MIN_PX = 30
+LOCAL = 8  # window radius (px at the working size) for local subject/background colours
+
+SIDES = ("top", "bottom", "left", "right")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One reason to look at a cutout: a stable ``code`` for programs, a ``message`` for people."""
+
+    code: str  # "halo" | "filled-hole" | "touches-edge" | "low-confidence" | "multiple-subjects"
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _where(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> str:
+    """'near the top left', 'in the middle'... for a person looking for the spot."""
+    h, w = shape[:2]
+    row = ("top", "", "bottom")[min(2, int(3 * ys.mean() / h))]
+    col = ("left", "", "right")[min(2, int(3 * xs.mean() / w))]
+    place = " ".join(p for p in (row, col) if p)
+    return f"near the {place}" if place else "in the middle"
+
+
+def _longest_run(line: np.ndarray) -> int:
+    """Length of the longest run of True in a 1-D boolean array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], line.view(np.int8), [0]])))
+    return int((edges[1::2] - edges[0::2]).max()) if edges.size else 0
+
+
+def touches_edge(alpha: np.ndarray) -> Flag | None:
+    """The solid subject runs along one or more sides of the frame for a real share (``EDGE_SHARE``) of it.
+
+    A run, not a count: a few stray pixels along a side are not a cut-off subject.
+    """
+    solid = alpha >= 0.9
+    sides = {"top": solid[0], "bottom": solid[-1], "left": solid[:, 0], "right": solid[:, -1]}
+    hit = [s for s in SIDES if _longest_run(sides[s]) >= EDGE_SHARE * sides[s].size]
+    if not hit:
+        return None
+    edges = "edge" if len(hit) == 1 else "edges"
+    return Flag("touches-edge", f"The subject touches the {_join(hit)} {edges} of the photo: it may be cut off "
+                                "(fine if the photo was framed that way on purpose).")
+
+
+def low_confidence(alpha: np.ndarray) -> Flag | None:
+    """Far more half-transparent pixels than a normal soft edge of this outline's length."""
+    subject = alpha >= 0.5
+    area = int(subject.sum())
+    if area == 0:
+        return None
+    outline = int((subject & ~shrink(subject, 1)).sum())
+    unsure = int(((alpha > 0.1) & (alpha < 0.9)).sum())
+    if unsure / max(outline, 1) < UNSURE_WIDTH or unsure / area < UNSURE_SHARE:
+        return None
+    return Flag("low-confidence", "The model was unsure about a large part of this cutout (a wide half-transparent "
+                                  "band): check hair, fur, glass or anything see-through.")
+
+
+def multiple_subjects(alpha: np.ndarray) -> Flag | None:
+    """Two or more separate solid parts, each a real share of the largest one."""
+    parts = label(alpha >= 0.5)
+    if parts.count < 2:
+        return None
+    areas = parts.areas[1:]
+    big = areas[(areas >= PART_OF_LARGEST * areas.max()) & (areas >= PART_OF_FRAME * alpha.size)]
+    if big.size < 2:
+        return None
+    return Flag("multiple-subjects", f"The cutout has {big.size} separate subjects: check that each one belongs "
+                                     "and none is left-over background.")
+
+
+def filled_hole(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
+    """An enclosed, background-coloured region that the mask keeps opaque (the gap inside a mug handle)."""
+    holes = find_holes(rgb, alpha)
+    if holes is None:
+        return None
+    ys, xs = np.nonzero(holes.mask)
+    gaps = "A gap inside the subject looks" if holes.count == 1 else f"{holes.count} gaps inside the subject look"
+    return Flag("filled-hole", f"{gaps} like the background but {'was' if holes.count == 1 else 'were'} kept "
+                               f"({_where(ys, xs, alpha.shape)}), e.g. the space inside a handle: "
+                               "it may need to be cut out.")
+
+
+def halo(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
+    """The mask's outer rim is background-coloured where subject and background clearly differ.
+
+    The rim skips the outermost pixel (always a mix of both colours, even in a perfect
+    mask) and looks 2-3 pixels in: a mask that overshoots the subject keeps the old
+    background there. Each rim pixel is placed on the line from the local background
+    colour (0) to the local subject colour (1); below ``HALO_T`` it is background.
+    """
+    subject = alpha >= 0.5
+    outside_near = grow(~subject, 3) & ~grow(~subject, 1)
+    rim = (alpha >= 0.8) & outside_near
+    interior = shrink(alpha >= 0.95, 4)
+    clear = alpha <= 0.05
+    if rim.sum() < HALO_MIN_PX or not interior.any() or not clear.any():
+        return None
+    # local colours only where the rim is (its bounding box, plus the window)
+    ys, xs = np.nonzero(rim)
+    box = np.s_[max(0, ys.min() - LOCAL - 1):ys.max() + LOCAL + 2, max(0, xs.min() - LOCAL - 1):xs.max() + LOCAL + 2]
+    rgb, rim, interior, clear = rgb[box], rim[box], interior[box], clear[box]
+    stacked = np.concatenate([rgb * interior[..., None], rgb * clear[..., None],
+                              interior[..., None], clear[..., None]], axis=-1)
+    means = box_mean(stacked, LOCAL, np.float32)  # float32 is plenty for a 17-pixel window
+    weights = means[..., 6:]
+    inside = means[..., :3] / np.maximum(weights[..., :1], 1e-6)
+    outside = means[..., 3:6] / np.maximum(weights[..., 1:], 1e-6)
+    direction = inside - outside
+    contrast = np.sqrt((direction ** 2).sum(axis=-1))
+    visible = rim & (weights[..., 0] > 0.02) & (weights[..., 1] > 0.02) & (contrast >= HALO_CONTRAST)
+    n_visible = int(visible.sum())
+    if n_visible < HALO_MIN_PX:
+        return None
+    position = ((rgb - outside) * direction).sum(axis=-1) / np.maximum(contrast ** 2, 1e-6)
+    rim_bg = int((visible & (position < HALO_T)).sum())
+    share = rim_bg / n_visible
+    if share < HALO_SHARE or rim_bg < HALO_MIN_PX:
+        return None
+    return Flag("halo", f"A rim of the old background runs along about {100 * share:.0f} % of the outline: it may "
+                        "show when the cutout is placed on white or another colour.")
+
+
+def assess(rgb: np.ndarray, alpha: np.ndarray) -> list[Flag]:
+    """rgb uint8 HxWx3, alpha uint8 HxW at full resolution (the final mask)."""
+    return assess_images(Image.fromarray(np.ascontiguousarray(rgb[..., :3], np.uint8), "RGB"),
+                         Image.fromarray(np.ascontiguousarray(alpha, np.uint8), "L"))
+
+
+def assess_images(photo: Image.Image, alpha: Image.Image) -> list[Flag]:
+    """``assess`` for Pillow images (the pipeline's), shrunk before any array is made."""
+    if alpha.mode != "L":
+        alpha = alpha.convert("L")
+    if cast(int, alpha.getextrema()[1]) < 128:
+        return [Flag("low-confidence", "Nothing was kept: the model found no clear subject in this photo.")]
+    small_rgb, small_alpha = downscale(photo, alpha)
+    flags = [
+        halo(small_rgb, small_alpha),
+        filled_hole(small_rgb, small_alpha),
+        touches_edge(small_alpha),
+        low_confidence(small_alpha),
+        multiple_subjects(small_alpha),
+    ]
+    return [f for f in flags if f is not None]

@@ -1,0 +1,354 @@
+"""Machine policy: what IT pins for everyone on a machine (see packaging/policy/README.md).
+
+Read from ``knockout-policy.json`` in ``paths.machine_config_dir()`` (or the file named
+by ``KNOCKOUT_POLICY_FILE``); on Windows also from ``HKLM\\SOFTWARE\\Policies\\Knockout`` and
+on macOS from the managed preferences ``app.knockout.desktop`` (an MDM profile). Those
+win over the file key by key (they are the stronger, centrally managed channel).
+No file and no key means no policy.
+
+Fail closed: a policy that exists but cannot be read or has a bad key raises
+PolicyError naming the file (or registry value) and the problem. The app and the CLI
+refuse to start on it (``knockout diagnose`` still runs and reports it), because
+silently ignoring a broken policy would drop IT's locks without anybody noticing.
+
+Locked settings (``Policy.locked_settings``), one rule per key:
+- ``device``  when ``force_cpu`` is true (pinned to "cpu");
+- ``audit``   when ``audit`` is set (true or false);
+- ``model``   when ``allowed_models`` lists exactly one id;
+- ``preset``  when ``lock_presets`` lists exactly one id;
+- any key named in ``lock``, pinned to IT's value in ``settings`` (or
+  ``default_output_dir`` for ``output_dir``), else to the built-in default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app import paths
+
+POLICY_FILE = "knockout-policy.json"
+ENV_FILE = "KNOCKOUT_POLICY_FILE"
+REGISTRY_KEY = r"SOFTWARE\Policies\Knockout"
+SCHEMA = 1
+SETTING_KEYS = ("model", "device", "output_dir", "theme", "preset", "template", "audit", "sidecar")
+FILE_KEYS = {"knockout_policy", "lock_presets", "force_cpu", "default_output_dir", "max_megapixels",
+             "keep_exif_fields", "audit", "allowed_models", "lock", "settings"}
+
+
+class PolicyError(Exception):
+    """A machine policy exists but is broken: Knockout refuses to run without it."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    lock_presets: bool | tuple[str, ...] = False  # True: no import, all locked; ids: only these presets
+    force_cpu: bool = False
+    default_output_dir: str | None = None
+    max_megapixels: float | None = None
+    keep_exif_fields: tuple[str, ...] | None = None  # None: user decides; (): strip all
+    audit: bool | None = None  # None: user decides
+    allowed_models: tuple[str, ...] | None = None
+    lock: tuple[str, ...] = ()  # settings keys pinned to IT's value
+    settings: Mapping[str, Any] = field(default_factory=dict)  # IT's values for user settings
+    source: str = "none"  # where it came from, for diagnose and error messages
+
+    @property
+    def active(self) -> bool:
+        return self.source != "none"
+
+    def locked_settings(self) -> set[str]:
+        """Which user settings keys the user cannot change (see the module docstring)."""
+        locked = set(self.lock)
+        if self.force_cpu:
+            locked.add("device")
+        if self.audit is not None:
+            locked.add("audit")
+        if self.allowed_models is not None and len(self.allowed_models) == 1:
+            locked.add("model")
+        if isinstance(self.lock_presets, tuple) and len(self.lock_presets) == 1:
+            locked.add("preset")
+        return locked
+
+    def pinned_values(self) -> dict[str, Any]:
+        """Values the policy itself supplies (locked or as IT defaults)."""
+        values = dict(self.settings)
+        if self.default_output_dir is not None:
+            values["output_dir"] = self.default_output_dir
+        if self.force_cpu:
+            values["device"] = "cpu"
+        if self.audit is not None:
+            values["audit"] = self.audit
+        if self.allowed_models is not None and len(self.allowed_models) == 1:
+            values["model"] = self.allowed_models[0]
+        if isinstance(self.lock_presets, tuple) and len(self.lock_presets) == 1:
+            values["preset"] = self.lock_presets[0]
+        return values
+
+    def apply_metadata(self, settings: Any) -> Any:
+        """ExportSettings with the metadata policy applied (unchanged when the user decides)."""
+        if self.keep_exif_fields is None:
+            return settings
+        return dataclasses.replace(settings, keep_exif=False, keep_exif_fields=self.keep_exif_fields)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe, for ``knockout diagnose`` and the desktop app."""
+        return {"source": self.source,
+                "lock_presets": list(self.lock_presets) if isinstance(self.lock_presets, tuple) else self.lock_presets,
+                "force_cpu": self.force_cpu, "default_output_dir": self.default_output_dir,
+                "max_megapixels": self.max_megapixels,
+                "keep_exif_fields": None if self.keep_exif_fields is None else list(self.keep_exif_fields),
+                "audit": self.audit,
+                "allowed_models": None if self.allowed_models is None else list(self.allowed_models),
+                "lock": list(self.lock), "settings": dict(self.settings),
+                "locked_settings": sorted(self.locked_settings())}
+
+
+NO_POLICY = Policy()
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise PolicyError(f"{where}: {key} must be a list of names, not {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def policy_from_dict(data: Any, where: str) -> Policy:
+    """Validate a parsed policy; PolicyError names ``where`` and the bad key."""
+    if not isinstance(data, dict):
+        raise PolicyError(f"{where}: the policy must be one JSON object")
+    extra = sorted(set(data) - FILE_KEYS)
+    if extra:
+        raise PolicyError(f"{where}: unknown key(s) {', '.join(map(repr, extra))} "
+                          f"(allowed: {', '.join(sorted(FILE_KEYS))})")
+    schema = data.get("knockout_policy", SCHEMA)
+    if schema != SCHEMA:
+        raise PolicyError(f"{where}: policy format version {schema!r} is not supported (expected {SCHEMA})")
+    values: dict[str, Any] = {}
+    for key in ("force_cpu",):
+        if key in data:
+            if not isinstance(data[key], bool):
+                raise PolicyError(f"{where}: {key} must be true or false, not {data[key]!r}")
+            values[key] = data[key]
+    if data.get("audit") is not None:
+        if not isinstance(data["audit"], bool):
+            raise PolicyError(f"{where}: audit must be true, false or null, not {data['audit']!r}")
+        values["audit"] = data["audit"]
+    if "lock_presets" in data:
+        lock = data["lock_presets"]
+        values["lock_presets"] = lock if isinstance(lock, bool) else _strings(lock, "lock_presets", where)
+    if data.get("default_output_dir") is not None:
+        folder = data["default_output_dir"]
+        if not isinstance(folder, str) or not folder.strip():
+            raise PolicyError(f"{where}: default_output_dir must be a folder path, not {folder!r}")
+        values["default_output_dir"] = os.path.expandvars(os.path.expanduser(folder.strip()))
+    if data.get("max_megapixels") is not None:
+        mp = data["max_megapixels"]
+        if not isinstance(mp, (int, float)) or isinstance(mp, bool) or not 0 < mp <= 1000:
+            raise PolicyError(f"{where}: max_megapixels must be a number between 0 and 1000, not {mp!r}")
+        values["max_megapixels"] = float(mp)
+    if data.get("keep_exif_fields") is not None:
+        values["keep_exif_fields"] = _keep_fields(data["keep_exif_fields"], where)
+    if data.get("allowed_models") is not None:
+        models = _strings(data["allowed_models"], "allowed_models", where)
+        if not models:
+            raise PolicyError(f"{where}: allowed_models must name at least one model id (or be left out)")
+        values["allowed_models"] = models
+    if "lock" in data:
+        lock_keys = _strings(data["lock"], "lock", where)
+        bad = [k for k in lock_keys if k not in SETTING_KEYS]
+        if bad:
+            raise PolicyError(f"{where}: lock names unknown setting(s) {', '.join(bad)} "
+                              f"(settings: {', '.join(SETTING_KEYS)})")
+        values["lock"] = lock_keys
+    if "settings" in data:
+        values["settings"] = _settings(data["settings"], where)
+    return Policy(**values, source=where)
+
+
+def _keep_fields(value: Any, where: str) -> tuple[str, ...]:
+    from PIL import ExifTags
+
+    if value == []:
+        return ()
+    names = _strings(value, "keep_exif_fields", where)
+    unknown = [n for n in names if not hasattr(ExifTags.Base, n)]
+    if unknown:
+        raise PolicyError(f"{where}: keep_exif_fields has unknown EXIF tag name(s) {', '.join(unknown)} "
+                          "(use names like Copyright, Artist, DateTimeOriginal)")
+    return names
+
+
+def _settings(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PolicyError(f"{where}: settings must be an object of user settings")
+    from app.settings import SettingsError, validate
+
+    try:
+        return validate(value)
+    except SettingsError as exc:
+        raise PolicyError(f"{where}: settings: {exc}") from None
+
+
+# ---------------------------------------------------------------- sources
+
+
+def policy_file() -> Path:
+    override = os.environ.get(ENV_FILE)
+    return Path(override) if override else paths.machine_config_dir() / POLICY_FILE
+
+
+def read_policy_file(path: Path) -> dict[str, Any] | None:
+    """The file's object, None if there is no file; PolicyError if it exists but is unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise PolicyError(f"{path}: the policy file cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: the policy file is not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"{path}: the policy file is not valid JSON (line {exc.lineno}, "
+                          f"column {exc.colno}: {exc.msg})") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: the policy must be one JSON object")
+    return data
+
+
+# Registry value name -> (file key, kind). Lists are REG_MULTI_SZ or ';'-separated REG_SZ.
+REGISTRY_VALUES: dict[str, tuple[str, str]] = {
+    "LockPresets": ("lock_presets", "bool"),
+    "AllowedPresets": ("lock_presets", "list"),
+    "ForceCPU": ("force_cpu", "bool"),
+    "DefaultOutputDir": ("default_output_dir", "text"),
+    "MaxMegapixels": ("max_megapixels", "number"),
+    "KeepExifFields": ("keep_exif_fields", "list"),
+    "Audit": ("audit", "bool"),
+    "AllowedModels": ("allowed_models", "list"),
+    "Lock": ("lock", "list"),
+}
+
+
+def registry_to_dict(values: Mapping[str, Any], where: str = "HKLM\\" + REGISTRY_KEY) -> dict[str, Any]:
+    """Map registry values (name -> DWORD / string / list of strings) onto policy file keys.
+
+    Unknown value names are refused like unknown file keys. ``AllowedPresets`` beats
+    ``LockPresets``. An empty ``KeepExifFields`` string means "strip all".
+    """
+    canonical = {name.lower(): name for name in REGISTRY_VALUES}  # registry names are case-insensitive
+    unknown = sorted(name for name in values if name.lower() not in canonical)
+    if unknown:
+        raise PolicyError(f"{where}: unknown value(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(REGISTRY_VALUES)})")
+    named = {canonical[name.lower()]: raw for name, raw in values.items()}
+    out: dict[str, Any] = {}
+    for name, raw in named.items():
+        key, kind = REGISTRY_VALUES[name]
+        if kind == "bool":
+            if raw not in (0, 1, "0", "1"):
+                raise PolicyError(f"{where}\\{name}: must be a DWORD 0 or 1, not {raw!r}")
+            value: Any = raw in (1, "1")
+        elif kind == "list":
+            items = raw if isinstance(raw, list) else str(raw).split(";")
+            value = [str(i).strip() for i in items if str(i).strip()]
+        elif kind == "number":
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                raise PolicyError(f"{where}\\{name}: must be a number, not {raw!r}") from None
+        else:
+            value = str(raw)
+        if name == "LockPresets" and "AllowedPresets" in named:
+            continue
+        out[key] = value
+    return out
+
+
+def _read_registry() -> dict[str, Any] | None:  # pragma: no cover - Windows only
+    """HKLM\\SOFTWARE\\Policies\\Knockout as {value name: data}, None when the key is absent."""
+    if sys.platform != "win32":  # also tells mypy on other systems to skip winreg
+        return None
+    import winreg
+
+    try:
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, REGISTRY_KEY)
+    except FileNotFoundError:
+        return None
+    values: dict[str, Any] = {}
+    with key:
+        index = 0
+        while True:
+            try:
+                name, data, kind = winreg.EnumValue(key, index)
+            except OSError:
+                break
+            if kind == winreg.REG_EXPAND_SZ:
+                data = winreg.ExpandEnvironmentStrings(data)
+            values[name] = data
+            index += 1
+    return values
+
+
+MANAGED_PREFS = Path("/Library/Managed Preferences/app.knockout.desktop.plist")
+
+
+def read_managed_prefs(path: Path = MANAGED_PREFS) -> dict[str, Any] | None:
+    """macOS managed preferences (an MDM configuration profile for ``app.knockout.desktop``) with
+    the policy file's keys; None when absent, PolicyError when unreadable."""
+    import plistlib
+
+    try:
+        with open(path, "rb") as fh:
+            data = plistlib.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, plistlib.InvalidFileException, ValueError) as exc:
+        raise PolicyError(f"{path}: the managed preferences cannot be read ({exc})") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: the managed preferences must be a dictionary")
+    return {k: v for k, v in data.items() if not k.startswith("Payload")}  # profile bookkeeping keys
+
+
+def load_policy(registry_reader: Callable[[], dict[str, Any] | None] | None = None,
+                managed_reader: Callable[[], dict[str, Any] | None] | None = None) -> Policy:
+    """The policy in force: file keys, overridden key by key by the Windows registry or macOS
+    managed preferences. PolicyError if any of them is broken."""
+    path = policy_file()
+    merged: dict[str, Any] = {}
+    sources = []
+    data = read_policy_file(path)
+    if data is not None:
+        policy_from_dict(data, str(path))  # validate on its own so errors name the file
+        merged.update(data)
+        sources.append(str(path))
+    if registry_reader is None and sys.platform.startswith("win"):
+        registry_reader = _read_registry
+    registry = registry_reader() if registry_reader is not None else None
+    if registry:
+        where = "HKLM\\" + REGISTRY_KEY
+        mapped = registry_to_dict(registry, where)
+        policy_from_dict(mapped, where)
+        merged.update(mapped)
+        sources.append(where)
+    if managed_reader is None and sys.platform == "darwin":
+        managed_reader = read_managed_prefs
+    managed = managed_reader() if managed_reader is not None else None
+    if managed:
+        policy_from_dict(managed, str(MANAGED_PREFS))
+        merged.update(managed)
+        sources.append(str(MANAGED_PREFS))
+    if not sources:
+        return NO_POLICY
+    return policy_from_dict(merged, " + ".join(sources))

@@ -1,0 +1,140 @@
+"""Retention: nothing outlives the session unless the user saved it.
+
+Each run gets its own temp folder ``<user cache>/session-<pid>-<random>`` holding a
+``session.lock`` marker that the owning process keeps open and locked (flock on POSIX,
+msvcrt on Windows). The folder is removed on exit (context manager and atexit). A run
+that crashed leaves its folder behind with nobody holding the lock; the next start
+(``Session()`` or ``cleanup_stale()``) removes it. Testing the lock, not just the pid,
+means a recycled pid can never keep a dead session alive. ``clear_cache()`` ("Clear
+cache" / ``knockout cache clear``) removes everything in the cache folder except live
+sessions and the running window's ``instance.json`` (no image content: its address).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from app import paths
+
+PREFIX = "session-"
+MARKER = "session.lock"
+PRESERVE = {"instance.json"}  # the running window's single-instance address
+GRACE_SECONDS = 60  # a folder younger than this without a marker may be a session starting up
+
+
+def _try_lock(fh: IO[Any]) -> bool:
+    """Exclusive, non-blocking lock on an open file; False if another holder has it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import msvcrt
+
+        try:
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def is_live(folder: Path) -> bool:
+    """Whether a running process still owns this session folder."""
+    marker = folder / MARKER
+    if not marker.exists():
+        try:
+            return time.time() - folder.stat().st_mtime < GRACE_SECONDS
+        except OSError:
+            return False  # the folder is gone
+    try:
+        with open(marker, "r+b") as fh:
+            return not _try_lock(fh)  # closing the file drops a lock we just took
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell (e.g. a Windows sharing violation): leave it alone
+
+
+def _remove(path: Path) -> bool:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def cleanup_stale(cache: Path | None = None) -> int:
+    """Remove session folders left by crashed runs; how many were removed."""
+    cache = cache if cache is not None else paths.user_cache_dir()
+    removed = 0
+    try:
+        entries = list(cache.iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        if entry.name.startswith(PREFIX) and entry.is_dir() and not is_live(entry) and _remove(entry):
+            removed += 1
+    return removed
+
+
+def clear_cache(cache: Path | None = None) -> list[Path]:
+    """Remove everything in the cache folder but live sessions; the paths removed."""
+    cache = cache if cache is not None else paths.user_cache_dir()
+    removed = []
+    try:
+        entries = list(cache.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.name in PRESERVE or (entry.name.startswith(PREFIX) and entry.is_dir() and is_live(entry)):
+            continue
+        if _remove(entry):
+            removed.append(entry)
+    return removed
+
+
+class Session:
+    """This run's temp folder; removed on ``close()``, on leaving ``with``, or at exit."""
+
+    def __init__(self, cache: Path | None = None) -> None:
+        cache = cache if cache is not None else paths.user_cache_dir()
+        cleanup_stale(cache)
+        self.path = cache / f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        self.path.mkdir(parents=True)
+        self._marker: IO[bytes] | None = open(self.path / MARKER, "w+b")  # noqa: SIM115 - held for the session
+        self._marker.write(f"{os.getpid()}\n".encode("ascii"))
+        self._marker.flush()
+        if not _try_lock(self._marker):  # pragma: no cover - a fresh random name: nobody else has it
+            raise OSError(f"cannot lock {self.path / MARKER}")
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Remove the folder and everything in it (idempotent)."""
+        if self._marker is not None:
+            with contextlib.suppress(OSError):
+                self._marker.close()
+            self._marker = None
+            shutil.rmtree(self.path, ignore_errors=True)
+            atexit.unregister(self.close)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

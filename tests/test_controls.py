@@ -1,0 +1,210 @@
+"""The CLI under IT controls: presets, policy, audit, compliance warnings, metadata, cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from app import cli, paths
+from tests.fakes import photo
+from tests.imaging_fixtures import GPS_IFD, camera_exif
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """User and machine folders under tmp; the policy file is home/policy.json (absent until written)."""
+    for name in ("user_config_dir", "user_data_dir", "user_cache_dir", "machine_config_dir"):
+        monkeypatch.setattr(paths, name, lambda name=name: tmp_path / "home" / name)
+    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", str(tmp_path / "home" / "policy.json"))
+    (tmp_path / "home").mkdir()
+    return tmp_path / "home"
+
+
+def set_policy(home: Path, **keys) -> None:
+    (home / "policy.json").write_text(json.dumps(keys), encoding="utf-8")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_preset_supplies_settings_and_name_and_a_compliant_export_has_no_warnings(tmp_path, home, fake_engine,
+                                                                                  capsys):
+    photo(tmp_path / "a.jpg")
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--preset", "marketplace",
+                     "--json"]) == 0
+    with Image.open(tmp_path / "out" / "a-marketplace.jpg") as img:
+        assert img.format == "JPEG" and img.size == (2000, 2000) and img.getpixel((3, 3)) == (255, 255, 255)
+    report = json.loads(capsys.readouterr().out)
+    assert "warnings" not in report["files"][0] and "violations" not in report["files"][0]
+
+
+def test_explicit_flags_override_the_preset_and_broken_rules_are_reported(tmp_path, home, fake_engine, capsys):
+    photo(tmp_path / "a.jpg")
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--preset", "marketplace",
+                     "--fill", "0.5", "--json"]) == 0
+    captured = capsys.readouterr()
+    entry = json.loads(captured.out)["files"][0]
+    assert [v["code"] for v in entry["violations"]] == ["fill"]
+    assert entry["warnings"][0].startswith("marketplace rules: The subject fills ")
+    assert "this preset asks for at least 80%" in entry["warnings"][0]
+    assert "1 file break the marketplace preset's rules" in captured.err
+
+
+def test_a_locked_preset_refuses_overriding_flags(tmp_path, home, fake_engine, capsys):
+    set_policy(home, lock_presets=True)
+    photo(tmp_path / "a.jpg")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--preset", "marketplace",
+                  "--format", "png"])
+    assert exited.value.code == 2 and "preset 'marketplace' is locked" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_broken_policy_file_stops_the_cli_naming_the_file(tmp_path, home, fake_engine, capsys):
+    (home / "policy.json").write_text("{\"force_cpu\": yes}", encoding="utf-8")
+    photo(tmp_path / "a.jpg")
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out")]) == cli.EXIT_POLICY
+    err = capsys.readouterr().err
+    assert str(home / "policy.json") in err and "not valid JSON" in err and "refusing to run" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_policy_forces_cpu_caps_megapixels_and_restricts_models(tmp_path, home, fake_engine, monkeypatch, capsys):
+    seen = []
+
+    def engine(args):
+        seen.append(args)
+        return fake_engine
+
+    monkeypatch.setattr(cli, "_engine", engine)
+    set_policy(home, force_cpu=True, max_megapixels=0.001, allowed_models=["isnet-medium"])
+    photo(tmp_path / "a.jpg", size=(96, 64))  # 6144 px > 1000
+    code = cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--device", "auto", "-q"])
+    assert code == 1 and seen[0].device == "cpu" and seen[0].model == "isnet-medium"
+    assert seen[0].max_megapixels == 0.001
+    with pytest.raises(SystemExit):
+        cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out2"), "--model", "u2net"])
+    assert "model 'u2net' is not allowed by your organisation's policy" in capsys.readouterr().err
+
+
+def test_policy_preset_list_requires_one_of_them(tmp_path, home, fake_engine, capsys):
+    set_policy(home, lock_presets=["mask", "marketplace"])
+    photo(tmp_path / "a.jpg")
+    with pytest.raises(SystemExit):
+        cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out")])
+    assert "allows only these presets: mask, marketplace" in capsys.readouterr().err
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--preset", "mask", "-q"]) == 0
+    assert Image.open(tmp_path / "out" / "a-mask.png").mode == "L"
+
+
+def test_audit_and_sidecar_hashes_match_the_files_on_disk(tmp_path, home, fake_engine):
+    photo(tmp_path / "in" / "a.jpg")
+    out = tmp_path / "out"
+    assert cli.main(["cut", str(tmp_path / "in"), "-o", str(out), "--audit", "--sidecar", "--preset", "web-webp",
+                     "-q"]) == 0
+    lines = (home / "user_data_dir" / "audit" / "exports.jsonl").read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[0])
+    output = out / "a-web-webp.webp"
+    assert len(lines) == 1 and record["output"]["sha256"] == sha(output)
+    assert record["source"] == {"name": "a.jpg", "sha256": sha(tmp_path / "in" / "a.jpg")}
+    assert record["model"] == {"id": "fake", "sha256": "0" * 64} and record["preset"] == "web-webp"
+    assert json.loads((out / "a-web-webp.webp.json").read_text(encoding="utf-8")) == record
+
+
+def test_policy_audit_on_records_without_the_flag_and_off_refuses_it(tmp_path, home, fake_engine, capsys):
+    photo(tmp_path / "a.jpg")
+    set_policy(home, audit=True)
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    assert (home / "user_data_dir" / "audit" / "exports.jsonl").is_file()
+    set_policy(home, audit=False)
+    with pytest.raises(SystemExit):
+        cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out2"), "--audit"])
+    assert "switched off by your organisation's policy" in capsys.readouterr().err
+
+
+def test_a_jpeg_with_gps_in_gives_no_gps_out_even_when_keeping_fields(tmp_path, home, fake_engine):
+    Image.new("RGB", (96, 64), (230, 200, 180)).save(tmp_path / "gps.jpg", exif=camera_exif())
+    assert cli.main(["cut", str(tmp_path / "gps.jpg"), "-o", str(tmp_path / "out"), "--format", "jpg",
+                     "--keep-exif-field", "Make", "-q"]) == 0
+    exif = Image.open(tmp_path / "out" / "gps.jpg").getexif()
+    assert exif.get(0x010F) == "Knockout Test Camera Co." and dict(exif.get_ifd(GPS_IFD)) == {}
+
+
+def test_policy_metadata_fields_win_and_keep_exif_is_refused(tmp_path, home, fake_engine, capsys):
+    Image.new("RGB", (96, 64), (230, 200, 180)).save(tmp_path / "gps.jpg", exif=camera_exif())
+    set_policy(home, keep_exif_fields=[])
+    with pytest.raises(SystemExit):
+        cli.main(["cut", str(tmp_path / "gps.jpg"), "-o", str(tmp_path / "out"), "--keep-exif"])
+    assert "metadata is set by your organisation's policy (EXIF fields kept: none)" in capsys.readouterr().err
+    assert cli.main(["cut", str(tmp_path / "gps.jpg"), "-o", str(tmp_path / "out"), "-q", "--format", "jpg"]) == 0
+    assert "exif" not in Image.open(tmp_path / "out" / "gps.jpg").info
+
+
+def test_presets_commands_list_export_import_show(tmp_path, home, capsys):
+    assert cli.main(["presets", "list"]) == 0
+    assert "marketplace" in capsys.readouterr().out
+    assert cli.main(["presets", "export", "marketplace", str(tmp_path / "m.json")]) == 0
+    data = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    data.update(id="acme-shop", label="ACME shop", version=2)
+    (tmp_path / "acme.json").write_text(json.dumps(data), encoding="utf-8")
+    assert cli.main(["presets", "import", str(tmp_path / "acme.json")]) == 0
+    capsys.readouterr()
+    assert cli.main(["presets", "show", "acme-shop"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "ACME shop"
+    assert cli.main(["presets", "list", "--json"]) == 0
+    listed = {p["id"]: p for p in json.loads(capsys.readouterr().out)}
+    assert listed["acme-shop"]["source"] == "team" and listed["acme-shop"]["version"] == 2
+
+
+def test_importing_a_malformed_preset_fails_clearly(tmp_path, home, capsys):
+    (tmp_path / "bad.json").write_text(json.dumps({"knockout_preset": 1, "id": "x", "label": "X",
+                                                   "export": {"format": "gif"}}), encoding="utf-8")
+    assert cli.main(["presets", "import", str(tmp_path / "bad.json")]) == 1
+    assert "format must be one of png, webp, jpg, tif, not 'gif'" in capsys.readouterr().err
+    assert not (home / "user_config_dir" / "presets").exists()
+
+
+def test_cache_clear_removes_leftovers(home, capsys):
+    cache = home / "user_cache_dir"
+    (cache / "session-1-dead").mkdir(parents=True)
+    (cache / "session-1-dead" / "session.lock").write_text("1")  # its process crashed: nobody holds the lock
+    (cache / "thumbs").mkdir()
+    assert cli.main(["cache", "clear"]) == 0
+    assert list(cache.iterdir()) == [] and "Removed" in capsys.readouterr().out
+
+
+def test_diagnose_reports_the_policy_and_where_it_came_from(home, monkeypatch):
+    from app import diagnose
+
+    set_policy(home, force_cpu=True)
+    problems: list[str] = []
+    policy = diagnose._policy(problems)
+    assert policy["source"] == str(home / "policy.json") and policy["force_cpu"] and problems == []
+    assert "force_cpu=true" in diagnose._policy_line(policy) and "device" in diagnose._policy_line(policy)
+    (home / "policy.json").write_text("[", encoding="utf-8")
+    assert diagnose._policy_line(diagnose._policy(problems)).startswith("BROKEN: ")
+    assert "machine policy is broken" in problems[0]
+
+
+def test_watch_honours_the_preset_and_the_audit_policy(tmp_path, home, fake_engine):
+    set_policy(home, audit=True)
+    photo(tmp_path / "inbox" / "a.jpg")
+    out = tmp_path / "out"
+    assert cli.main(["watch", str(tmp_path / "inbox"), "-o", str(out), "--once", "-q", "--preset", "mask"]) == 0
+    record = json.loads((home / "user_data_dir" / "audit" / "exports.jsonl").read_text(encoding="utf-8"))
+    assert record["preset"] == "mask" and record["output"]["sha256"] == sha(out / "a-mask.png")
+
+
+def test_a_policy_locked_preset_setting_is_used_by_cut_and_cannot_be_swapped(tmp_path, home, fake_engine, capsys):
+    set_policy(home, lock=["preset"], settings={"preset": "mask"})
+    photo(tmp_path / "a.jpg")
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    assert Image.open(tmp_path / "out" / "a-mask.png").mode == "L"
+    with pytest.raises(SystemExit):
+        cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o2"), "--preset", "png-master"])
+    assert "policy sets the preset to 'mask'" in capsys.readouterr().err
