@@ -6,14 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := models/isnet-medium.onnx
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup system-deps run sample test lint bench clean package
 
 setup: $(STAMP) $(MODEL)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,gui]'
 	touch $@
 
 # Build/setup time only: the product itself never downloads anything.
@@ -21,10 +21,20 @@ $(MODEL): models/fetch.py models/manifest.json
 	$(BIN)/python models/fetch.py
 	touch $@
 
+# Opens the desktop window; on a machine without a display it cuts out the sample photo instead.
 run: setup
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(BIN)/knockout app; \
+	else echo "No display: cutting out the sample photo with the command line instead."; \
+	$(BIN)/knockout sample -o knockout-output; fi
+
+sample: setup
 	$(BIN)/knockout sample -o knockout-output
 
-test: setup
+# Debian packages the tests need (Chromium, Xvfb, Qt's X11 libraries, npm); installs only what is missing.
+system-deps:
+	packaging/debian-test-deps.sh
+
+test: system-deps setup
 	$(BIN)/python -m pytest
 
 lint: setup
@@ -34,5 +44,9 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/throughput.py
 
+# Linux release into dist/: .deb, SBOM, SHA256SUMS (+ .asc with KNOCKOUT_GPG_KEY[_ID]); see packaging/README.md.
+package: setup
+	packaging/linux/build.sh
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache knockout-output
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache knockout-output

@@ -65,8 +65,12 @@ class Listener:
 
     def close(self) -> None:
         self._closed.set()
+        with contextlib.suppress(OSError):  # shutdown wakes the thread blocked in accept()
+            self._sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self._sock.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
         with contextlib.suppress(OSError, ValueError, KeyError):
             if json.loads(self.lock_file.read_text()).get("token") == self.token:
                 self.lock_file.unlink()

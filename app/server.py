@@ -82,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def app(self) -> LoopbackServer:
-        return self.server.app  # type: ignore[attr-defined,no-any-return]
+        return self.server.app  # type: ignore[attr-defined]
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # no request log: paths carry document ids only, but nothing needs them on disk

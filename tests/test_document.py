@@ -139,3 +139,12 @@ def test_forget_deletes_session_files(tmp_path):
     assert list(tmp_path.glob("a.jpg-*.png"))
     doc.forget()
     assert not list(tmp_path.glob("a.jpg-*.png"))
+
+
+def test_reset_after_eviction_reads_the_model_mask_back(tmp_path):
+    doc = _finished(tmp_path)
+    model = doc.alpha().copy()
+    doc.stroke(Stroke("erase", 30, 1.0, ((600.0, 450.0),)))
+    assert doc.evict()
+    doc.reset()
+    assert np.array_equal(doc.alpha(), model)

@@ -1,0 +1,365 @@
+"""The js_api object the page calls: thin on purpose.
+
+pywebview exposes every public method (and walks public attributes) of this object to
+any page the window loads, each call on its own thread. So: everything else is kept in
+underscore attributes, each method validates its small JSON input, delegates to the
+job runner / documents / settings, and answers ``{ok: true, ...}`` or one error
+envelope ``{ok: false, error: {code, message}}`` in plain language. No pixels here:
+the page gets pictures from the loopback server (app/server.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import numpy as np
+from PIL import Image
+
+from app import __version__, audit, retention
+from app.core import cleanup
+from app.core.atomic import write_atomic
+from app.core.brush import Stroke
+from app.document import NotReady
+from app.exporting import Exporter
+from app.hotfolder import HotFolder
+from app.inference.manifest import discover
+from app.jobs import ExportTask, JobRunner, plain_error
+from app.journal import JournalError
+from app.policy import Policy
+from app.presets import PresetError, get_preset, load_presets
+from app.settings import SettingsError, load_settings, save_settings
+
+log = logging.getLogger(__name__)
+
+
+class Shell(Protocol):
+    """What only the native window can do (tests pass a fake)."""
+
+    def open_files(self) -> list[str]: ...
+    def choose_folder(self) -> str | None: ...
+    def save_file(self, suggested_name: str) -> str | None: ...
+    def reveal(self, folder: str) -> None: ...
+
+
+class BridgeError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _envelope(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Every answer is JSON-safe; every failure is one plain-language error object."""
+
+    @functools.wraps(method)
+    def wrapper(self: Api, *args: Any) -> dict[str, Any]:
+        try:
+            return {"ok": True, **method(self, *args)}
+        except BridgeError as exc:
+            return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
+        except KeyError:
+            return {"ok": False, "error": {"code": "not-found", "message": "That image is no longer in the list."}}
+        except NotReady as exc:
+            return {"ok": False, "error": {"code": "not-ready", "message": f"{exc}. Wait for it to finish."}}
+        except (ValueError, TypeError, PresetError, SettingsError) as exc:
+            code = getattr(exc, "code", "invalid")
+            return {"ok": False, "error": {"code": code, "message": str(exc)}}
+        except Exception as exc:
+            log.exception("bridge call %s failed", method.__name__)
+            return {"ok": False, "error": {"code": "internal", "message": plain_error(exc)}}
+
+    return wrapper
+
+
+class Api:
+    """Methods the page calls as ``window.pywebview.api.<name>(...)``."""
+
+    def __init__(self, runner: JobRunner, token: str, shell: Shell, policy: Policy | None = None,
+                 paste_dir: Path | None = None, engine_factory: Callable[[str | None, str], Any] | None = None,
+                 ) -> None:
+        self._runner = runner
+        self._token = token
+        self._shell = shell
+        self._policy = policy
+        self._paste_dir = paste_dir or Path(tempfile.gettempdir())
+        self._written: set[Path] = set()
+        self._engine_factory = engine_factory or _real_engine
+        self._hotfolder: HotFolder | None = None
+        self._report: str | None = None
+
+    # -- start-up -----------------------------------------------------------------------
+    @_envelope
+    def hello(self) -> dict[str, Any]:
+        effective = load_settings(self._policy)
+        watch = self._hotfolder.describe() if self._hotfolder else None
+        return {"version": __version__, "token": self._token, "status": self._runner.status, "watch": watch,
+                "settings": effective.values, "locked": sorted(effective.locked),
+                "presets": [p.as_dict() for p in load_presets(self._policy)], "models": self._models()}
+
+    @_envelope
+    def status(self) -> dict[str, Any]:
+        watch = self._hotfolder.describe() if self._hotfolder else None
+        return {"status": self._runner.status, "watch": watch}
+
+    # -- getting images in --------------------------------------------------------------
+    @_envelope
+    def open_paths(self, paths: list[str]) -> dict[str, Any]:
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise BridgeError("invalid", "Expected a list of file paths.")
+        added, errors = self._runner.add(paths)
+        return {"added": added, "errors": errors}
+
+    @_envelope
+    def open_dialog(self) -> dict[str, Any]:
+        added, errors = self._runner.add(self._shell.open_files())
+        return {"added": added, "errors": errors}
+
+    @_envelope
+    def choose_folder(self) -> dict[str, Any]:
+        return {"path": self._shell.choose_folder()}
+
+    def open_pasted(self, data: bytes, name: str) -> dict[str, Any]:
+        """Called by the loopback server with pasted bytes (never through js_api)."""
+        self._paste_dir.mkdir(parents=True, exist_ok=True)
+        stem = Path(name).stem or "pasted"
+        suffix = Path(name).suffix.lower() or ".png"
+        with tempfile.NamedTemporaryFile(dir=self._paste_dir, prefix=f"{stem}-", suffix=suffix,
+                                         delete=False) as fh:
+            fh.write(data)
+        added, _errors = self._runner.add([fh.name])
+        ids = [item["id"] for item in added]
+        self._runner.hub.publish({"type": "opened", "ids": ids})
+        return {"ok": True, "ids": ids}
+
+    # -- the queue ----------------------------------------------------------------------
+    @_envelope
+    def queue(self) -> dict[str, Any]:
+        return {"items": self._runner.items(), "summary": self._runner.summary()}
+
+    @_envelope
+    def cancel(self, doc_id: str | None = None) -> dict[str, Any]:
+        self._runner.cancel(_doc_id(doc_id) if doc_id is not None else None)
+        return {}
+
+    @_envelope
+    def retry(self, doc_id: str) -> dict[str, Any]:
+        return {"item": self._runner.retry(_doc_id(doc_id))}
+
+    @_envelope
+    def remove(self, doc_id: str) -> dict[str, Any]:
+        self._runner.remove(_doc_id(doc_id))
+        return {}
+
+    @_envelope
+    def clear(self) -> dict[str, Any]:
+        self._runner.clear()
+        return {}
+
+    # -- the editor ---------------------------------------------------------------------
+    @_envelope
+    def document(self, doc_id: str) -> dict[str, Any]:
+        doc = self._runner.get(_doc_id(doc_id))
+        if not doc.finished:
+            raise NotReady(f"{doc.name} is not cut out yet")
+        from app.document import TILE
+
+        return {"id": doc.id, "name": doc.name, "width": doc.width, "height": doc.height, "tile": TILE,
+                "levels": doc.levels(), **doc.edit_state()}
+
+    @_envelope
+    def stroke(self, doc_id: str, stroke: dict[str, Any]) -> dict[str, Any]:
+        return self._runner.get(_doc_id(doc_id)).stroke(Stroke.from_json(stroke))
+
+    @_envelope
+    def undo(self, doc_id: str) -> dict[str, Any]:
+        return self._runner.get(_doc_id(doc_id)).undo()
+
+    @_envelope
+    def redo(self, doc_id: str) -> dict[str, Any]:
+        return self._runner.get(_doc_id(doc_id)).redo()
+
+    @_envelope
+    def reset(self, doc_id: str) -> dict[str, Any]:
+        return self._runner.get(_doc_id(doc_id)).reset()
+
+    @_envelope
+    def punch_holes(self, doc_id: str) -> dict[str, Any]:
+        """Make enclosed gaps that show the background transparent (undoable), e.g. inside a mug handle."""
+        doc = self._runner.get(_doc_id(doc_id))
+        with doc.lock:
+            punched = cleanup.clean(doc.rgb(), Image.fromarray(doc.alpha(), "L"), holes=True)
+            result = doc.replace_mask(np.asarray(punched, dtype=np.uint8))
+        if result["box"] is None:
+            raise BridgeError("no-holes", "No enclosed gaps showing the background were found in this cutout.")
+        return result
+
+    # -- export -------------------------------------------------------------------------
+    @_envelope
+    def export(self, request: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(request, dict):
+            raise BridgeError("invalid", "Expected an export request.")
+        preset, template, folder = self._export_choice(request)
+        if not folder.is_absolute():
+            raise BridgeError("invalid", "Choose an output folder first.")
+        ids = request.get("ids")
+        if ids is None:
+            ids = [item["id"] for item in self._runner.items() if item["state"] in ("done", "flagged")]
+        ids = [_doc_id(i) for i in ids]
+        if not ids:
+            raise BridgeError("nothing", "Nothing to export yet: wait until a photo is cut out.")
+        from app.exporting import file_name
+
+        file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
+        status, settings = self._runner.status, load_settings(self._policy).values
+        exporter = Exporter(preset, template, folder, model_id=str(status.get("model_id", "")),
+                            model_sha256=str(status.get("model_sha256", "")),
+                            audit_on=bool(settings.get("audit")), sidecar=bool(settings.get("sidecar")),
+                            written=self._written)
+        return {"queued": self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))}
+
+    @_envelope
+    def open_folder(self, path: str) -> dict[str, Any]:
+        folder = Path(str(path))
+        if not folder.is_dir():
+            raise BridgeError("not-found", f"The folder {folder} does not exist any more.")
+        self._shell.reveal(str(folder))
+        return {}
+
+    # -- hot folder ---------------------------------------------------------------------
+    @_envelope
+    def watch_start(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Watch a folder: each photo that lands there is cut out and exported with a preset."""
+        if not isinstance(request, dict) or not request.get("inbox"):
+            raise BridgeError("invalid", "Choose the folder to watch first.")
+        self._stop_watch()
+        preset, template, folder = self._export_choice(request)
+        inbox = Path(str(request["inbox"])).expanduser()
+        if folder.resolve() == inbox.resolve():
+            raise BridgeError("invalid", "Choose an output folder outside the watched folder.")
+        try:
+            self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template,
+                                        str(self._runner.status.get("model_id", "")),
+                                        on_written=self._auditor(preset)).start()
+        except (JournalError, OSError) as exc:
+            raise BridgeError("watch", str(exc)) from None
+        return {"watch": self._hotfolder.describe()}
+
+    @_envelope
+    def watch_stop(self) -> dict[str, Any]:
+        self._stop_watch()
+        return {"watch": None}
+
+    def _stop_watch(self) -> None:
+        if self._hotfolder is not None:
+            self._hotfolder.stop()
+            self._hotfolder = None
+
+    # -- diagnostics and housekeeping ---------------------------------------------------
+    @_envelope
+    def diagnostics(self) -> dict[str, Any]:
+        """Queue the IT report (it times the model, so it waits its turn on the one worker)."""
+        device = load_settings(self._policy).values.get("device", "auto")
+
+        def build() -> None:
+            from app import diagnose
+
+            self._report = diagnose.render(diagnose.collect(device=device))
+            self._runner.hub.publish({"type": "diagnostics", "report": self._report})
+
+        self._runner.after_queue(build)
+        return {"queued": True}
+
+    @_envelope
+    def save_diagnostics(self) -> dict[str, Any]:
+        if self._report is None:
+            raise BridgeError("nothing", "Run the diagnostics first.")
+        target = self._shell.save_file("knockout-diagnostics.txt")
+        if not target:
+            return {"path": None}
+        report = self._report.encode("utf-8")
+
+        def write(fh: BinaryIO) -> None:
+            fh.write(report)
+
+        write_atomic(Path(target), write)
+        return {"path": target}
+
+    @_envelope
+    def clear_cache(self) -> dict[str, Any]:
+        """"Clear cache": everything in the cache folder except this and other running sessions."""
+        return {"removed": len(retention.clear_cache())}
+
+    # -- settings -----------------------------------------------------------------------
+    @_envelope
+    def get_settings(self) -> dict[str, Any]:
+        effective = load_settings(self._policy)
+        return {"settings": effective.values, "locked": sorted(effective.locked)}
+
+    @_envelope
+    def set_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(changes, dict):
+            raise BridgeError("invalid", "Expected the settings to change.")
+        before = load_settings(self._policy).values
+        effective = save_settings(changes, self._policy)
+        if (before.get("model"), before.get("device")) != (effective.values.get("model"),
+                                                           effective.values.get("device")):
+            self._on_engine_change(effective.values)
+        return {"settings": effective.values, "locked": sorted(effective.locked)}
+
+    # -- helpers ------------------------------------------------------------------------
+    def _auditor(self, preset: Any) -> Callable[[Any, Path], None] | None:
+        """The audit record for each hot-folder export, when audit is on (by setting or policy)."""
+        settings, status = load_settings(self._policy).values, self._runner.status
+        if not settings.get("audit"):
+            return None
+        sidecar = bool(settings.get("sidecar"))
+
+        def record(doc: Any, output: Path) -> None:
+            audit.record_export(source=doc.path, output=output, model_id=str(status.get("model_id", "")),
+                                model_sha256=str(status.get("model_sha256", "")), preset_id=preset.id,
+                                settings=preset.settings, sidecar=sidecar)
+
+        return record
+
+    def _export_choice(self, request: dict[str, Any]) -> tuple[Any, str, Path]:
+        """Preset, name template and folder for an export: what the page asked for, except
+        where IT's policy pinned the setting (then the page's value is ignored)."""
+        effective = load_settings(self._policy)
+        settings, locked = effective.values, effective.locked
+
+        def pick(key: str, asked: str) -> Any:
+            return settings.get(key) if key in locked else (request.get(asked) or settings.get(key))
+
+        preset = get_preset(str(pick("preset", "preset")), self._policy)
+        if self._policy is not None:  # IT's metadata policy (which EXIF fields survive) wins
+            preset = dataclasses.replace(preset, settings=self._policy.apply_metadata(preset.settings))
+        template = str(pick("template", "template") or preset.template)
+        folder = Path(str(pick("output_dir", "folder"))).expanduser()
+        return preset, template, folder
+
+    def _models(self) -> list[dict[str, str]]:
+        allowed = getattr(self._policy, "allowed_models", None)
+        return [{"id": spec.id, "label": spec.name} for spec in discover().models.values()
+                if spec.file.is_file() and (allowed is None or spec.id in allowed)]
+
+    def _on_engine_change(self, values: dict[str, Any]) -> None:
+        model, device = values.get("model"), values.get("device", "auto")
+        self._runner.use_engine(lambda: self._engine_factory(model, device))
+
+
+def _real_engine(model: str | None, device: str) -> Any:
+    from app.inference.engine import Engine
+
+    return Engine(model=model, device=device)
+
+
+def _doc_id(value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > 40:
+        raise BridgeError("invalid", "Expected an image id.")
+    return value

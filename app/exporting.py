@@ -1,0 +1,89 @@
+"""Writing an edited cutout from the desktop app with a preset: the file name from the
+template, the pixels through the same render/save path as the command line, the
+compliance check of the preset's rules, and the audit record when it is on.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from app import audit
+from app.core import compliance
+from app.core.errors import OutputError
+from app.core.export import render, save
+from app.document import Document
+from app.presets import Preset, check_template
+
+
+def file_name(template: str, source: Path, preset: Preset) -> str:
+    """``{stem}-{preset}`` and friends -> a plain file name (with the preset's extension)."""
+    check_template(template)
+    name = template.format(stem=source.stem, name=source.name, ext=source.suffix.lstrip("."),
+                           parent=source.parent.name, preset=preset.id).strip()
+    if not name or any(c in name for c in '/\\:*?"<>|') or name in (".", ".."):
+        raise ValueError(f"the file name template {template!r} gives no usable name for {source.name}")
+    return name + preset.settings.extension
+
+
+@dataclass
+class Exporter:
+    """Exports documents into ``folder``; a name already on disk gets ``-2``, ``-3``… unless this
+    session wrote it (exporting again after touching up the mask replaces our own file)."""
+
+    preset: Preset
+    template: str
+    folder: Path
+    model_id: str = ""
+    model_sha256: str = ""
+    audit_on: bool = False
+    sidecar: bool = False
+    written: set[Path] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, doc: Document) -> dict[str, Any]:
+        if not doc.finished:
+            raise OutputError(f"{doc.name} is not cut out yet", doc.name)
+        target = self._target(doc)
+        with doc.lock:
+            image = render(doc.cutout(), self.preset.settings)
+            exif = doc.exif
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            save(image, target, self.preset.settings, exif)
+        except OSError as exc:
+            raise OutputError(f"Could not write {target}: {exc.strerror or exc}", doc.name) from None
+        with self._lock:
+            self.written.add(target)
+        problems = []
+        if self.preset.rules:  # checked on the file as written (profile, JPEG noise), as a reviewer sees it
+            with Image.open(target) as written:
+                problems = compliance.check(written, self.preset.rules)
+        if self.audit_on:
+            audit.record_export(source=doc.path, output=target, model_id=self.model_id,
+                                model_sha256=self.model_sha256, preset_id=self.preset.id,
+                                settings=self.preset.settings, sidecar=self.sidecar)
+        return {"path": str(target), "message": "; ".join(p.message for p in problems) or None,
+                "violations": [{"code": p.code, "message": p.message} for p in problems]}
+
+    def _target(self, doc: Document) -> Path:
+        name = Path(file_name(self.template, doc.path, self.preset))
+        candidate = self.folder / name
+        n = 2
+        with self._lock:
+            while (candidate.exists() and candidate not in self.written) or _same_file(candidate, doc.path):
+                candidate = self.folder / f"{name.stem}-{n}{name.suffix}"
+                n += 1
+            self.written.add(candidate)  # reserve it against a parallel export of a same-named photo
+        return candidate
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

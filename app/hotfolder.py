@@ -1,0 +1,97 @@
+"""The desktop app's hot folder: the same watching and journal as ``knockout watch``, but
+every photo goes through the app's one job runner, so it shows in the queue and the
+model is never loaded twice.
+
+The command line's :class:`~app.watch.Watcher` decides *when* a file is complete and
+*where* its cutout goes (mirrored name, never someone else's file); the output folder's
+journal makes a restarted watch skip what was already written.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.export import render, save
+from app.document import Document
+from app.jobs import JobRunner, plain_error
+from app.journal import Journal, header_for
+from app.pipeline import Job, Result
+from app.presets import Preset
+from app.watch import Watcher
+
+
+class HotFolder:
+    """Watches ``inbox``; each complete image is cut out and exported to ``out_dir`` with ``preset``."""
+
+    def __init__(self, runner: JobRunner, inbox: Path, out_dir: Path, preset: Preset, template: str,
+                 model_id: str, interval: float = 2.0,
+                 on_written: Callable[[Document, Path], None] | None = None) -> None:
+        if not inbox.is_dir():
+            raise ValueError(f"{inbox} is not a folder")
+        self.runner = runner
+        self.inbox, self.out_dir, self.preset = inbox, out_dir, preset
+        # The CLI's name templates know {stem} {name} {ext} {parent}; the preset id is filled in here.
+        self.template = template.replace("{preset}", preset.id)
+        self.watcher = Watcher(inbox, out_dir, preset.settings, self.template, interval, quiet=True)
+        self.journal = Journal.open(out_dir, header_for(preset.settings, model_id, self.template))
+        self.counts = {"written": 0, "failed": 0}
+        self.on_written = on_written  # the audit record, when audit is on
+        self._thread = threading.Thread(target=self._feed, name="knockout-hotfolder", daemon=True)
+
+    def start(self) -> HotFolder:
+        self._thread.start()
+        self._publish()
+        return self
+
+    def stop(self) -> None:
+        """Stop taking new files (photos already queued still finish and are exported)."""
+        self.watcher.stop.set()
+        self._thread.join(timeout=10)
+        self.runner.after_queue(self.journal.close)
+        self.runner.hub.publish({"type": "watch", "watch": None})
+
+    def describe(self) -> dict[str, Any]:
+        return {"inbox": str(self.inbox), "folder": str(self.out_dir), "preset": self.preset.id, **self.counts}
+
+    def _feed(self) -> None:
+        for job in self.watcher.jobs(self.journal):
+            self.journal.started(job)
+            _added, errors = self.runner.add([job.source], then=functools.partial(self._export, job))
+            if errors:
+                self._record(job, None, errors[0]["message"])
+
+    def _export(self, job: Job, doc: Document) -> None:
+        """On the worker, right after the cutout: write it where the watcher said, journal it."""
+        started = time.perf_counter()
+        if not doc.finished:
+            self._record(job, None, doc.message or "could not be cut out", started)
+            return
+        try:
+            with doc.lock:
+                image = render(doc.cutout(), self.preset.settings)
+                exif = doc.exif
+            save(image, job.output, self.preset.settings, exif)
+        except Exception as exc:
+            self._record(job, None, plain_error(exc), started)
+            return
+        self._record(job, job.output, None, started)
+        if self.on_written is not None:
+            self.on_written(doc, job.output)
+        self.runner.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "written",
+                                 "path": str(job.output), "message": None})
+
+    def _record(self, job: Job, output: Path | None, error: str | None, started: float | None = None) -> None:
+        seconds = time.perf_counter() - started if started else 0.0
+        status = "written" if output is not None else "failed"
+        self.journal.record(Result(job.label, str(job.source), status, output=str(output) if output else None,
+                                   code=None if output else "failed", message=error, seconds=seconds))
+        self.counts[status] += 1
+        self._publish()
+
+    def _publish(self) -> None:
+        self.runner.hub.publish({"type": "watch", "watch": self.describe()})

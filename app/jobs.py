@@ -1,0 +1,337 @@
+"""The desktop app's one job runner: a single worker thread does every cutout and export
+in order, so the model runs once at a time, the window never waits on it, and
+cancelling is a flag the worker checks between stages.
+
+Every change is published as an event (see docs/desktop-bridge.md) for the page.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core import qa
+from app.core.decode import DEFAULT_MAX_PIXELS
+from app.core.errors import ImageError
+from app.document import Document, Residency
+from app.events import EventHub
+from app.inputs import IMAGE_SUFFIXES
+from app.pipeline import full_alpha
+
+STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class ExportTask:
+    """Write the listed documents with one preset (see app/exporting.py)."""
+
+    ids: tuple[str, ...]
+    run: Callable[[Document], dict[str, Any]]
+    folder: str
+
+
+def plain_error(exc: BaseException) -> str:
+    """A sentence for the queue, never a traceback."""
+    if isinstance(exc, ImageError):
+        return exc.message
+    if isinstance(exc, MemoryError):
+        return "Not enough memory for this image. Close other programs or try a smaller photo."
+    if isinstance(exc, OSError):
+        return f"Could not read or write a file: {exc.strerror or exc}"
+    message = str(exc).strip()
+    return message if message and len(message) < 300 else f"Something went wrong ({type(exc).__name__})."
+
+
+class JobRunner:
+    """Owns the queue of documents and the single worker thread."""
+
+    def __init__(
+        self,
+        engine_factory: Callable[[], Any],
+        hub: EventHub,
+        spill_dir: Path,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        refine_edges: bool = False,
+        keep_in_memory: int = 4,
+    ) -> None:
+        self.hub = hub
+        self.spill_dir = spill_dir
+        self.max_pixels = max_pixels
+        self.refine_edges = refine_edges
+        self.docs: OrderedDict[str, Document] = OrderedDict()
+        self.residency = Residency(keep_in_memory)
+        self.status: dict[str, Any] = {"provider": "Starting…", "model": "", "ready": False, "offline": True}
+        self._engine_factory = engine_factory
+        self._engine: Any = None
+        self._tasks: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self._cancelled: set[str] = set()
+        self._infer_seconds = 2.0  # running estimate for the progress bar during inference
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="knockout-jobs", daemon=True)
+
+    # -- lifecycle ------------------------------------------------------------------
+    def start(self) -> JobRunner:
+        """Start the worker; it warms the model up first so the first photo is quick."""
+        self._worker.start()
+        self._tasks.put(("warm", None))
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.cancel(None)
+        self._tasks.put(("stop", None))
+        if self._worker.is_alive():
+            self._worker.join(timeout=10)
+
+    def use_engine(self, factory: Callable[[], Any]) -> None:
+        """Switch model or device: the worker loads the new engine before its next task."""
+        with self._lock:
+            self._engine_factory = factory
+            self._engine = None
+            self.status = {**self.status, "ready": False, "provider": "Loading model…"}
+        self.hub.publish({"type": "status", "status": self.status})
+        self._tasks.put(("warm", None))
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until every queued task is finished (tests and the CLI-less benchmark)."""
+        done = threading.Event()
+        self._tasks.put(("mark", done))
+        return done.wait(timeout)
+
+    # -- the queue ------------------------------------------------------------------
+    def add(self, paths: Iterable[str | Path], then: Callable[[Document], None] | None = None,
+            ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """Queue image files (folders are walked); returns (added items, errors by path).
+
+        ``then(doc)`` runs on the worker right after each cutout finishes or fails (the
+        hot folder exports and journals there)."""
+        added: list[dict[str, Any]] = []
+        errors: list[dict[str, str]] = []
+        for path in _expand(paths, errors):
+            doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels)
+            doc._residency = self.residency
+            doc.then = then
+            with self._lock:
+                self.docs[doc.id] = doc
+            self._tasks.put(("cut", doc.id))
+            added.append(doc.as_item())
+            self._publish_item(doc)
+        return added, errors
+
+    def get(self, doc_id: str) -> Document:
+        with self._lock:
+            doc = self.docs.get(doc_id)
+        if doc is None:
+            raise KeyError(doc_id)
+        return doc
+
+    def items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [doc.as_item() for doc in self.docs.values()]
+
+    def summary(self) -> dict[str, int]:
+        with self._lock:
+            counts = dict.fromkeys(STATES, 0)
+            for doc in self.docs.values():
+                counts[doc.state] += 1
+            return {"total": len(self.docs), **counts}
+
+    def cancel(self, doc_id: str | None) -> None:
+        """Cancel one document (or all): queued ones at once, the working one between stages."""
+        with self._lock:
+            targets = list(self.docs.values()) if doc_id is None else [self.get(doc_id)]
+            for doc in targets:
+                if doc.state in ("queued", "working"):
+                    self._cancelled.add(doc.id)
+                    if doc.state == "queued":
+                        self._set(doc, "cancelled", message="Cancelled")
+
+    def retry(self, doc_id: str) -> dict[str, Any]:
+        doc = self.get(doc_id)
+        with self._lock:
+            if doc.state in ("failed", "cancelled"):
+                self._cancelled.discard(doc.id)
+                self._set(doc, "queued", progress=0.0, message=None)
+                self._tasks.put(("cut", doc.id))
+        return doc.as_item()
+
+    def remove(self, doc_id: str) -> None:
+        doc = self.get(doc_id)
+        self.cancel(doc_id)
+        with self._lock:
+            self.docs.pop(doc_id, None)
+        self.residency.drop(doc)
+        doc.forget()
+        self.hub.publish({"type": "removed", "id": doc_id, "summary": self.summary()})
+
+    def clear(self) -> None:
+        for doc_id in list(self.docs):
+            self.remove(doc_id)
+
+    def after_queue(self, call: Callable[[], None]) -> None:
+        """Run ``call`` on the worker once everything queued so far is done."""
+        self._tasks.put(("call", call))
+
+    def export(self, task: ExportTask) -> int:
+        self._tasks.put(("export", task))
+        return len(task.ids)
+
+    # -- the worker -----------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            kind, arg = self._tasks.get()
+            try:
+                if kind == "stop":
+                    return
+                if kind == "mark":
+                    arg.set()
+                elif kind == "call":
+                    arg()
+                elif kind == "warm":
+                    self._ensure_engine()
+                elif kind == "cut":
+                    self._cut(arg)
+                elif kind == "export":
+                    self._export(arg)
+            except Exception as exc:  # the worker must survive anything one task does
+                self.hub.publish({"type": "error", "message": plain_error(exc)})
+
+    def _ensure_engine(self) -> Any:
+        with self._lock:
+            factory, engine = self._engine_factory, self._engine
+        if engine is not None:
+            return engine
+        try:
+            engine = factory()
+            engine.load()
+        except Exception as exc:
+            self.status = {**self.status, "ready": False, "provider": "Model not available",
+                           "error": plain_error(exc)}
+            self.hub.publish({"type": "status", "status": self.status})
+            raise
+        with self._lock:
+            self._engine = engine
+            self.status = {"provider": engine.description, "model": engine.spec.name, "model_id": engine.spec.id,
+                           "model_sha256": engine.spec.sha256, "ready": True, "offline": True}
+        self.hub.publish({"type": "status", "status": self.status})
+        return engine
+
+    def _cut(self, doc_id: str) -> None:
+        try:
+            doc = self.get(doc_id)
+        except KeyError:
+            return  # removed while queued
+        if doc.state != "queued" or self._take_cancel(doc):
+            return
+        try:
+            engine = self._ensure_engine()
+            self._set(doc, "working", progress=0.02)
+            decoded = doc.decode()
+            with doc.lock:
+                doc.width, doc.height = decoded.size
+            self._set(doc, "working", progress=0.12)
+            tensor = engine.prepare(decoded.image)
+            if self._take_cancel(doc):
+                return
+            prob = self._infer_with_progress(engine, tensor, doc)
+            if self._take_cancel(doc):
+                return
+            alpha = full_alpha(decoded, prob, self.refine_edges)
+            self._set(doc, "working", progress=0.92)
+            flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
+            if self._take_cancel(doc):
+                return
+            doc.attach(decoded, alpha, flags)
+            self._publish_item(doc)
+        except Exception as exc:
+            self._set(doc, "failed", progress=0.0, message=plain_error(exc))
+        if doc.then is not None:
+            doc.then(doc)
+
+    def _infer_with_progress(self, engine: Any, tensor: np.ndarray, doc: Document) -> np.ndarray:
+        """Run the model while a ticker moves the bar on the running estimate of its time."""
+        done = threading.Event()
+        start = time.perf_counter()
+
+        def tick() -> None:
+            while not done.wait(0.25):
+                share = min(0.95, (time.perf_counter() - start) / self._infer_seconds)
+                self._set(doc, "working", progress=0.15 + 0.7 * share)
+
+        ticker = threading.Thread(target=tick, name="knockout-progress", daemon=True)
+        ticker.start()
+        try:
+            prob = engine.infer(tensor)
+        finally:
+            done.set()
+            ticker.join()
+        self._infer_seconds = 0.7 * self._infer_seconds + 0.3 * (time.perf_counter() - start)
+        self._set(doc, "working", progress=0.85)
+        return prob
+
+    def _export(self, task: ExportTask) -> None:
+        written = failed = 0
+        for doc_id in task.ids:
+            try:
+                doc = self.get(doc_id)
+            except KeyError:
+                continue
+            try:
+                result = task.run(doc)
+                written += 1
+                self.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "written", **result})
+            except Exception as exc:
+                failed += 1
+                self.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "failed",
+                                  "path": None, "message": plain_error(exc)})
+        self.hub.publish({"type": "export-done", "written": written, "failed": failed, "folder": task.folder})
+
+    # -- helpers ----------------------------------------------------------------------
+    def _take_cancel(self, doc: Document) -> bool:
+        with self._lock:
+            if doc.id not in self._cancelled:
+                return False
+            self._cancelled.discard(doc.id)
+        if doc.id in self.docs:
+            self._set(doc, "cancelled", progress=0.0, message="Cancelled")
+        return True
+
+    def _set(self, doc: Document, state: str, progress: float | None = None, message: str | None = None) -> None:
+        with doc.lock:
+            doc.state = state
+            if progress is not None:
+                doc.progress = progress
+            doc.message = message
+        self._publish_item(doc)
+
+    def _publish_item(self, doc: Document) -> None:
+        self.hub.publish({"type": "item", "item": doc.as_item(), "summary": self.summary()})
+
+
+def _expand(paths: Iterable[str | Path], errors: list[dict[str, str]]) -> list[Path]:
+    """Files as given, folders walked (sorted) for images; problems reported by path."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not images:
+                errors.append({"path": str(path), "message": "No images in this folder."})
+            found.extend(images)
+        elif path.is_file():
+            found.append(path)
+        else:
+            errors.append({"path": str(path), "message": "This file does not exist (moved or deleted?)."})
+    return found

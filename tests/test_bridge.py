@@ -1,0 +1,311 @@
+"""The js_api object, called directly (no window): validation, envelopes, delegation."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.bridge import Api
+from app.events import EventHub
+from app.jobs import JobRunner
+from app.policy import NO_POLICY, Policy
+from tests.fakes import FakeEngine, photo
+
+
+class FakeShell:
+    def __init__(self, files=(), folder=None):
+        self.files, self.folder, self.revealed, self.save_to = list(files), folder, [], None
+
+    def open_files(self):
+        return self.files
+
+    def choose_folder(self):
+        return self.folder
+
+    def save_file(self, suggested_name):
+        return self.save_to
+
+    def reveal(self, folder):
+        self.revealed.append(folder)
+
+
+@pytest.fixture
+def hub():
+    return EventHub()
+
+
+def _api(tmp_path, hub, shell=None, policy=NO_POLICY):
+    (tmp_path / "spill").mkdir(exist_ok=True)
+    runner = JobRunner(lambda: FakeEngine(), hub, tmp_path / "spill").start()
+    return Api(runner, "tok", shell or FakeShell(), policy, paste_dir=tmp_path / "pasted"), runner
+
+
+def _open_done(api, runner, path):
+    added = api.open_paths([str(path)])["added"]
+    assert runner.wait_idle()
+    return added[0]["id"]
+
+
+def test_hello_gives_the_page_what_it_needs_to_start(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    runner.wait_idle()
+    hello = api.hello()
+    assert hello["ok"] and hello["token"] == "tok"
+    assert hello["status"]["ready"] and hello["status"]["offline"]
+    assert {"png-master", "marketplace", "web-webp", "mask"} <= {p["id"] for p in hello["presets"]}
+    assert hello["settings"]["theme"] == "system" and hello["locked"] == []
+    runner.stop()
+
+
+def test_public_surface_is_only_the_documented_methods(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    public = {name for name in dir(api) if not name.startswith("_")}
+    assert public == {"hello", "status", "open_paths", "open_dialog", "choose_folder", "open_pasted", "queue",
+                      "cancel", "retry", "remove", "clear", "document", "stroke", "undo", "redo", "reset",
+                      "punch_holes", "export", "open_folder", "get_settings", "set_settings", "watch_start",
+                      "watch_stop", "diagnostics", "save_diagnostics", "clear_cache"}
+    runner.stop()
+
+
+def test_bad_input_gets_one_plain_error_envelope(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    assert api.open_paths("not a list")["error"]["code"] == "invalid"
+    assert api.document("d404")["error"] == {"code": "not-found",
+                                              "message": "That image is no longer in the list."}
+    assert api.stroke(123, {})["error"]["code"] == "invalid"
+    result = api.set_settings({"theme": "purple"})
+    assert not result["ok"] and "Traceback" not in result["error"]["message"]
+    runner.stop()
+
+
+def test_open_stroke_undo_through_the_bridge(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    photo(tmp_path / "a.jpg", size=(400, 300))
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    doc = api.document(doc_id)
+    assert (doc["width"], doc["height"], doc["tile"]) == (400, 300, 512)
+    stroke = api.stroke(doc_id, {"mode": "erase", "radius": 20, "hardness": 1, "points": [[200, 150]]})
+    assert stroke["ok"] and stroke["can_undo"] and stroke["box"][0] <= 200 <= stroke["box"][2]
+    assert runner.get(doc_id).alpha()[150, 200] == 0
+    assert api.undo(doc_id)["can_redo"]
+    assert runner.get(doc_id).alpha()[150, 200] == 255
+    bad = api.stroke(doc_id, {"mode": "smudge", "radius": 5, "hardness": 1, "points": [[1, 1]]})
+    assert bad["error"]["code"] == "invalid" and "unknown brush" in bad["error"]["message"]
+    runner.stop()
+
+
+def test_the_open_dialog_and_folder_chooser_go_through_the_shell(tmp_path, hub):
+    photo(tmp_path / "a.jpg")
+    shell = FakeShell(files=[str(tmp_path / "a.jpg")], folder=str(tmp_path / "out"))
+    api, runner = _api(tmp_path, hub, shell)
+    assert [a["name"] for a in api.open_dialog()["added"]] == ["a.jpg"]
+    assert api.choose_folder()["path"] == str(tmp_path / "out")
+    assert api.open_folder(str(tmp_path))["ok"] and shell.revealed == [str(tmp_path)]
+    assert api.open_folder(str(tmp_path / "nope"))["error"]["code"] == "not-found"
+    runner.stop()
+
+
+def test_pasted_bytes_become_a_queued_photo(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    events = hub.subscribe()
+    photo(tmp_path / "clip.png")
+    result = api.open_pasted((tmp_path / "clip.png").read_bytes(), "clip.png")
+    assert result["ok"] and len(result["ids"]) == 1
+    runner.wait_idle()
+    assert runner.get(result["ids"][0]).state == "done"
+    assert list((tmp_path / "pasted").glob("clip-*.png"))
+    seen = [events.get_nowait() for _ in range(events.qsize())]
+    assert {"type": "opened", "ids": result["ids"]} in seen
+    runner.stop()
+
+
+def test_export_writes_files_with_the_preset_and_template(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    events = hub.subscribe()
+    photo(tmp_path / "sku1.jpg", size=(400, 300))
+    doc_id = _open_done(api, runner, tmp_path / "sku1.jpg")
+    out = tmp_path / "out"
+    assert api.export({"ids": [doc_id], "preset": "png-master", "template": "{stem}-{preset}",
+                       "folder": str(out)})["queued"] == 1
+    assert api.export({"ids": None, "preset": "marketplace", "template": "{stem}-white",
+                       "folder": str(out)})["queued"] == 1
+    runner.wait_idle()
+    with Image.open(out / "sku1-png-master.png") as master:
+        assert master.mode == "RGBA" and master.getchannel("A").getextrema() == (0, 255)
+    with Image.open(out / "sku1-white.jpg") as white:
+        assert white.size == (2000, 2000) and white.getpixel((0, 0)) == (255, 255, 255)
+    done = [e for e in (events.get_nowait() for _ in range(events.qsize())) if e["type"] == "export-done"]
+    assert [(e["written"], e["failed"]) for e in done] == [(1, 0), (1, 0)]
+    runner.stop()
+
+
+def test_exporting_twice_replaces_our_own_file_but_never_someone_elses(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a-png-master.png").write_bytes(b"someone else's file")
+    request = {"ids": [doc_id], "preset": "png-master", "template": "{stem}-{preset}", "folder": str(out)}
+    api.export(request)
+    api.export(request)
+    runner.wait_idle()
+    assert (out / "a-png-master.png").read_bytes() == b"someone else's file"
+    assert sorted(p.name for p in out.iterdir()) == ["a-png-master-2.png", "a-png-master.png"]
+    runner.stop()
+
+
+def test_export_refuses_bad_templates_and_empty_queues_up_front(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    assert api.export({"preset": "png-master", "folder": str(tmp_path)})["error"]["code"] == "nothing"
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    bad = api.export({"ids": [doc_id], "preset": "png-master", "template": "{nope}", "folder": str(tmp_path)})
+    assert not bad["ok"] and "template" in bad["error"]["message"]
+    unknown = api.export({"ids": [doc_id], "preset": "no-such-preset", "folder": str(tmp_path)})
+    assert not unknown["ok"]
+    runner.stop()
+
+
+def test_settings_round_trip_and_locked_keys_are_refused(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    saved = api.set_settings({"theme": "dark"})
+    assert saved["ok"] and saved["settings"]["theme"] == "dark"
+    assert api.get_settings()["settings"]["theme"] == "dark"
+    runner.stop()
+    locked_api, runner = _api(tmp_path, hub, policy=Policy(force_cpu=True, source="test"))
+    assert "device" in locked_api.get_settings()["locked"]
+    refused = locked_api.set_settings({"device": "auto"})
+    assert refused["error"]["code"] == "locked"
+    runner.stop()
+
+
+def _wait_for(check, timeout=20.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_watched_folder_is_cut_out_exported_and_journaled(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    photo(inbox / "sku1.jpg")
+    started = api.watch_start({"inbox": str(inbox), "folder": str(out), "preset": "png-master",
+                               "template": "{stem}-{preset}"})
+    assert started["ok"], started
+    api._hotfolder.watcher.interval = 0.05
+    assert _wait_for(lambda: (out / "sku1-png-master.png").exists())
+    photo(inbox / "sub" / "sku2.jpg")
+    assert _wait_for(lambda: (out / "sub" / "sku2-png-master.png").exists())
+    assert _wait_for(lambda: api.status()["watch"]["written"] == 2)
+    assert [i["name"] for i in api.queue()["items"]] == ["sku1.jpg", "sku2.jpg"]
+    assert api.watch_stop()["watch"] is None
+    runner.wait_idle()
+    journal = (out / ".knockout-journal.jsonl").read_text()
+    assert journal.count('"status": "written"') == 2 or journal.count('"status":"written"') == 2
+    runner.stop()
+
+
+def test_watching_needs_a_real_folder_outside_the_output(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    assert api.watch_start({"inbox": str(tmp_path / "nope"), "folder": str(tmp_path / "o")})["error"]
+    assert api.watch_start({"inbox": str(tmp_path), "folder": str(tmp_path)})["error"]["code"] == "invalid"
+    assert api.watch_start({})["error"]["code"] == "invalid"
+    runner.stop()
+
+
+def test_diagnostics_report_is_built_on_the_worker_and_can_be_saved(tmp_path, hub, monkeypatch):
+    from app import diagnose
+
+    monkeypatch.setattr(diagnose, "collect", lambda device="auto": {"fake": device})
+    monkeypatch.setattr(diagnose, "render", lambda report: f"REPORT {report['fake']}")
+    shell = FakeShell()
+    api, runner = _api(tmp_path, hub, shell)
+    events = hub.subscribe()
+    assert api.save_diagnostics()["error"]["code"] == "nothing"
+    assert api.diagnostics()["queued"]
+    runner.wait_idle()
+    seen = [events.get_nowait() for _ in range(events.qsize())]
+    assert {"type": "diagnostics", "report": "REPORT auto"} in seen
+    assert api.save_diagnostics() == {"ok": True, "path": None}  # dialog cancelled
+    shell.save_to = str(tmp_path / "report.txt")
+    assert api.save_diagnostics()["path"] == shell.save_to
+    assert (tmp_path / "report.txt").read_text() == "REPORT auto"
+    runner.stop()
+
+
+def test_clear_cache_keeps_running_sessions(tmp_path, hub):
+    from app import paths, retention
+
+    api, runner = _api(tmp_path, hub)
+    live = retention.Session()
+    stale = paths.user_cache_dir() / "thumbs-old"
+    stale.mkdir(parents=True)
+    assert api.clear_cache()["removed"] >= 1
+    assert live.path.exists() and not stale.exists()
+    live.close()
+    runner.stop()
+
+
+def test_policy_pins_win_over_what_the_page_asks_for(tmp_path, hub):
+    pinned = str(tmp_path / "it-folder")
+    policy = Policy(lock=("template", "output_dir"), default_output_dir=pinned,
+                    settings={"template": "{stem}-approved"}, source="test")
+    api, runner = _api(tmp_path, hub, policy=policy)
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    api.export({"ids": [doc_id], "preset": "png-master", "template": "{stem}-mine", "folder": str(tmp_path / "x")})
+    runner.wait_idle()
+    assert (tmp_path / "it-folder" / "a-approved.png").exists()
+    assert not (tmp_path / "x").exists()
+    runner.stop()
+
+
+def test_audit_on_records_each_export_with_hashes(tmp_path, hub):
+    import hashlib
+    import json
+
+    from app import audit
+
+    api, runner = _api(tmp_path, hub)
+    assert api.set_settings({"audit": True, "sidecar": True})["ok"]
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    api.export({"ids": [doc_id], "preset": "png-master", "template": "{stem}", "folder": str(tmp_path / "out")})
+    runner.wait_idle()
+    (line,) = audit.default_log_path().read_text().splitlines()
+    record = json.loads(line)
+    written = tmp_path / "out" / "a.png"
+    assert record["output"]["sha256"] == hashlib.sha256(written.read_bytes()).hexdigest()
+    assert record["preset"] == "png-master" and record["source"]["name"] == "a.jpg"
+    assert audit.sidecar_path(written).exists()
+    runner.stop()
+
+
+def test_punch_holes_opens_a_background_gap_inside_the_subject_and_undoes(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    ring = Image.new("RGB", (200, 200), (20, 30, 40))  # dark background
+    ring.paste((230, 200, 180), (40, 40, 160, 160))  # bright subject (the fake model keeps it)...
+    ring.save(tmp_path / "ring.png")
+    doc_id = _open_done(api, runner, tmp_path / "ring.png")
+    doc = runner.get(doc_id)
+    gap = np.zeros((200, 200), np.uint8)
+    gap[40:160, 40:160] = 255  # ...but say the model also kept a background-coloured hole in it
+    photo_pixels = np.array(doc.rgb())
+    photo_pixels[80:120, 80:120] = (20, 30, 40)
+    doc._rgb = Image.fromarray(photo_pixels)
+    doc.replace_mask(gap)
+    punched = api.punch_holes(doc_id)
+    assert punched["ok"], punched
+    assert doc.alpha()[100, 100] == 0 and doc.alpha()[50, 50] == 255
+    api.undo(doc_id)
+    assert doc.alpha()[100, 100] == 255
+    again = api.punch_holes(doc_id)
+    assert again["ok"]
+    assert api.punch_holes(doc_id)["error"]["code"] == "no-holes"
+    runner.stop()

@@ -1,0 +1,177 @@
+"""The desktop job runner: one worker, states and events, cancel/retry/remove."""
+
+import threading
+
+import pytest
+
+from app.events import EventHub
+from app.jobs import ExportTask, JobRunner, plain_error
+from tests.fakes import FakeEngine, photo
+
+
+class SlowEngine(FakeEngine):
+    """Blocks in ``infer`` until the test lets it go."""
+
+    def __init__(self):
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def infer(self, tensor):
+        self.entered.set()
+        assert self.release.wait(10)
+        return super().infer(tensor)
+
+
+@pytest.fixture
+def hub():
+    return EventHub()
+
+
+@pytest.fixture
+def events(hub):
+    return hub.subscribe()
+
+
+def _runner(tmp_path, hub, engine=None):
+    (tmp_path / "spill").mkdir(exist_ok=True)
+    engine = engine or FakeEngine()
+    runner = JobRunner(lambda: engine, hub, tmp_path / "spill").start()
+    yield_engine = runner, engine
+    return yield_engine
+
+
+def _drain(sub):
+    out = []
+    while not sub.empty():
+        out.append(sub.get_nowait())
+    return out
+
+
+def test_photos_go_from_queued_to_done_and_bad_files_fail_with_a_reason(tmp_path, hub, events):
+    runner, _ = _runner(tmp_path, hub)
+    photo(tmp_path / "good.jpg")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    added, errors = runner.add([tmp_path / "good.jpg", tmp_path / "broken.jpg", tmp_path / "gone.jpg"])
+    assert [a["state"] for a in added] == ["queued", "queued"]
+    assert errors[0]["path"].endswith("gone.jpg") and "does not exist" in errors[0]["message"]
+    assert runner.wait_idle()
+    states = {item["name"]: item for item in runner.items()}
+    assert states["good.jpg"]["state"] == "done"
+    assert states["broken.jpg"]["state"] == "failed" and states["broken.jpg"]["message"]
+    assert "Traceback" not in states["broken.jpg"]["message"]
+    assert runner.summary() == {"total": 2, "queued": 0, "working": 0, "done": 1, "flagged": 0,
+                                "failed": 1, "cancelled": 0}
+    seen = _drain(events)
+    assert {"status", "item"} <= {e["type"] for e in seen}
+    assert any(e["type"] == "item" and e["item"]["state"] == "working" for e in seen)
+    runner.stop()
+
+
+def test_folders_are_walked_for_images(tmp_path, hub):
+    runner, _ = _runner(tmp_path, hub)
+    photo(tmp_path / "shoot" / "a.png")
+    photo(tmp_path / "shoot" / "sub" / "b.jpg")
+    (tmp_path / "shoot" / "notes.txt").write_text("x")
+    (tmp_path / "empty").mkdir()
+    added, errors = runner.add([tmp_path / "shoot", tmp_path / "empty"])
+    assert sorted(a["name"] for a in added) == ["a.png", "b.jpg"]
+    assert errors == [{"path": str(tmp_path / "empty"), "message": "No images in this folder."}]
+    runner.stop()
+
+
+def test_cancel_all_stops_queued_photos_and_the_one_in_the_model(tmp_path, hub):
+    engine = SlowEngine()
+    runner, _ = _runner(tmp_path, hub, engine)
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        photo(tmp_path / name)
+    runner.add([tmp_path / n for n in ("a.jpg", "b.jpg", "c.jpg")])
+    assert engine.entered.wait(10)
+    runner.cancel(None)
+    engine.release.set()
+    assert runner.wait_idle()
+    assert [i["state"] for i in runner.items()] == ["cancelled"] * 3
+    assert engine.runs == 1
+    runner.stop()
+
+
+def test_retry_runs_a_cancelled_photo_again(tmp_path, hub):
+    engine = SlowEngine()
+    runner, _ = _runner(tmp_path, hub, engine)
+    photo(tmp_path / "a.jpg")
+    photo(tmp_path / "b.jpg")
+    (_first, second), _ = runner.add([tmp_path / "a.jpg", tmp_path / "b.jpg"])
+    assert engine.entered.wait(10)
+    runner.cancel(second["id"])
+    engine.release.set()
+    assert runner.wait_idle()
+    assert runner.get(second["id"]).state == "cancelled"
+    assert runner.retry(second["id"])["state"] == "queued"
+    assert runner.wait_idle()
+    assert runner.get(second["id"]).state == "done"
+    runner.stop()
+
+
+def test_remove_and_clear_forget_photos(tmp_path, hub, events):
+    runner, _ = _runner(tmp_path, hub)
+    photo(tmp_path / "a.jpg")
+    photo(tmp_path / "b.jpg")
+    (first, _second), _ = runner.add([tmp_path / "a.jpg", tmp_path / "b.jpg"])
+    runner.wait_idle()
+    runner.remove(first["id"])
+    assert [i["name"] for i in runner.items()] == ["b.jpg"]
+    assert any(e["type"] == "removed" and e["id"] == first["id"] for e in _drain(events))
+    with pytest.raises(KeyError):
+        runner.get(first["id"])
+    runner.clear()
+    assert runner.items() == []
+    runner.stop()
+
+
+def test_one_inference_at_a_time(tmp_path, hub):
+    runner, engine = _runner(tmp_path, hub)
+    for i in range(4):
+        photo(tmp_path / f"{i}.jpg")
+    runner.add([tmp_path / f"{i}.jpg" for i in range(4)])
+    runner.wait_idle()
+    assert engine.runs == 4 and engine.max_active == 1
+    runner.stop()
+
+
+def test_a_missing_model_is_reported_in_the_status_and_the_queue(tmp_path, hub, events):
+    def broken():
+        raise FileNotFoundError(2, "No such file", "models/x.onnx")
+
+    (tmp_path / "spill").mkdir()
+    runner = JobRunner(broken, hub, tmp_path / "spill").start()
+    photo(tmp_path / "a.jpg")
+    runner.add([tmp_path / "a.jpg"])
+    runner.wait_idle()
+    assert runner.status["ready"] is False and runner.status["error"]
+    assert runner.items()[0]["state"] == "failed"
+    runner.stop()
+
+
+def test_export_tasks_report_each_file_and_a_total(tmp_path, hub, events):
+    runner, _ = _runner(tmp_path, hub)
+    photo(tmp_path / "a.jpg")
+    photo(tmp_path / "b.jpg")
+    (a, b), _ = runner.add([tmp_path / "a.jpg", tmp_path / "b.jpg"])
+
+    def run(doc):
+        if doc.name == "b.jpg":
+            raise OSError(28, "No space left on device")
+        return {"path": str(tmp_path / "out" / doc.name), "message": None}
+
+    runner.export(ExportTask((a["id"], b["id"]), run, str(tmp_path / "out")))
+    runner.wait_idle()
+    seen = [e for e in _drain(events) if e["type"].startswith("export")]
+    assert [e.get("state") for e in seen[:2]] == ["written", "failed"]
+    assert "No space left" in seen[1]["message"]
+    assert seen[-1] == {"type": "export-done", "written": 1, "failed": 1, "folder": str(tmp_path / "out")}
+    runner.stop()
+
+
+def test_plain_error_never_returns_a_traceback():
+    assert plain_error(MemoryError()).startswith("Not enough memory")
+    assert "Something went wrong" in plain_error(RuntimeError("x" * 400))

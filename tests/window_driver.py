@@ -1,0 +1,108 @@
+"""Drives the real Knockout window (pywebview, Qt) from inside its own process.
+
+Run as ``python tests/window_driver.py RESULT.json PHOTO OUTDIR SHOT.png`` with DISPLAY
+set (Xvfb). It opens PHOTO through the page's js_api, waits until the cutout is shown,
+paints one erase stroke, exports with the transparent PNG preset, takes a screenshot of
+the display and writes timings and what it saw to RESULT.json, then closes the window.
+Used by tests/test_window.py and bench/app_latency.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+STARTED = time.perf_counter()
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _wait(what: str, check: Any, timeout: float = 120.0, every: float = 0.02) -> Any:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def _fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+def drive(window: Any, api: Any, photo: str, outdir: str, shot: str) -> dict[str, Any]:
+    result: dict[str, Any] = {"loaded_s": time.perf_counter() - STARTED}
+    js = window.evaluate_js
+    _wait("the page to paint", lambda: js("document.readyState === 'complete' && !!document.body.children.length"))
+    result["painted_s"] = time.perf_counter() - STARTED
+    hello = api.hello()
+    token, base = hello["token"], window.get_current_url().split("?")[0].rstrip("/")
+    result["status_before"] = hello["status"]
+    _wait("the model to warm up", lambda: api.status()["status"]["ready"], timeout=180)
+    result["status"] = api.status()["status"]
+
+    dropped = time.perf_counter()
+    js(f"window.pywebview.api.open_paths([{json.dumps(photo)}])")
+    item = _wait("the cutout", lambda: next((i for i in api.queue()["items"]
+                                             if i["state"] in ("done", "flagged", "failed")), None), timeout=180)
+    result["item"] = item
+    if item["state"] == "failed":
+        return result
+    # "shown": the page has put the finished cutout on screen (its queue thumbnail or canvas image)
+    _wait("the cutout on screen", lambda: js(
+        "Array.from(document.images).some(i => i.complete && i.naturalWidth > 0 && /\\/doc\\//.test(i.src))"))
+    result["drop_to_cutout_s"] = time.perf_counter() - dropped
+    result["page_text"] = js("document.body.innerText")
+
+    doc = api.document(item["id"])
+    w, h = doc["width"], doc["height"]
+    t0 = time.perf_counter()
+    stroke = api.stroke(item["id"], {"mode": "erase", "radius": 40, "hardness": 0.8,
+                                     "points": [[w * 0.45, h * 0.5], [w * 0.55, h * 0.5]]})
+    x, y = int(w * 0.5) // doc["tile"], int(h * 0.5) // doc["tile"]
+    status, _ = _fetch(f"{base}/doc/{item['id']}/tile/0/{x}/{y}?view=mask&t={token}&v={stroke['version']}")
+    result["stroke_to_mask_ms"] = (time.perf_counter() - t0) * 1000
+    result["stroke_tile_status"] = status
+    t0 = time.perf_counter()
+    status, _ = _fetch(f"{base}/doc/{item['id']}/tile/0/0/0?view=cutout&t={token}&v={stroke['version']}")
+    result["zoom_tile_ms"] = (time.perf_counter() - t0) * 1000
+    result["no_token_status"] = _fetch(f"{base}/doc/{item['id']}/tile/0/0/0?view=cutout")[0]
+
+    js("window.pywebview.api.export(" + json.dumps({"ids": [item["id"]], "preset": "png-master",
+                                                    "template": "{stem}-cutout", "folder": outdir}) + ")")
+    written = _wait("the export", lambda: sorted(Path(outdir).glob("*-cutout*.png")), timeout=60)
+    result["exported"] = [str(p) for p in written]
+    time.sleep(1.0)  # let the page show the export message before the screenshot
+    subprocess.run(f"xwd -root -silent | convert xwd:- {shot}", shell=True, check=False)
+    result["screenshot"] = shot
+    return result
+
+
+def main() -> None:
+    result_file, photo, outdir, shot = sys.argv[1:5]
+    from app import window as app_window
+
+    def on_started(window: Any, api: Any) -> None:
+        try:
+            result = drive(window, api, photo, outdir, shot)
+        except Exception:
+            result = {"error": traceback.format_exc()}
+        Path(result_file).write_text(json.dumps(result, indent=2))
+        window.destroy()
+
+    code = app_window.run([], single_instance=False, on_started=on_started)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+// Start-up and wiring: hello() -> token, settings, presets; the event stream; and the
+// glue between the queue, the editor, the brushes, export and settings.
+
+import { call, connectEvents, on, pasteImage, setToken } from './bridge.js';
+import { Brush } from './brush.js';
+import { ExportPanel } from './export.js';
+import { Queue } from './queue.js';
+import { SettingsDialog, applyTheme } from './settings.js';
+import { installShortcuts } from './shortcuts.js';
+import { $, $$, banner, radioGroupKeys, showError, toast } from './ui.js';
+import { Viewer } from './viewer.js';
+import { HotFolder } from './watch.js';
+
+const state = {
+  settings: {},
+  locked: [],
+  presets: [],
+  models: [],
+  status: null,
+  docRequest: 0,
+};
+
+const viewer = new Viewer({
+  viewport: $('#viewport'),
+  backdrop: $('#backdrop'),
+  under: $('#layer-under'),
+  main: $('#layer-main'),
+  overlay: $('#overlay'),
+  divider: $('#divider'),
+  handle: $('#divider-handle'),
+});
+
+const queue = new Queue({
+  onSelect: (item) => showItem(item),
+  onChange: (item, before) => itemChanged(item, before),
+});
+
+const brush = new Brush(viewer, {
+  onEdited: (docId, result) => {
+    // The thumbnail follows the edit (its URL carries the version).
+    const item = queue.items.get(docId);
+    if (item) queue.update({ ...item, version: result.version });
+  },
+});
+
+const app = {
+  settings: () => state.settings,
+  locked: () => state.locked,
+  models: () => state.models,
+  items: () => queue.items.values(),
+  selected: () => queue.selected,
+  setSettings(settings, locked) {
+    state.settings = settings || {};
+    state.locked = locked || [];
+    applyTheme(state.settings.theme);
+    exporter.applySettings();
+  },
+  async saveSettings(changes, { quiet = false } = {}) {
+    const locked = new Set(state.locked);
+    const allowed = Object.fromEntries(Object.entries(changes).filter(([key]) => !locked.has(key)));
+    if (!Object.keys(allowed).length) return { ok: true };
+    const result = await call('set_settings', allowed);
+    if (result.ok) app.setSettings(result.settings, result.locked);
+    else if (!quiet) showError(result, 'The setting could not be saved.');
+    return result;
+  },
+};
+
+const exporter = new ExportPanel(app);
+const settingsDialog = new SettingsDialog(app);
+const hotFolder = new HotFolder({
+  settings: () => state.settings,
+  presets: () => state.presets,
+  exportChoice: () => exporter.choice(),
+});
+
+// ---- the editor follows the selection ------------------------------------------
+async function showItem(item) {
+  const ticket = ++state.docRequest;
+  exporter.refresh();
+  updateEmpty();
+  if (!item) {
+    viewer.setDocument(null);
+    stageMessage('');
+    brush.setEditState(null);
+    brush.refreshButtons();
+    return;
+  }
+  if (item.state === 'done' || item.state === 'flagged') {
+    const doc = await call('document', item.id);
+    if (ticket !== state.docRequest) return; // the user moved on meanwhile
+    if (!doc.ok) {
+      showError(doc);
+      return;
+    }
+    viewer.setDocument({ id: doc.id, width: doc.width, height: doc.height, levels: doc.levels, tile: doc.tile, version: doc.version });
+    brush.setEditState(doc);
+    stageMessage(item.state === 'flagged' ? (item.flags || []).map((f) => f.message).join(' · ') : '', 'warn');
+  } else {
+    // Not cut out yet: show the photo itself while waiting (if it can be read at all).
+    if (item.state !== 'failed' && item.width && item.height) {
+      viewer.setDocument({ id: item.id, width: item.width, height: item.height, levels: 1, tile: 512, version: item.version, placeholder: true });
+    } else {
+      viewer.setDocument(null);
+    }
+    brush.setEditState(null);
+    stageMessage(placeholderText(item), item.state === 'failed' ? 'error' : '');
+  }
+  brush.refreshButtons();
+}
+
+function placeholderText(item) {
+  if (item.state === 'failed') return `${item.name}: ${item.message || 'could not be cut out.'}`;
+  if (item.state === 'cancelled') return `${item.name} was stopped. Use “Try again” in the list to cut it out.`;
+  if (item.state === 'working') return `Cutting out ${item.name}… ${Math.round((item.progress || 0) * 100)}%`;
+  return `${item.name} is waiting its turn.`;
+}
+
+function stageMessage(text, kind = '') {
+  const box = $('#stage-message');
+  box.textContent = text;
+  box.className = `stage-message ${kind}`;
+  box.hidden = !text;
+  // The photo starts below the message instead of hiding under it.
+  $('#viewport').style.top = text ? `${box.offsetHeight}px` : '0px';
+}
+
+function itemChanged(item, before) {
+  exporter.refresh();
+  updateEmpty();
+  // However a photo arrived (Open, drop, paste, a second launch), show the first one.
+  if (!before && !queue.selectedId) {
+    queue.select(item.id);
+    return;
+  }
+  if (item.id !== queue.selectedId) return;
+  const finishedNow = (item.state === 'done' || item.state === 'flagged');
+  const changedState = !before || before.state !== item.state;
+  if (changedState || (!viewer.ready && before && before.width !== item.width)) {
+    showItem(item);
+  } else if (finishedNow && viewer.ready && item.version !== viewer.doc.version && !brush.stroke) {
+    // Changed elsewhere (e.g. a retry finished): reload the document state.
+    showItem(item);
+  } else if (!finishedNow) {
+    stageMessage(placeholderText(item), item.state === 'failed' ? 'error' : '');
+  }
+}
+
+function updateEmpty() {
+  $('#empty').hidden = queue.items.size > 0;
+}
+
+// ---- toolbar --------------------------------------------------------------------
+async function openPhotos() {
+  const result = await call('open_dialog');
+  if (!result.ok) return showError(result);
+  reportOpen(result.added.map((item) => item.id), result.errors);
+}
+
+function reportOpen(ids, errors = []) {
+  for (const error of errors.slice(0, 3)) toast(`${baseName(error.path)}: ${error.message}`, 'error');
+  if (errors.length > 3) toast(`${errors.length - 3} more could not be opened.`, 'error');
+  if (ids && ids.length && !queue.selectedId) queue.select(ids[0]);
+}
+
+function baseName(path) {
+  return String(path || '').split(/[\\/]/).pop();
+}
+
+function setPressed(id, on) {
+  $(id).setAttribute('aria-pressed', String(on));
+}
+
+function syncViewButtons() {
+  setPressed('#view-original', viewer.showOriginal || viewer.holdOriginal);
+  setPressed('#view-compare', viewer.compare);
+  setPressed('#view-mask', viewer.view === 'mask');
+}
+
+const actions = {
+  viewer,
+  brush,
+  exporter,
+  settings: settingsDialog,
+  open: openPhotos,
+  move: (step) => queue.move(step),
+  help() {
+    $('#help-dialog').showModal();
+    $('#help-close').focus();
+  },
+  holdOriginal(on) {
+    viewer.setHoldOriginal(on);
+    syncViewButtons();
+  },
+  toggleCompare() {
+    viewer.showOriginal = false;
+    viewer.setCompare(!viewer.compare);
+    syncViewButtons();
+  },
+  toggleMask() {
+    viewer.showOriginal = false;
+    viewer.setView(viewer.view === 'mask' ? 'cutout' : 'mask');
+    syncViewButtons();
+  },
+};
+
+function wireToolbar() {
+  $('#open-btn').addEventListener('click', openPhotos);
+  $('#empty-open').addEventListener('click', openPhotos);
+  $('#view-original').addEventListener('click', () => {
+    viewer.compare = false;
+    viewer.setShowOriginal(!viewer.showOriginal);
+    syncViewButtons();
+  });
+  $('#view-compare').addEventListener('click', actions.toggleCompare);
+  $('#view-mask').addEventListener('click', actions.toggleMask);
+  for (const swatch of $$('[data-bg]')) {
+    swatch.addEventListener('click', () => setBackground(swatch.dataset.bg));
+  }
+  $('#bg-color').addEventListener('input', () => setBackground('custom', $('#bg-color').value));
+  $('#zoom-in').addEventListener('click', () => viewer.zoomBy(1.25));
+  $('#zoom-out').addEventListener('click', () => viewer.zoomBy(0.8));
+  $('#zoom-fit').addEventListener('click', () => viewer.fit());
+  $('#zoom-100').addEventListener('click', () => viewer.actualSize());
+  $('#help-btn').addEventListener('click', actions.help);
+  $('#help-close').addEventListener('click', () => $('#help-dialog').close());
+  $('#banner-close').addEventListener('click', () => banner(''));
+  viewer.onChange(() => {
+    $('#zoom-level').textContent = viewer.doc ? `${Math.round(viewer.zoom * viewer.dpr * 100)}%` : '–';
+    for (const id of ['#zoom-in', '#zoom-out', '#zoom-fit', '#zoom-100', '#view-original', '#view-compare', '#view-mask']) {
+      $(id).disabled = !viewer.doc;
+    }
+    $('#view-compare').disabled = !viewer.ready;
+    $('#view-mask').disabled = !viewer.ready;
+  });
+}
+
+function setBackground(kind, color) {
+  for (const swatch of $$('[data-bg]')) swatch.setAttribute('aria-checked', String(swatch.dataset.bg === kind));
+  $('.swatch-custom').classList.toggle('checked', kind === 'custom');
+  viewer.setBackground(kind, color);
+}
+
+// ---- getting images in: drop overlay and paste --------------------------------
+function wireDropAndPaste() {
+  let depth = 0;
+  const overlay = $('#drop-overlay');
+  const hasFiles = (e) => e.dataTransfer && Array.from(e.dataTransfer.types || []).includes('Files');
+  window.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth += 1;
+    overlay.hidden = false;
+  });
+  window.addEventListener('dragover', (e) => {
+    e.preventDefault(); // or the window navigates to the dropped file
+    if (hasFiles(e)) {
+      e.dataTransfer.dropEffect = 'copy';
+      overlay.hidden = false;
+    }
+  });
+  window.addEventListener('dragleave', (e) => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0 || !e.relatedTarget) overlay.hidden = true;
+  });
+  // Capture phase: the window's native drop handler stops the drop from bubbling.
+  window.addEventListener('drop', (e) => {
+    // The files themselves reach Python through that handler (then an "opened" event).
+    e.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+  }, true);
+
+  document.addEventListener('paste', async (e) => {
+    if (e.target instanceof Element && e.target.closest('input[type="text"]')) return;
+    const files = Array.from((e.clipboardData && e.clipboardData.files) || []).filter((f) => f.type.startsWith('image/'));
+    if (!files.length) {
+      const items = Array.from((e.clipboardData && e.clipboardData.items) || []);
+      for (const item of items) {
+        if (item.kind === 'file' && item.type.startsWith('image/')) files.push(item.getAsFile());
+      }
+    }
+    if (!files.length) {
+      toast('There is no picture on the clipboard. Copy an image first, then paste.', 'info');
+      return;
+    }
+    e.preventDefault();
+    for (const file of files) {
+      const ext = (file.type.split('/')[1] || 'png').replace('jpeg', 'jpg');
+      const name = file.name && file.name !== 'image.png' ? file.name : `pasted.${ext}`;
+      const result = await pasteImage(file, name);
+      if (!result.ok) showError(result, 'The pasted image could not be opened.');
+      else reportOpen(result.ids);
+    }
+  });
+}
+
+// ---- status bar -----------------------------------------------------------------
+function showStatus(status) {
+  state.status = status || {};
+  const ready = $('#status-ready');
+  if (status && status.error) {
+    ready.textContent = 'Model not available';
+    ready.className = 'status-item failed';
+    banner(status.error);
+    state.statusBanner = true;
+  } else if (status && status.ready) {
+    ready.textContent = 'Ready';
+    ready.className = 'status-item ready';
+    if (state.statusBanner) banner('');
+    state.statusBanner = false;
+  } else {
+    ready.textContent = 'Warming up…';
+    ready.className = 'status-item warming';
+  }
+  $('#status-provider').textContent = (status && status.provider) || '';
+  $('#status-model').textContent = status && status.model ? `Model: ${status.model}` : '';
+  $('#status-offline').hidden = !(status && status.offline !== false);
+}
+
+// ---- events -----------------------------------------------------------------------
+function wireEvents() {
+  on('status', (e) => showStatus(e.status));
+  on('item', (e) => queue.update(e.item, e.summary));
+  on('removed', (e) => queue.remove(e.id, e.summary));
+  on('opened', (e) => reportOpen(e.ids));
+  on('export', (e) => e.state === 'written' && queue.markExported(e.id));
+  on('error', (e) => toast(e.message || 'Something went wrong.', 'error'));
+}
+
+async function resync() {
+  const snapshot = await call('queue');
+  if (snapshot.ok) queue.load(snapshot.items, snapshot.summary);
+  const status = await call('status');
+  if (status.ok) {
+    showStatus(status.status);
+    hotFolder.set(status.watch || null);
+  }
+}
+
+async function start() {
+  wireToolbar();
+  radioGroupKeys();
+  wireDropAndPaste();
+  installShortcuts(actions);
+  updateEmpty();
+  viewer.changed();
+  // Outside the app window nothing ever answers: say so instead of showing a dead page.
+  const slow = setTimeout(() => banner('Knockout is still starting… If this stays, close the window and open Knockout again.'), 15000);
+  const hello = await call('hello');
+  clearTimeout(slow);
+  banner('');
+  if (!hello.ok) {
+    banner(hello.error.message);
+    return;
+  }
+  setToken(hello.token);
+  state.presets = hello.presets || [];
+  state.models = hello.models || [];
+  $('#status-version').textContent = hello.version ? `Knockout ${hello.version}` : '';
+  exporter.setPresets(state.presets);
+  app.setSettings(hello.settings, hello.locked);
+  showStatus(hello.status);
+  wireEvents();
+  connectEvents(resync); // first, so nothing happening during the snapshot is missed
+  await resync();
+  if (!queue.selectedId && queue.items.size) queue.select(queue.items.keys().next().value);
+  document.documentElement.dataset.ready = 'true';
+}
+
+start();

@@ -1,0 +1,216 @@
+// The Export card: preset, file name template (with a live example), output folder,
+// "Export this photo" / "Export all finished", progress from `export` events and the
+// result with a button that opens the folder.
+
+import { call, on } from './bridge.js';
+import { $, el, showError, showPath, toast } from './ui.js';
+
+const EXTENSIONS = { png: '.png', jpeg: '.jpg', jpg: '.jpg', webp: '.webp', tiff: '.tif', tif: '.tif', avif: '.avif' };
+const FIELDS = ['stem', 'name', 'ext', 'parent', 'preset'];
+
+export class ExportPanel {
+  constructor(app) {
+    this.app = app; // {settings(), locked(), presets, saveSettings(changes), selected()}
+    this.run = null; // {total, written, failed}
+    this.lastFolder = null;
+    this.preset = $('#preset');
+    this.template = $('#template');
+    this.preset.addEventListener('change', () => {
+      this.describe();
+      this.example();
+      this.app.saveSettings({ preset: this.preset.value }, { quiet: true });
+    });
+    this.template.addEventListener('input', () => this.example());
+    this.template.addEventListener('change', () => {
+      if (this.templateError()) return;
+      this.app.saveSettings({ template: this.template.value.trim() }, { quiet: true });
+    });
+    $('#folder-btn').addEventListener('click', () => this.chooseFolder());
+    $('#export-one').addEventListener('click', () => this.exportSelected());
+    $('#export-all').addEventListener('click', () => this.exportAll());
+    $('#export-reveal').addEventListener('click', async () => {
+      if (!this.lastFolder) return;
+      const result = await call('open_folder', this.lastFolder);
+      if (!result.ok) showError(result);
+    });
+    on('export', (event) => this.progress(event));
+    on('export-done', (event) => this.done(event));
+  }
+
+  /** Fill from hello(): presets and the current settings. */
+  setPresets(presets) {
+    this.presets = presets || [];
+    this.preset.replaceChildren(...this.presets.map((p) => el('option', {
+      value: p.id,
+      // An <option> cannot hold an icon: the lock is spelled out.
+      text: p.locked ? `${p.label} (locked)` : p.label,
+    })));
+    this.applySettings();
+  }
+
+  applySettings() {
+    const settings = this.app.settings();
+    const locked = new Set(this.app.locked());
+    if (settings.preset && this.presets.some((p) => p.id === settings.preset)) this.preset.value = settings.preset;
+    if (document.activeElement !== this.template) this.template.value = settings.template || '{stem}-{preset}';
+    showPath($('#folder-path'), settings.output_dir);
+    setLocked(this.preset, locked.has('preset'));
+    setLocked(this.template, locked.has('template'));
+    setLocked($('#folder-btn'), locked.has('output_dir'));
+    this.describe();
+    this.example();
+  }
+
+  /** The preset and file name pattern chosen here (the hot folder uses them too). */
+  choice() {
+    const template = this.templateError() ? this.app.settings().template || '{stem}-{preset}' : this.template.value.trim();
+    return { preset: this.preset.value, template };
+  }
+
+  current() {
+    return this.presets.find((p) => p.id === this.preset.value) || null;
+  }
+
+  describe() {
+    const preset = this.current();
+    const desc = $('#preset-desc');
+    desc.textContent = preset
+      ? [preset.description, preset.locked ? 'Locked: set by your IT department.' : ''].filter(Boolean).join(' ')
+      : '';
+  }
+
+  templateError() {
+    const template = this.template.value.trim();
+    if (!template) return 'Type a file name pattern, for example {stem}-{preset}.';
+    const unknown = [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]).filter((f) => !FIELDS.includes(f));
+    if (unknown.length) return `Unknown field {${unknown[0]}}. Use ${FIELDS.map((f) => `{${f}}`).join(', ')}.`;
+    if (/[/\\:*?"<>|]/.test(template.replace(/\{[^{}]*\}/g, ''))) return 'A file name cannot contain / \\ : * ? " < > |';
+    return '';
+  }
+
+  /** "Example: red-shoe-web.png" for the selected photo (or a made-up one). */
+  example() {
+    const out = $('#template-example');
+    const error = this.templateError();
+    out.classList.toggle('error-text', Boolean(error));
+    if (error) {
+      out.textContent = error;
+      return;
+    }
+    const item = this.app.selected();
+    const path = item ? item.path : '/Photos/Shoes/red-shoe.jpg';
+    const parts = path.split(/[\\/]/);
+    const name = parts[parts.length - 1];
+    const dot = name.lastIndexOf('.');
+    const values = {
+      stem: dot > 0 ? name.slice(0, dot) : name,
+      name,
+      ext: dot > 0 ? name.slice(dot + 1) : '',
+      parent: parts[parts.length - 2] || '',
+      preset: this.preset.value || 'preset',
+    };
+    const preset = this.current();
+    const ext = preset ? EXTENSIONS[String(preset.format).toLowerCase()] || `.${preset.format}` : '';
+    const file = this.template.value.trim().replace(/\{(\w+)\}/g, (_, key) => values[key]) + ext;
+    out.textContent = `Example: ${file}`;
+  }
+
+  async chooseFolder() {
+    const result = await call('choose_folder');
+    if (!result.ok) return showError(result);
+    if (result.path) await this.app.saveSettings({ output_dir: result.path });
+  }
+
+  /** Enable the buttons for what can be exported now. */
+  refresh() {
+    const item = this.app.selected();
+    const finished = (i) => i && (i.state === 'done' || i.state === 'flagged');
+    const anyDone = [...this.app.items()].some(finished);
+    $('#export-one').disabled = !finished(item) || Boolean(this.run);
+    $('#export-all').disabled = !anyDone || Boolean(this.run);
+    this.example();
+  }
+
+  exportSelected() {
+    const item = this.app.selected();
+    if (!item || !(item.state === 'done' || item.state === 'flagged')) {
+      toast('Select a finished photo first.', 'info');
+      return;
+    }
+    this.start([item.id]);
+  }
+
+  exportAll() {
+    this.start(null);
+  }
+
+  async start(ids) {
+    if (this.run) return;
+    const error = this.templateError();
+    if (error) {
+      toast(error, 'error');
+      this.template.focus();
+      return;
+    }
+    const request = { ids, preset: this.preset.value, template: this.template.value.trim(), folder: null };
+    this.run = { total: 0, written: 0, failed: 0, problems: [] };
+    this.refresh();
+    const result = await call('export', request);
+    if (!result.ok) {
+      this.run = null;
+      this.refresh();
+      showError(result, 'The export could not start.');
+      return;
+    }
+    this.run.total = result.queued;
+    $('#export-result').hidden = true;
+    $('#export-progress').hidden = false;
+    this.showProgress();
+  }
+
+  showProgress() {
+    const run = this.run;
+    const finished = run.written + run.failed;
+    $('#export-text').textContent = `Exporting ${Math.min(finished + 1, run.total)} of ${run.total}…`;
+    $('#export-bar').style.width = `${run.total ? (finished / run.total) * 100 : 0}%`;
+  }
+
+  progress(event) {
+    if (!this.run) return; // the hot folder's exports: it has its own counter
+    if (event.state === 'written') {
+      this.run.written += 1;
+      if (event.message) this.run.problems.push(`${event.name}: ${event.message}`);
+    } else {
+      this.run.failed += 1;
+      this.run.problems.push(`${event.name}: ${event.message || 'could not be written'}`);
+    }
+    this.showProgress();
+  }
+
+  done(event) {
+    if (!this.run) return;
+    const run = this.run;
+    this.run = null;
+    this.lastFolder = event.folder;
+    $('#export-progress').hidden = true;
+    const box = $('#export-result');
+    box.hidden = false;
+    box.classList.toggle('failed', event.failed > 0 && event.written === 0);
+    const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
+    const folderName = String(event.folder || '').split(/[\\/]/).filter(Boolean).pop() || event.folder;
+    let text = `Exported ${files(event.written)} to “${folderName}”`;
+    if (event.failed) text += `. ${files(event.failed)} could not be written.`;
+    const result = $('#export-result-text');
+    result.textContent = text;
+    result.title = event.folder || '';
+    $('#export-reveal').hidden = event.written === 0;
+    box.scrollIntoView({ block: 'nearest' });
+    for (const problem of run.problems.slice(0, 3)) toast(problem, 'error');
+    this.refresh();
+  }
+}
+
+function setLocked(control, locked) {
+  control.disabled = locked;
+  control.title = locked ? 'Set by your IT department' : control.title.replace('Set by your IT department', '');
+}

@@ -1,0 +1,130 @@
+// The Settings dialog (gear button, Ctrl+,) and the theme. Settings live in Python
+// (api.get_settings / api.set_settings): nothing is kept in browser storage.
+
+import { call, on } from './bridge.js';
+import { $, $$, el, showError, showPath, toast } from './ui.js';
+
+export function applyTheme(theme) {
+  document.documentElement.dataset.theme = ['light', 'dark'].includes(theme) ? theme : 'system';
+}
+
+export class SettingsDialog {
+  constructor(app) {
+    this.app = app; // {settings(), locked(), models, saveSettings(changes)}
+    this.dialog = $('#settings-dialog');
+    this.pendingFolder = null;
+    $('#settings-btn').addEventListener('click', () => this.open());
+    $('#settings-cancel').addEventListener('click', () => this.dialog.close());
+    $('#set-output-btn').addEventListener('click', async () => {
+      const result = await call('choose_folder');
+      if (!result.ok) return showError(result);
+      if (result.path) {
+        this.pendingFolder = result.path;
+        showPath($('#set-output'), result.path);
+      }
+    });
+    $('#settings-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.save();
+    });
+    // Preview the theme while choosing; Cancel puts the saved one back.
+    $('#set-theme').addEventListener('change', () => applyTheme($('#set-theme').value));
+    this.dialog.addEventListener('close', () => applyTheme(this.app.settings().theme));
+    this.bindSupport();
+  }
+
+  /** "For IT support": the diagnostics report (arrives as an event) and Clear cache. */
+  bindSupport() {
+    $('#diag-run').addEventListener('click', async () => {
+      const result = await call('diagnostics');
+      if (!result.ok) return showError(result);
+      $('#diag-run').disabled = true;
+      $('#diag-status').textContent = 'Creating the report… It waits for the photo being cut out, then tests the model.';
+    });
+    on('diagnostics', (event) => {
+      $('#diag-run').disabled = false;
+      $('#diag-save').disabled = false;
+      $('#diag-status').textContent = 'Report ready. Save it and send the file to your IT department.';
+      const report = $('#diag-report');
+      report.value = event.report || '';
+      report.hidden = false;
+    });
+    $('#diag-save').addEventListener('click', async () => {
+      const result = await call('save_diagnostics');
+      if (!result.ok) return showError(result);
+      if (result.path) $('#diag-status').textContent = `Saved to ${result.path}`;
+    });
+    $('#cache-clear').addEventListener('click', async () => {
+      const result = await call('clear_cache');
+      if (!result.ok) return showError(result);
+      const n = result.removed || 0;
+      toast(n ? `Cache cleared: ${n} ${n === 1 ? 'item' : 'items'} removed.` : 'The cache was already empty.', 'ok');
+    });
+  }
+
+  get isOpen() {
+    return this.dialog.open;
+  }
+
+  async open() {
+    if (this.dialog.open || this.opening) return; // Ctrl+, pressed twice
+    this.opening = true;
+    try {
+      await this.show();
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  async show() {
+    const fresh = await call('get_settings');
+    if (fresh.ok) this.app.setSettings(fresh.settings, fresh.locked);
+    const settings = this.app.settings();
+    const locked = new Set(this.app.locked());
+    const models = this.app.models();
+    const model = $('#set-model');
+    model.replaceChildren(...models.map((m) => el('option', { value: m.id, text: m.label })));
+    if (settings.model && !models.some((m) => m.id === settings.model)) {
+      model.append(el('option', { value: settings.model, text: settings.model }));
+    }
+    model.value = settings.model || (models[0] && models[0].id) || '';
+    $('#set-device').value = settings.device || 'auto';
+    $('#set-theme').value = settings.theme || 'system';
+    showPath($('#set-output'), settings.output_dir);
+    this.pendingFolder = null;
+    for (const field of $$('[data-key]', this.dialog)) {
+      const isLocked = locked.has(field.dataset.key);
+      field.classList.toggle('locked', isLocked);
+      $('.lock-note', field).hidden = !isLocked;
+      for (const control of $$('select, input, button', field)) control.disabled = isLocked;
+    }
+    $('#settings-error').hidden = true;
+    this.dialog.showModal();
+    const first = $$('select:not(:disabled), button:not(:disabled)', this.dialog)[0];
+    if (first) first.focus();
+  }
+
+  async save() {
+    const settings = this.app.settings();
+    const locked = new Set(this.app.locked());
+    const wanted = {
+      model: $('#set-model').value,
+      device: $('#set-device').value,
+      theme: $('#set-theme').value,
+      output_dir: this.pendingFolder || settings.output_dir,
+    };
+    const changes = {};
+    for (const [key, value] of Object.entries(wanted)) {
+      if (!locked.has(key) && value && value !== settings[key]) changes[key] = value;
+    }
+    if (Object.keys(changes).length) {
+      const result = await this.app.saveSettings(changes, { quiet: true });
+      if (!result.ok) {
+        $('#settings-error').textContent = result.error.message;
+        $('#settings-error').hidden = false;
+        return;
+      }
+    }
+    this.dialog.close();
+  }
+}

@@ -1,0 +1,119 @@
+// Hot folder: watch a folder; every photo saved into it is cut out and exported with a
+// preset (api.watch_start / watch_stop, progress as `watch` events). While it runs, the
+// toolbar button and the status bar say so, with a Stop button.
+
+import { call, on } from './bridge.js';
+import { $, el, showError, showPath, toast } from './ui.js';
+
+export class HotFolder {
+  constructor(app) {
+    this.app = app; // {settings(), presets(), exportChoice(): {preset, template}}
+    this.watch = null;
+    this.inbox = null;
+    this.folder = null;
+    this.dialog = $('#watch-dialog');
+    $('#watch-btn').addEventListener('click', () => this.open());
+    $('#watch-cancel').addEventListener('click', () => this.dialog.close());
+    $('#watch-stop').addEventListener('click', () => this.stop());
+    $('#status-watch-stop').addEventListener('click', () => this.stop());
+    $('#watch-inbox-btn').addEventListener('click', () => this.choose('inbox'));
+    $('#watch-out-btn').addEventListener('click', () => this.choose('folder'));
+    $('#watch-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.start();
+    });
+    on('watch', (event) => this.set(event.watch));
+  }
+
+  /** Show the hot folder state (null = not watching). */
+  set(watch) {
+    this.watch = watch || null;
+    const active = Boolean(this.watch);
+    const name = active ? baseName(this.watch.inbox) : '';
+    $('#watch-btn').setAttribute('aria-pressed', String(active));
+    $('#watch-btn-text').textContent = active ? `Watching “${name}”` : 'Hot folder…';
+    $('#status-watch').hidden = !active;
+    if (active) {
+      const { written = 0, failed = 0 } = this.watch;
+      let text = `Watching “${name}” · ${written} exported`;
+      if (failed) text += ` · ${failed} failed`;
+      $('#status-watch-text').textContent = text;
+      $('#status-watch-text').title = `${this.watch.inbox} → ${this.watch.folder}`;
+    }
+    if (this.dialog.open) this.fill();
+  }
+
+  async open() {
+    this.fill();
+    $('#watch-error').hidden = true;
+    this.dialog.showModal();
+    (this.watch ? $('#watch-stop') : $('#watch-inbox-btn')).focus();
+  }
+
+  fill() {
+    const watch = this.watch;
+    const settings = this.app.settings();
+    const choice = this.app.exportChoice();
+    const presets = this.app.presets();
+    const select = $('#watch-preset');
+    const current = watch ? watch.preset : select.value || choice.preset;
+    select.replaceChildren(...presets.map((p) => el('option', { value: p.id, text: p.locked ? `${p.label} (locked)` : p.label })));
+    if (current) select.value = current;
+    showPath($('#watch-inbox'), watch ? watch.inbox : this.inbox, 'Not chosen yet');
+    showPath($('#watch-out'), watch ? watch.folder : this.folder || settings.output_dir);
+    $('#watch-template-note').textContent = `File names follow the Export pattern: ${choice.template}`;
+    $('#watch-active').hidden = !watch;
+    if (watch) {
+      $('#watch-active-text').textContent =
+        `Watching now. ${watch.written || 0} exported${watch.failed ? `, ${watch.failed} failed` : ''} so far.`;
+    }
+    for (const control of [select, $('#watch-inbox-btn'), $('#watch-out-btn')]) control.disabled = Boolean(watch);
+    $('#watch-start').hidden = Boolean(watch);
+    $('#watch-stop').hidden = !watch;
+  }
+
+  async choose(which) {
+    const result = await call('choose_folder');
+    if (!result.ok) return showError(result);
+    if (!result.path) return;
+    this[which] = result.path;
+    $('#watch-error').hidden = true;
+    this.fill();
+  }
+
+  async start() {
+    const error = $('#watch-error');
+    if (!this.inbox) {
+      error.textContent = 'Choose the folder to watch first.';
+      error.hidden = false;
+      return;
+    }
+    const choice = this.app.exportChoice();
+    const request = {
+      inbox: this.inbox,
+      folder: this.folder || this.app.settings().output_dir,
+      preset: $('#watch-preset').value,
+      template: choice.template,
+    };
+    const result = await call('watch_start', request);
+    if (!result.ok) {
+      error.textContent = result.error.message;
+      error.hidden = false;
+      return;
+    }
+    this.set(result.watch);
+    this.dialog.close();
+    toast(`Watching “${baseName(this.inbox)}”: photos saved there are exported automatically.`, 'ok');
+  }
+
+  async stop() {
+    const result = await call('watch_stop');
+    if (!result.ok) return showError(result);
+    this.set(null);
+    toast('Stopped watching the folder. Photos already in the list still finish.', 'info');
+  }
+}
+
+function baseName(path) {
+  return String(path || '').split(/[\\/]/).filter(Boolean).pop() || String(path || '');
+}
