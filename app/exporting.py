@@ -13,9 +13,10 @@ from typing import Any
 from PIL import Image
 
 from app import audit
-from app.core import compliance
+from app.core import cleanup, compliance
+from app.core.compose import Cutout
 from app.core.errors import OutputError
-from app.core.export import render, save
+from app.core.export import ExportSettings, render, save
 from app.document import Document
 from app.presets import Preset, check_template
 
@@ -28,6 +29,15 @@ def file_name(template: str, source: Path, preset: Preset) -> str:
     if not name or any(c in name for c in '/\\:*?"<>|') or name in (".", ".."):
         raise ValueError(f"the file name template {template!r} gives no usable name for {source.name}")
     return name + preset.settings.extension
+
+
+def render_document(doc: Document, settings: ExportSettings) -> tuple[Image.Image, bytes | None]:
+    """The pixels to write for ``doc`` (its current, possibly touched-up mask) and its EXIF."""
+    with doc.lock:
+        cut = doc.cutout()
+        if settings.punch_holes:  # product presets ask for it
+            cut = Cutout(cut.rgb, cleanup.clean(cut.rgb, cut.alpha, holes=True))
+        return render(cut, settings), doc.exif
 
 
 @dataclass
@@ -49,9 +59,7 @@ class Exporter:
         if not doc.finished:
             raise OutputError(f"{doc.name} is not cut out yet", doc.name)
         target = self._target(doc)
-        with doc.lock:
-            image = render(doc.cutout(), self.preset.settings)
-            exif = doc.exif
+        image, exif = render_document(doc, self.preset.settings)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             save(image, target, self.preset.settings, exif)

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.export import render, save
+from app.core.export import save
 from app.document import Document
+from app.exporting import render_document
 from app.jobs import JobRunner, plain_error
 from app.journal import Journal, header_for
 from app.pipeline import Job, Result
@@ -72,9 +73,7 @@ class HotFolder:
             self._record(job, None, doc.message or "could not be cut out", started)
             return
         try:
-            with doc.lock:
-                image = render(doc.cutout(), self.preset.settings)
-                exif = doc.exif
+            image, exif = render_document(doc, self.preset.settings)
             save(image, job.output, self.preset.settings, exif)
         except Exception as exc:
             self._record(job, None, plain_error(exc), started)

@@ -78,9 +78,12 @@ def builtin_presets() -> list[Preset]:
                "Full-size cutout with transparency, lossless. Keep it as the master to make other versions from.",
                ExportSettings(format="png")),
         Preset("marketplace", "Marketplace (white background)",
-               "JPEG on pure white, subject centred on a 2000×2000 square filling 85 %. "
-               + CHECK_RULES,
-               ExportSettings(format="jpg", background=WHITE, canvas=(2000, 2000), fill=0.85, quality=92),
+               "JPEG on pure white, subject centred on a 2000×2000 square filling 85 %; gaps inside the "
+               "product that show the background are made white too. " + CHECK_RULES,
+               # Punching holes is safe here: a region wrongly punched is background-coloured and
+               # the export is flattened onto white anyway.
+               ExportSettings(format="jpg", background=WHITE, canvas=(2000, 2000), fill=0.85, quality=92,
+                              punch_holes=True),
                rules=Rules(background=WHITE, fill_range=(0.80, 0.95), min_size=1000, colour_space="sRGB")),
         Preset("web-webp", "Web (WebP)",
                "Smaller lossy WebP with transparency, fitted within 2000×2000 for web pages.",

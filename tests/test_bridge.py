@@ -309,3 +309,23 @@ def test_punch_holes_opens_a_background_gap_inside_the_subject_and_undoes(tmp_pa
     assert again["ok"]
     assert api.punch_holes(doc_id)["error"]["code"] == "no-holes"
     runner.stop()
+
+
+def test_the_marketplace_preset_punches_background_gaps_and_the_master_keeps_the_mask(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    ring = Image.new("RGB", (300, 300), (20, 30, 40))
+    ring.paste((230, 200, 180), (60, 60, 240, 240))
+    ring.paste((20, 30, 40), (120, 120, 180, 180))
+    ring.save(tmp_path / "ring.png")
+    doc_id = _open_done(api, runner, tmp_path / "ring.png")
+    runner.get(doc_id).replace_mask(np.pad(np.full((180, 180), 255, np.uint8), 60))  # the gap kept
+    out = tmp_path / "out"
+    for preset in ("marketplace", "png-master"):
+        api.export({"ids": [doc_id], "preset": preset, "template": "{stem}-{preset}", "folder": str(out)})
+    runner.wait_idle()
+    with Image.open(out / "ring-png-master.png") as master:
+        assert master.getchannel("A").getpixel((150, 150)) == 255  # the master keeps the mask as edited
+    with Image.open(out / "ring-marketplace.jpg") as white:
+        centre = white.getpixel((1000, 1000))
+        assert min(centre) > 240  # the gap shows the white background, not the dark old one
+    runner.stop()
