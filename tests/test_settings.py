@@ -25,7 +25,7 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_defaults_cover_the_desktop_contract_and_the_bundled_default_model():
     effective = load_settings(NONE)
     assert effective.values == DEFAULTS and effective.locked == set()
-    assert DEFAULTS["model"] == "isnet-medium" and DEFAULTS["preset"] == "png-master"
+    assert DEFAULTS["model"] == "isnet-medium-int8" and DEFAULTS["preset"] == "png-master"
     assert DEFAULTS["template"] == "{stem}-{preset}" and DEFAULTS["output_dir"].endswith("Knockout")
     assert {"model", "device", "output_dir", "theme", "preset", "template"} <= set(DEFAULTS)
 
@@ -85,9 +85,9 @@ def test_locked_keys_are_reported_and_cannot_be_changed(dirs):
 
 
 def test_allowed_models_and_presets_constrain_choices(dirs):
-    policy = Policy(allowed_models=("isnet-small", "isnet-medium"), lock_presets=("marketplace", "mask"))
+    policy = Policy(allowed_models=("isnet-small", "isnet-medium-int8"), lock_presets=("marketplace", "mask"))
     values = load_settings(policy).values
-    assert values["model"] == "isnet-medium" and values["preset"] == "marketplace"
+    assert values["model"] == "isnet-medium-int8" and values["preset"] == "marketplace"
     with pytest.raises(SettingsError, match="model 'u2net' is not allowed") as caught:
         save_settings({"model": "u2net"}, policy)
     assert caught.value.code == "locked"

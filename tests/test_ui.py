@@ -655,6 +655,11 @@ def test_data_routes_need_the_token(ui, tmp_path):
 
 
 def test_errors_are_plain_language_toasts(ui):
+    ui.page.wait_for_function("() => true")  # let the page's event stream subscribe first
+    for _ in range(100):
+        if ui.backend.hub.subscribers:
+            break
+        ui.page.wait_for_timeout(50)
     ui.backend.hub.publish({"type": "error", "message": "The disk is full."})
     ui.wait_text("#toasts", "The disk is full.")
     result = ui.page.evaluate("import('/js/bridge.js').then(m => m.call('document', 'd999'))")
