@@ -48,7 +48,7 @@ BENCH = REPO / ".bench"
 REMBG_VERSION = "2.0.86"
 SIZE = (4000, 3000)
 TARGET_RATIO, TARGET_RSS_MB = 2.5, 1200
-KNOCKOUT_MODELS = {"knockout": "isnet-medium", "knockout-fp16": "isnet-medium-fp16"}  # tool name -> --model
+KNOCKOUT_MODELS = {"knockout": "isnet-medium-int8", "knockout-fp32": "isnet-medium"}  # tool name -> --model
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # argv: RESULT_FILE CMD...; writes [wall s, exit code, ru_maxrss KB] of CMD.
 LAUNCHER = (
