@@ -4,7 +4,6 @@ back, a side output; checks the int8 derivation's structure, determinism and acc
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +11,15 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 32  # the calibration photos are resized to the graph's input size
 INT8_STEPS = ["fp32-activations", "prune-outputs", "fold-weight-casts", "int8-static"]
 
 
 def _derive_module():
-    spec = importlib.util.spec_from_file_location("knockout_models_derive", ROOT / "models" / "derive.py")
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
-    return module
+    return load_script("knockout_models_derive", ROOT / "models" / "derive.py")
 
 
 def _tiny_isnet(path: Path) -> None:
@@ -107,7 +104,7 @@ def test_int8_static_quantises_per_channel_deterministically_and_stays_close(tin
 def test_int8_static_without_committed_ranges_says_how_to_make_them(tiny: Path, tmp_path: Path) -> None:
     derive = _derive_module()
     derive.RANGES_FILE = tmp_path / "missing.json"
-    with pytest.raises(ValueError, match="derive.py calibrate"):
+    with pytest.raises(ValueError, match=r"derive\.py calibrate"):
         derive.derive(tiny, tmp_path / "out.onnx", INT8_STEPS, "output")
 
 
