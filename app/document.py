@@ -263,7 +263,7 @@ class Document:
 
     def preview(self, view: str) -> tuple[bytes, str]:
         """The whole picture, longest side at most PREVIEW pixels."""
-        return self._cached(("preview", view), lambda: self._render(view, None, PREVIEW))
+        return self._cached(("preview", view), view, None, PREVIEW)
 
     def tile(self, view: str, z: int, x: int, y: int) -> tuple[bytes, str]:
         with self.lock:
@@ -279,30 +279,38 @@ class Document:
         box = (x * TILE * scale, y * TILE * scale, min(self.width, (x + 1) * TILE * scale),
                min(self.height, (y + 1) * TILE * scale))
         size = (min(TILE, lw - x * TILE), min(TILE, lh - y * TILE))
-        return self._cached(("tile", view, z, x, y), lambda: self._render(view, box, size))
+        return self._cached(("tile", view, z, x, y), view, box, size)
 
-    def _cached(self, key: tuple[object, ...], make: Callable[[], tuple[bytes, str]]) -> tuple[bytes, str]:
-        if key[1] not in VIEWS:
-            raise KeyError(f"unknown view {key[1]!r}")
+    def _cached(self, key: tuple[object, ...], view: str, box: tuple[int, int, int, int] | None,
+                size: int | tuple[int, int]) -> tuple[bytes, str]:
+        """The encoded picture, from the cache when this version was already asked for.
+
+        The document is locked only while the (small) picture is cut out of the full-size
+        pixels; encoding happens outside, so a brush stroke never waits for a preview."""
+        if view not in VIEWS:
+            raise KeyError(f"unknown view {view!r}")
         with self.lock:
             hit = self._cache.get(key)
-            if hit is None:
-                hit = make()
+            if hit is not None:
+                return hit
+            version = self.version
+            image = self._picture(view, box, size)
+        encoded = self._encode(view, image, whole=box is None)
+        with self.lock:
+            if self.version == version:  # an edit meanwhile makes this picture stale: do not keep it
                 if len(self._cache) > 256:
                     self._cache.clear()
-                self._cache[key] = hit
-            return hit
+                self._cache[key] = encoded
+        return encoded
 
-    def _render(
-        self, view: str, box: tuple[int, int, int, int] | None, size: int | tuple[int, int]
-    ) -> tuple[bytes, str]:
+    @staticmethod
+    def _encode(view: str, image: Image.Image, whole: bool) -> tuple[bytes, str]:
         """Encoded picture and its MIME type."""
-        image = self._picture(view, box, size)
         if view == "original":
             return _jpeg(image), "image/jpeg"
         # A whole-picture preview is several megapixels: stored, not deflated, it encodes
         # ~3x faster, and size does not matter over loopback. Tiles are small: deflate them.
-        return _png(image, level=0 if box is None else 1), "image/png"
+        return _png(image, level=0 if whole else 1), "image/png"
 
     def _picture(self, view: str, box: tuple[int, int, int, int] | None, size: int | tuple[int, int]) -> Image.Image:
         """``view`` of ``box`` (or all) at ``size`` (exact, or fitted inside a square of that side).

@@ -63,6 +63,11 @@ def drive(window: Any, api: Any, photo: str, outdir: str, shot: str) -> dict[str
         "Array.from(document.images).some(i => i.complete && i.naturalWidth > 0 && /\\/doc\\//.test(i.src))"))
     result["drop_to_cutout_s"] = time.perf_counter() - dropped
     result["page_text"] = js("document.body.innerText")
+    # The editor has finished loading its picture before the person picks up the brush.
+    _wait("the editor's picture", lambda: js(
+        "(() => { const i = document.querySelector('#layer-main img.preview');"
+        " return !!i && i.complete && i.naturalWidth > 0; })()"))
+    time.sleep(0.3)
 
     doc = api.document(item["id"])
     w, h = doc["width"], doc["height"]
