@@ -25,8 +25,8 @@ from app import __version__, audit, retention
 from app.core import cleanup
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
-from app.document import NotReady
-from app.exporting import Exporter
+from app.document import TILE, NotReady
+from app.exporting import Exporter, file_name
 from app.hotfolder import HotFolder
 from app.inference.manifest import discover
 from app.jobs import ExportTask, JobRunner, plain_error
@@ -167,8 +167,6 @@ class Api:
         doc = self._runner.get(_doc_id(doc_id))
         if not doc.finished:
             raise NotReady(f"{doc.name} is not cut out yet")
-        from app.document import TILE
-
         return {"id": doc.id, "name": doc.name, "width": doc.width, "height": doc.height, "tile": TILE,
                 "levels": doc.levels(), **doc.edit_state()}
 
@@ -213,8 +211,6 @@ class Api:
         ids = [_doc_id(i) for i in ids]
         if not ids:
             raise BridgeError("nothing", "Nothing to export yet: wait until a photo is cut out.")
-        from app.exporting import file_name
-
         file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
         status, settings = self._runner.status, load_settings(self._policy).values
         exporter = Exporter(preset, template, folder, model_id=str(status.get("model_id", "")),
