@@ -202,7 +202,7 @@ class Api:
     def export(self, request: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(request, dict):
             raise BridgeError("invalid", "Expected an export request.")
-        preset, template, folder = self._export_choice(request)
+        preset, template, folder, settings = self._export_choice(request)
         if not folder.is_absolute():
             raise BridgeError("invalid", "Choose an output folder first.")
         ids = request.get("ids")
@@ -212,11 +212,8 @@ class Api:
         if not ids:
             raise BridgeError("nothing", "Nothing to export yet: wait until a photo is cut out.")
         file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
-        status, settings = self._runner.status, load_settings(self._policy).values
-        exporter = Exporter(preset, template, folder, model_id=str(status.get("model_id", "")),
-                            model_sha256=str(status.get("model_sha256", "")),
-                            audit_on=bool(settings.get("audit")), sidecar=bool(settings.get("sidecar")),
-                            written=self._written)
+        exporter = Exporter(preset, template, folder, written=self._written,
+                            on_written=self._auditor(preset, settings))
         return {"queued": self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))}
 
     @_envelope
@@ -234,14 +231,14 @@ class Api:
         if not isinstance(request, dict) or not request.get("inbox"):
             raise BridgeError("invalid", "Choose the folder to watch first.")
         self._stop_watch()
-        preset, template, folder = self._export_choice(request)
+        preset, template, folder, settings = self._export_choice(request)
         inbox = Path(str(request["inbox"])).expanduser()
         if folder.resolve() == inbox.resolve():
             raise BridgeError("invalid", "Choose an output folder outside the watched folder.")
         try:
             self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template,
                                         str(self._runner.status.get("model_id", "")),
-                                        on_written=self._auditor(preset)).start()
+                                        on_written=self._auditor(preset, settings)).start()
         except (JournalError, OSError) as exc:
             raise BridgeError("watch", str(exc)) from None
         return {"watch": self._hotfolder.describe()}
@@ -309,9 +306,9 @@ class Api:
         return {"settings": effective.values, "locked": sorted(effective.locked)}
 
     # -- helpers ------------------------------------------------------------------------
-    def _auditor(self, preset: Any) -> Callable[[Any, Path], None] | None:
-        """The audit record for each hot-folder export, when audit is on (by setting or policy)."""
-        settings, status = load_settings(self._policy).values, self._runner.status
+    def _auditor(self, preset: Any, settings: dict[str, Any]) -> Callable[[Any, Path], None] | None:
+        """The audit record for each written export, when audit is on (by setting or policy)."""
+        status = self._runner.status
         if not settings.get("audit"):
             return None
         sidecar = bool(settings.get("sidecar"))
@@ -323,9 +320,10 @@ class Api:
 
         return record
 
-    def _export_choice(self, request: dict[str, Any]) -> tuple[Any, str, Path]:
+    def _export_choice(self, request: dict[str, Any]) -> tuple[Any, str, Path, dict[str, Any]]:
         """Preset, name template and folder for an export: what the page asked for, except
-        where IT's policy pinned the setting (then the page's value is ignored)."""
+        where IT's policy pinned the setting (then the page's value is ignored); and the
+        effective settings they came from."""
         effective = load_settings(self._policy)
         settings, locked = effective.values, effective.locked
 
@@ -337,7 +335,7 @@ class Api:
             preset = dataclasses.replace(preset, settings=self._policy.apply_metadata(preset.settings))
         template = str(pick("template", "template") or preset.template)
         folder = Path(str(pick("output_dir", "folder"))).expanduser()
-        return preset, template, folder
+        return preset, template, folder, settings
 
     def _models(self) -> list[dict[str, str]]:
         allowed = getattr(self._policy, "allowed_models", None)

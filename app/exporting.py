@@ -6,13 +6,13 @@ compliance check of the preset's rules, and the audit record when it is on.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from app import audit
 from app.core import cleanup, compliance
 from app.core.compose import Cutout
 from app.core.errors import OutputError
@@ -48,11 +48,8 @@ class Exporter:
     preset: Preset
     template: str
     folder: Path
-    model_id: str = ""
-    model_sha256: str = ""
-    audit_on: bool = False
-    sidecar: bool = False
     written: set[Path] = field(default_factory=set)
+    on_written: Callable[[Document, Path], None] | None = None  # the audit record, when audit is on
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, doc: Document) -> dict[str, Any]:
@@ -71,10 +68,8 @@ class Exporter:
         if self.preset.rules:  # checked on the file as written (profile, JPEG noise), as a reviewer sees it
             with Image.open(target) as written:
                 problems = compliance.check(written, self.preset.rules)
-        if self.audit_on:
-            audit.record_export(source=doc.path, output=target, model_id=self.model_id,
-                                model_sha256=self.model_sha256, preset_id=self.preset.id,
-                                settings=self.preset.settings, sidecar=self.sidecar)
+        if self.on_written is not None:
+            self.on_written(doc, target)
         return {"path": str(target), "message": "; ".join(p.message for p in problems) or None,
                 "violations": [{"code": p.code, "message": p.message} for p in problems]}
 

@@ -1,8 +1,10 @@
 """Suite-wide fixtures."""
 
+from pathlib import Path
+
 import pytest
 
-from app import cli, netguard
+from app import cli, netguard, paths
 from tests.fakes import FakeEngine
 
 
@@ -26,6 +28,16 @@ def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
                      ("XDG_STATE_HOME", "state")):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.delenv("KNOCKOUT_POLICY_FILE", raising=False)
+
+
+@pytest.fixture
+def config_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """User and machine config folders under ``tmp_path``; the machine policy file (absent
+    unless a test writes it) is ``tmp_path/machine/knockout-policy.json``."""
+    monkeypatch.setattr(paths, "user_config_dir", lambda: tmp_path / "user")
+    monkeypatch.setattr(paths, "machine_config_dir", lambda: tmp_path / "machine")
+    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", str(tmp_path / "machine" / "knockout-policy.json"))
+    return tmp_path
 
 
 @pytest.fixture

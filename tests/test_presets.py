@@ -24,12 +24,9 @@ NONE = Policy()
 
 
 @pytest.fixture(autouse=True)
-def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """User and machine config dirs in tmp, no machine policy file."""
-    monkeypatch.setattr(paths, "user_config_dir", lambda: tmp_path / "user")
-    monkeypatch.setattr(paths, "machine_config_dir", lambda: tmp_path / "machine")
-    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", str(tmp_path / "machine" / "none.json"))
-    return tmp_path
+def dirs(config_dirs: Path) -> Path:
+    """User and machine config dirs in tmp, no machine policy file (see conftest)."""
+    return config_dirs
 
 
 def team_file(path: Path, **overrides) -> Path:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from app import paths
 from app.policy import Policy
 from app.settings import DEFAULTS, SettingsError, load_settings, save_settings, settings_file
 
@@ -15,11 +14,8 @@ NONE = Policy()
 
 
 @pytest.fixture(autouse=True)
-def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(paths, "user_config_dir", lambda: tmp_path / "user")
-    monkeypatch.setattr(paths, "machine_config_dir", lambda: tmp_path / "machine")
-    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", str(tmp_path / "machine" / "knockout-policy.json"))
-    return tmp_path
+def dirs(config_dirs: Path) -> Path:
+    return config_dirs
 
 
 def test_defaults_cover_the_desktop_contract_and_the_bundled_default_model():
