@@ -80,10 +80,11 @@ def _add_export_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lossy", action="store_true", help="lossy WebP (default is lossless)")
     p.add_argument("--keep-exif", action="store_true", help="copy the source's EXIF (default: stripped)")
     controls.add_exif_option(p)
-    p.add_argument("--decontaminate", action="store_true",
-                   help="estimate the subject's own colour in soft edges (less rim of the old background)")
-    p.add_argument("--refine-edges", action="store_true",
-                   help="snap mask edges to the photo with a guided filter (sharper, ~0.5 s more per 12 MP)")
+    p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=True,
+                   help="estimate the subject's own colour in soft edges, so a flatten shows no rim of the old "
+                        "background (default: on)")
+    p.add_argument("--refine-edges", action=argparse.BooleanOptionalAction, default=True,
+                   help="full-resolution mask edges guided by the photo instead of a plain resize (default: on)")
     p.add_argument("--punch-holes", action="store_true",
                    help="make enclosed gaps that show the background transparent (inside a handle, between spokes)")
     p.add_argument("--keep-specks", action="store_true",

@@ -60,7 +60,7 @@ class JobRunner:
         hub: EventHub,
         spill_dir: Path,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        refine_edges: bool = False,
+        refine_edges: bool = True,
         keep_in_memory: int = 4,
     ) -> None:
         self.hub = hub

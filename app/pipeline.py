@@ -55,7 +55,7 @@ class Result:
         return {k: v for k, v in self.__dict__.items() if v is not None and v != []}
 
 
-def full_alpha(decoded: Decoded, prob: np.ndarray, refine_edges: bool = False, *,
+def full_alpha(decoded: Decoded, prob: np.ndarray, refine_edges: bool = True, *,
                specks: bool = True, holes: bool = False) -> Image.Image:
     """The model's probability map at the photo's size, cleaned up (app.core.cleanup; defaults as
     ExportSettings'), keeping the source's own transparency."""
@@ -69,7 +69,7 @@ def settings_alpha(decoded: Decoded, prob: np.ndarray, settings: ExportSettings)
     return full_alpha(decoded, prob, settings.refine_edges, specks=settings.remove_specks, holes=settings.punch_holes)
 
 
-def matte(engine: Engine, decoded: Decoded, refine_edges: bool = False) -> Image.Image:
+def matte(engine: Engine, decoded: Decoded, refine_edges: bool = True) -> Image.Image:
     """Full-resolution alpha for a decoded photo."""
     return full_alpha(decoded, engine.predict(decoded.image), refine_edges)
 

@@ -104,6 +104,13 @@ def test_clean_up_options_reach_the_export_settings():
     assert (asked.remove_specks, asked.punch_holes) == (False, True)
 
 
+def test_edge_refinement_and_decontamination_are_on_by_default_and_can_be_switched_off():
+    default = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg"]))
+    off = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg", "--no-refine-edges", "--no-decontaminate"]))
+    assert (default.refine_edges, default.decontaminate) == (True, True)
+    assert (off.refine_edges, off.decontaminate) == (False, False)
+
+
 def test_failures_are_printed_on_stderr_with_name_and_reason(tmp_path, fake_engine, capsys):
     (tmp_path / "broken.jpg").write_text("nope")
     assert cli.main(["cut", str(tmp_path / "broken.jpg"), "-o", str(tmp_path / "out")]) == 1

@@ -54,9 +54,19 @@ def test_a_hard_edged_matte_returns_the_photo_untouched():
     assert estimate_foreground(photo, alpha) is photo
 
 
+def test_a_photo_larger_than_the_working_size_still_gets_its_colour_back(monkeypatch):
+    monkeypatch.setattr(decontaminate, "WORK_SIDE", 80)  # the upsampled estimate, pasted in blocks
+    photo, alpha_img, alpha = _composite()
+    band = (alpha > 0.05) & (alpha < 0.95)
+    raw_error = np.abs(np.asarray(photo, np.float32) - RED)[band].mean()
+    fixed = np.asarray(estimate_foreground(photo, alpha_img), np.float32)
+    assert np.abs(fixed - RED)[band].mean() < raw_error / 8
+
+
 def test_tile_size_does_not_change_the_result(monkeypatch):
     photo, alpha_img, _ = _composite(width=300, height=170, start=120, ramp=40)
-    monkeypatch.setattr(decontaminate, "TILE", 64)
+    monkeypatch.setattr(decontaminate, "WORK_SIDE", 150)
+    monkeypatch.setattr(decontaminate, "TILE", 16)
     small = np.asarray(estimate_foreground(photo, alpha_img)).astype(int)
     monkeypatch.setattr(decontaminate, "TILE", 1000)
     whole = np.asarray(estimate_foreground(photo, alpha_img)).astype(int)

@@ -137,6 +137,30 @@ def test_true_foreground_layer_adds_the_edge_flatten_error(tmp_path, engines, ca
     assert "flatten" in capsys.readouterr().out
 
 
+def test_flatten_error_is_of_the_colours_cut_would_export(tmp_path, engines, monkeypatch):
+    """With decontamination (cut's default) the flatten uses the estimated subject colours."""
+    images, masks = dataset(tmp_path, names=("a",))
+    mask(masks / "a.png", value=128)
+    true_colour = (230, 200, 180)
+    Image.new("RGB", SIZE, true_colour).save(tmp_path / "a.png")
+    (tmp_path / "fg").mkdir()
+    (tmp_path / "a.png").rename(tmp_path / "fg" / "a.png")
+    seen = []
+
+    def perfect(rgb, alpha):  # stands in for app.core.decontaminate: recovers the true colour
+        seen.append(alpha.size)
+        return Image.new("RGB", rgb.size, true_colour)
+
+    monkeypatch.setattr(command, "estimate_foreground", perfect)
+    errors = {}
+    for flag in ("--decontaminate", "--no-decontaminate"):
+        out = tmp_path / f"{flag}.csv"
+        assert cli.main(["eval", str(images), str(masks), "--fg", str(tmp_path / "fg"), "--csv", str(out), flag]) == 0
+        errors[flag] = float(read_csv(out)[0]["flatten_error"])
+    assert seen == [SIZE]  # called once: only with --decontaminate
+    assert errors["--decontaminate"] < errors["--no-decontaminate"]
+
+
 def test_no_matching_pairs_is_a_usage_error(tmp_path, engines, capsys):
     photo(tmp_path / "images" / "a.png", SIZE)
     mask(tmp_path / "masks" / "other.png")

@@ -186,7 +186,7 @@ def test_stray_specks_are_removed_by_default_and_kept_when_asked(tmp_path):
     engine = FakeEngine(size=400)
     cleaned = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True)))
     kept = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, remove_specks=False)))
-    assert kept[22, 372] == 255 and cleaned[22, 372] == 0
+    assert kept[22, 372] > 200 and cleaned[22, 372] == 0  # kept: still there (the guided edge softens it)
     assert cleaned[150, 200] == 255
 
 

@@ -4,9 +4,9 @@ The model sees the photo squeezed to 1024². A plain resize of its answer gives 
 slightly misplaced edges (stair-stepped on large photos). A fast guided filter (He & Sun,
 2015) fits, in every small window, the matte as a linear function of the photo's colour
 at a working resolution, then applies the upsampled coefficients to the full-resolution
-colours: edges snap to where the photo's colour actually changes. A final contrast
-curve turns the model's uncertain 0.2–0.8 haze into decisions, leaving true soft edges
-(hair, motion blur) soft because they are soft in the filter's output too.
+colours: edges snap to where the photo's colour actually changes. A final gentle
+contrast curve settles the model's near-certain haze, leaving true soft edges (hair, motion
+blur) soft because they are soft in the filter's output too.
 
 Full resolution is only revisited in blocks around the soft edge, so a 100 MP photo needs
 no full-size float copies and a 12 MP product shot costs a fraction of a full pass.
@@ -21,7 +21,10 @@ from PIL import Image, ImageFilter
 
 from app.core import mask
 
-WORK_SIDE = 1024  # the filter is fitted at (at most) this long side
+# The filter is fitted at (at most) this long side. 512 scores the same as 1024 on every eval
+# source (BF within ±0.002, bench/quality.py) at a quarter of the cost: the model's own answer
+# carries no finer detail than this, the full-resolution pass below adds the photo's.
+WORK_SIDE = 512
 TILE = 128  # full-resolution block size for the soft-edge pass
 
 
@@ -29,8 +32,10 @@ TILE = 128  # full-resolution block size for the soft-edge pass
 class RefineSettings:
     radius: int = 2  # window radius at the working resolution
     eps: float = 1e-4  # regularisation: larger = smoother, closer to the plain resize
-    low: float = 0.2  # alpha at or below this becomes 0 ...
-    high: float = 0.8  # ... and at or above this becomes 1
+    # alpha at or below ``low`` becomes 0, at or above ``high`` 1. A gentle curve: 0.2/0.8 gave
+    # the same IoU/BF but hardened fur and hair (white-flatten error on composites +5 %).
+    low: float = 0.05
+    high: float = 0.95
 
 
 def box_mean(x: np.ndarray, r: int, accumulate: type = np.float64) -> np.ndarray:

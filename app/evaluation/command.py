@@ -19,6 +19,7 @@ import numpy as np
 from app.core import metrics
 from app.core.atomic import write_atomic
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
+from app.core.decontaminate import estimate_foreground
 from app.core.errors import ImageError
 from app.evaluation import report
 from app.evaluation.pairs import Pair, SizeMismatch, load_mask, match
@@ -44,6 +45,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", metavar="ID",
                    help="model id to score; repeat for several (default: the bundled default)")
     p.add_argument("--device", choices=("auto", "cpu"), default="auto", help="as for `knockout cut`")
+    p.add_argument("--refine-edges", action=argparse.BooleanOptionalAction, default=True,
+                   help="as for `knockout cut` (default: on)")
+    p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=True,
+                   help="as for `knockout cut`; the white-flatten error is of the colours cut would export")
     p.add_argument("--threads", type=int, default=None, help="CPU inference threads (default: all cores)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write one row per image × model")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
@@ -108,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"knockout eval: {count} pair{'s' if count != 1 else ''} · "
           + ", ".join(f"{m} on {e.description}" for m, e in engines.items()), file=sys.stderr)
 
-    evaluation = Evaluation(engines, int(args.max_megapixels * 1e6), thumbnails=args.worst > 0 and bool(args.html))
+    evaluation = Evaluation(engines, int(args.max_megapixels * 1e6), thumbnails=args.worst > 0 and bool(args.html),
+                            refine_edges=args.refine_edges, decontaminate=args.decontaminate)
     rows: list[Row] = []
     for pair in _progress(matching.pairs):
         for row in evaluation.score_pair(pair):
@@ -156,8 +162,11 @@ def _progress(pairs: list[Pair]) -> Iterable[Pair]:
 class Evaluation:
     """Scores pairs one at a time, keeping only small thumbnails for the report."""
 
-    def __init__(self, engines: dict[str, Any], max_pixels: int, thumbnails: bool) -> None:
+    def __init__(self, engines: dict[str, Any], max_pixels: int, thumbnails: bool,
+                 refine_edges: bool = True, decontaminate: bool = True) -> None:
         self.engines = engines
+        self.refine_edges = refine_edges
+        self.decontaminate = decontaminate
         self.max_pixels = max_pixels
         self.thumbnails = thumbnails
         self.pair_thumbs: dict[str, tuple[str, str]] = {}
@@ -181,8 +190,12 @@ class Evaluation:
         for model_id, engine in self.engines.items():
             started = time.perf_counter()
             try:
-                pred = metrics.as_alpha(_matte(engine, decoded))
-                scores = metrics.score(pred, gt, valid, photo, true_fg)
+                alpha = _matte(engine, decoded, self.refine_edges)
+                colours = photo
+                if photo is not None and self.decontaminate:
+                    colours = np.asarray(estimate_foreground(decoded.image, alpha))
+                pred = metrics.as_alpha(alpha)
+                scores = metrics.score(pred, gt, valid, colours, true_fg)
             except Exception as exc:  # a failing model or photo is reported; the set goes on
                 rows.append(Row(pair.name, model_id, width=width, height=height,
                                 error=f"{type(exc).__name__}: {exc}"))
@@ -208,10 +221,10 @@ class Evaluation:
         return gt, valid, true_fg
 
 
-def _matte(engine: Any, decoded: Decoded) -> Any:
+def _matte(engine: Any, decoded: Decoded, refine_edges: bool) -> Any:
     from app.pipeline import matte
 
-    return matte(engine, decoded)
+    return matte(engine, decoded, refine_edges)
 
 
 def format_table(summaries: list[Summary], rows: list[Row]) -> str:
