@@ -1,9 +1,10 @@
 """From a file to a written cutout: decode → model → alpha → export → atomic write.
 
 ``cut_image`` does one image in the calling thread. ``run_batch`` does many with the
-stages overlapped on three threads (decode+resize, inference, upscale+encode+write) and
-bounded hand-over queues, so decode and PNG encoding hide behind the model while at
-most a handful of decoded photos are alive at once.
+stages overlapped on four threads (decode+resize, inference, edges+render, encode+write)
+and bounded hand-over queues, so decoding, edge work and PNG encoding (which releases
+the GIL) hide behind each other and the model while at most a handful of decoded photos
+are alive at once.
 """
 
 from __future__ import annotations
@@ -88,20 +89,24 @@ def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
             pixels.close()
 
 
-def _finish(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> list[dict[str, str]]:
-    """Render and write one cutout; its QA flags, judged on the full-frame mask (before any crop)."""
+def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> tuple[Image.Image, list]:
+    """The pixels to write for one photo and its QA flags, judged on the full-frame mask (before
+    any crop). The decoded photo is released here: only the rendered image goes on."""
+    if job.output.resolve() == job.source.resolve():
+        raise OutputError("refusing to overwrite the source file", job.label)
     alpha = settings_alpha(decoded, prob, settings)
     flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
     image = render(Cutout(decoded.image, alpha), settings)
     del alpha
     _release_pixels(decoded, keep=image)
-    if job.output.resolve() == job.source.resolve():
-        raise OutputError("refusing to overwrite the source file", job.label)
+    return image, flags
+
+
+def _write(job: Job, image: Image.Image, settings: ExportSettings, exif: bytes | None) -> None:
     try:
-        save(image, job.output, settings, decoded.exif)
+        save(image, job.output, settings, exif)
     except OSError as exc:
         raise OutputError(f"cannot write {job.output} ({exc.strerror or exc})", job.label) from None
-    return flags
 
 
 def _failure(job: Job, exc: BaseException, started: float) -> Result:
@@ -140,6 +145,7 @@ def run_batch(
     slots = threading.BoundedSemaphore(IN_FLIGHT)
     decoded_q: queue.Queue[Any] = queue.Queue(maxsize=1)
     predicted_q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    rendered_q: queue.Queue[Any] = queue.Queue(maxsize=1)
     results: queue.Queue[Any] = queue.Queue()
 
     def decode_stage() -> None:
@@ -177,19 +183,32 @@ def run_batch(
             predicted_q.put((job, decoded, prob, started))
         predicted_q.put(_DONE)
 
-    def finish_stage() -> None:
+    def render_stage() -> None:
         while (item := predicted_q.get()) is not _DONE:
             job, decoded, prob, started = item
             width, height = decoded.size
-            warnings = list(decoded.warnings)
+            warnings, exif = list(decoded.warnings), decoded.exif
             try:
-                flags = _finish(job, decoded, prob, settings)
+                image, flags = _render(job, decoded, prob, settings)
             except Exception as exc:
                 results.put(_failure(job, exc, started))
                 continue
             finally:
                 del decoded, item
                 slots.release()
+            rendered_q.put((job, image, exif, flags, started, width, height, warnings))
+        rendered_q.put(_DONE)
+
+    def write_stage() -> None:
+        while (item := rendered_q.get()) is not _DONE:
+            job, image, exif, flags, started, width, height, warnings = item
+            try:
+                _write(job, image, settings, exif)
+            except Exception as exc:
+                results.put(_failure(job, exc, started))
+                continue
+            finally:
+                del image, item
             results.put(Result(job.label, str(job.source), "written", output=str(job.output),
                                seconds=time.perf_counter() - started, width=width, height=height,
                                warnings=warnings, flags=flags))
@@ -197,7 +216,7 @@ def run_batch(
 
     threads = [
         threading.Thread(target=stage, name=f"knockout-{stage.__name__}", daemon=True)
-        for stage in (decode_stage, infer_stage, finish_stage)
+        for stage in (decode_stage, infer_stage, render_stage, write_stage)
     ]
     for thread in threads:
         thread.start()

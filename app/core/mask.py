@@ -33,9 +33,10 @@ def subject_box(alpha: Image.Image, threshold: int = 8) -> tuple[int, int, int, 
     return alpha.point(lambda v: 255 if v > threshold else 0).getbbox()
 
 
-def soft_blocks(soft: np.ndarray, tile: int) -> list[tuple[int, int, int, int]]:
+def soft_blocks(soft: np.ndarray, tile: int, max_run: int = 0) -> list[tuple[int, int, int, int]]:
     """(top, left, bottom, right) blocks covering every ``soft`` pixel: runs of tile-sized tiles
-    that contain one, merged along each tile row to save per-block overhead.
+    that contain one, merged along each tile row to save per-block overhead, at most
+    ``max_run`` tiles long when given (so a block's float arrays stay small allocations).
 
     Edge work (decontamination, guided refinement) only needs these blocks: a product's
     soft edge is a thin curve through a mostly opaque or empty frame.
@@ -53,7 +54,7 @@ def soft_blocks(soft: np.ndarray, tile: int) -> list[tuple[int, int, int, int]]:
                 tx += 1
                 continue
             start = tx
-            while tx < cols and has_soft[ty, tx]:
+            while tx < cols and has_soft[ty, tx] and not (max_run and tx - start == max_run):
                 tx += 1
             blocks.append((ty * tile, start * tile, min(h, (ty + 1) * tile), min(w, tx * tile)))
     return blocks
