@@ -53,7 +53,7 @@ def box_mean(x: np.ndarray, r: int, accumulate: type = np.float64) -> np.ndarray
     h, w = x.shape[:2]
     k = 2 * r + 1
     pad = ((r + 1, r), (r + 1, r)) + ((0, 0),) * (x.ndim - 2)
-    table = np.pad(x, pad, mode="edge").astype(accumulate, copy=False)
+    table: np.ndarray = np.pad(x, pad, mode="edge").astype(accumulate, copy=False)
     table.cumsum(0, out=table)
     table.cumsum(1, out=table)
     total = table[k:k + h, k:k + w] - table[:h, k:k + w]
