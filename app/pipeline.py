@@ -121,7 +121,7 @@ def _failure(job: Job, exc: BaseException, started: float) -> Result:
 
 
 _DONE = object()
-IN_FLIGHT = 2
+IN_FLIGHT = 3
 
 
 def run_batch(
@@ -139,9 +139,10 @@ def run_batch(
     """
     cancel = cancel or threading.Event()
     engine.load()  # fail fast (missing/tampered model) before touching any file
-    # At most this many decoded photos are alive at once: one being written while the
-    # next is in the model. Decoding takes a fraction of an inference, so the next photo
-    # is still ready in time; this bounds memory for 100 MP inputs as much as for 12 MP.
+    # At most this many photos are between decoding and written, as decoded pixels or as
+    # the rendered export: say one being written, one being rendered, one in the model.
+    # Decoding takes a fraction of an inference, so the next photo is still ready in
+    # time; this bounds memory for 100 MP inputs as much as for 12 MP.
     slots = threading.BoundedSemaphore(IN_FLIGHT)
     decoded_q: queue.Queue[Any] = queue.Queue(maxsize=1)
     predicted_q: queue.Queue[Any] = queue.Queue(maxsize=1)
@@ -191,11 +192,11 @@ def run_batch(
             try:
                 image, flags = _render(job, decoded, prob, settings)
             except Exception as exc:
+                slots.release()
                 results.put(_failure(job, exc, started))
                 continue
             finally:
                 del decoded, item
-                slots.release()
             rendered_q.put((job, image, exif, flags, started, width, height, warnings))
         rendered_q.put(_DONE)
 
@@ -209,6 +210,7 @@ def run_batch(
                 continue
             finally:
                 del image, item
+                slots.release()
             results.put(Result(job.label, str(job.source), "written", output=str(job.output),
                                seconds=time.perf_counter() - started, width=width, height=height,
                                warnings=warnings, flags=flags))

@@ -72,3 +72,18 @@ def test_subject_box_ignores_faint_pixels() -> None:
 
 def test_subject_box_of_an_empty_matte_is_none() -> None:
     assert mask.subject_box(Image.new("L", (8, 8), 5)) is None
+
+
+def test_soft_blocks_cover_every_soft_pixel_in_row_runs_of_at_most_max_run_tiles() -> None:
+    soft = np.zeros((40, 100), bool)
+    soft[5, 3:97] = True  # one long edge across the first tile row
+    soft[33, 50] = True  # a lone soft pixel in the last (partial) tile row
+
+    merged = mask.soft_blocks(soft, 10)
+    assert merged == [(0, 0, 10, 100), (30, 50, 40, 60)]
+    capped = mask.soft_blocks(soft, 10, max_run=4)
+    assert capped == [(0, 0, 10, 40), (0, 40, 10, 80), (0, 80, 10, 100), (30, 50, 40, 60)]
+    covered = np.zeros_like(soft)
+    for y0, x0, y1, x1 in capped:
+        covered[y0:y1, x0:x1] = True
+    assert covered[soft].all()

@@ -1,4 +1,5 @@
 import threading
+import time
 
 import numpy as np
 from PIL import Image
@@ -111,6 +112,31 @@ def test_stopping_early_leaves_no_partial_files_and_no_threads(tmp_path):
     for p in outputs:
         with Image.open(p) as img:
             img.load()
+
+
+def test_at_most_in_flight_photos_are_between_decoding_and_written(tmp_path, monkeypatch):
+    import app.pipeline as pipeline
+
+    lock, alive, peak = threading.Lock(), [0], [0]
+
+    def decode(*args, **kwargs):
+        with lock:
+            alive[0] += 1
+            peak[0] = max(peak[0], alive[0])
+        return open_image(*args, **kwargs)
+
+    def save(image, path, settings, exif=None):
+        time.sleep(0.02)  # a slow encoder: the other stages run ahead as far as they may
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path)
+        with lock:
+            alive[0] -= 1
+
+    monkeypatch.setattr(pipeline, "open_image", decode)
+    monkeypatch.setattr(pipeline, "save", save)
+    results = list(run_batch(FakeEngine(), _jobs(tmp_path, [f"{i}.png" for i in range(8)]), ExportSettings()))
+    assert [r.status for r in results] == ["written"] * 8
+    assert peak[0] == pipeline.IN_FLIGHT
 
 
 def test_the_decoded_photo_is_freed_before_the_export_is_encoded(tmp_path, monkeypatch):

@@ -26,9 +26,9 @@ from app.core import mask
 # carries no finer detail than this, the full-resolution pass below adds the photo's.
 WORK_SIDE = 512
 TILE = 128  # full-resolution block size for the soft-edge pass
-# Blocks at most 4 tiles wide: their float arrays (2 MB for a 512-px run) stay below the 1 MiB-
-# per-array mmap threshold the CLI sets (app.allocator)… almost; a whole-width run of a 12 MP
-# photo allocated ~15 MB per array and doubled the kernel's page-fault time of a batch.
+# Blocks at most 4 tiles (128×512 px) wide keep each of their float arrays under the 1 MiB
+# mmap threshold the CLI sets (app.allocator); whole-width runs on a 12 MP photo made every
+# array a fresh mmap and doubled the kernel's page-fault time of a batch.
 MAX_RUN = 4
 
 
