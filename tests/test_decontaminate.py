@@ -71,3 +71,18 @@ def test_tile_size_does_not_change_the_result(monkeypatch):
     monkeypatch.setattr(decontaminate, "TILE", 1000)
     whole = np.asarray(estimate_foreground(photo, alpha_img)).astype(int)
     assert np.abs(small - whole).max() <= 1
+
+
+def test_a_large_photo_keeps_its_own_detail_in_a_wide_soft_area(monkeypatch):
+    """Motion blur or glass: the soft area's texture must survive (only a smooth shift is added)."""
+    monkeypatch.setattr(decontaminate, "WORK_SIDE", 50)
+    rng = np.random.default_rng(3)
+    texture = rng.integers(-25, 26, (120, 200, 1)).astype(np.float32)
+    photo = Image.fromarray(np.clip(np.full((120, 200, 3), 128, np.float32) + texture, 0, 255).astype(np.uint8))
+    alpha = Image.new("L", (200, 120), 0)
+    alpha.paste(255, (0, 0, 60, 120))
+    alpha.paste(150, (60, 0, 200, 120))  # a wide, evenly semi-transparent area
+    before = np.asarray(photo, np.float32)[:, 80:180]
+    after = np.asarray(estimate_foreground(photo, alpha), np.float32)[:, 80:180]
+    detail = np.corrcoef(before[..., 0].ravel(), after[..., 0].ravel())[0, 1]
+    assert detail > 0.9
