@@ -25,10 +25,9 @@ from PIL import Image, ImageChops
 from app.core import mask
 from app.core.refine import box_mean
 
-COARSE_RADIUS = 90  # at full resolution (scaled to the coarse pass's size): the first pass
+COARSE_RADIUS = 90  # at full resolution (scaled to the working size): the first pass
 FINE_RADIUS = 3  # at the working resolution: the second pass
-COARSE_SIDE = 512  # the coarse pass runs at this long side
-WORK_SIDE = 512  # the fine pass runs at this long side (1024 scored the same, slower)
+WORK_SIDE = 512  # both passes run at this long side (1024 scored the same, slower)
 TILE = 64  # full-resolution block size of the correction step: soft edges are thin curves
 EPS = 1e-5
 
@@ -59,28 +58,13 @@ def _scaled(rgb: Image.Image, alpha: Image.Image, side: int) -> tuple[Image.Imag
             alpha.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0), scale)
 
 
-def _floats(*images: Image.Image) -> list[np.ndarray]:
-    return [np.asarray(im, np.float32) / 255 for im in images]
-
-
-def _resized(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A float RGB array resized (bilinear) to ``size`` (width, height), through 8 bits."""
-    small = Image.fromarray((x * 255 + 0.5).astype(np.uint8), "RGB")
-    return np.asarray(small.resize(size, Image.Resampling.BILINEAR), np.float32) / 255
-
-
 def _working_estimate(rgb: Image.Image, alpha: Image.Image) -> tuple[Image.Image, np.ndarray]:
-    """The reduced photo and F at the working resolution: the coarse pass, upsampled, then the
-    fine pass.
-
-    The photo is reduced once, to the working size; the coarse size is taken from that.
-    """
-    work_rgb, work_a, scale_w = _scaled(rgb, alpha, WORK_SIDE)
-    coarse_rgb, coarse_a, scale_c = _scaled(work_rgb, work_a, COARSE_SIDE)
-    img_c, a_c = _floats(coarse_rgb, coarse_a)
-    f_c, b_c = _fuse(img_c, img_c, img_c, a_c, max(1, round(COARSE_RADIUS * scale_w * scale_c)))
-    img, a = _floats(work_rgb, work_a)
-    f0, b0 = (x if x.shape == img.shape else _resized(x, work_rgb.size) for x in (f_c, b_c))
+    """The reduced photo and F at the working resolution: a coarse pass (large blur) and a
+    fine pass (small blur) on the same reduced photo, which is reduced once."""
+    work_rgb, work_a, scale = _scaled(rgb, alpha, WORK_SIDE)
+    img = np.asarray(work_rgb, np.float32) / 255
+    a = np.asarray(work_a, np.float32) / 255
+    f0, b0 = _fuse(img, img, img, a, max(1, round(COARSE_RADIUS * scale)))
     return work_rgb, _fuse(img, f0, b0, a, FINE_RADIUS)[0]
 
 
