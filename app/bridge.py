@@ -10,7 +10,6 @@ the page gets pictures from the loopback server (app/server.py).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import tempfile
@@ -26,7 +25,7 @@ from app.core import cleanup
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
 from app.document import TILE, NotReady
-from app.exporting import Exporter, file_name
+from app.exporting import Exporter, app_preset, file_name
 from app.hotfolder import HotFolder
 from app.inference.manifest import discover
 from app.jobs import ExportTask, JobRunner, plain_error
@@ -303,6 +302,8 @@ class Api:
         if (before.get("model"), before.get("device")) != (effective.values.get("model"),
                                                            effective.values.get("device")):
             self._on_engine_change(effective.values)
+        # Photos opened from now on get their mask this way; those already open keep theirs.
+        self._runner.use_mask_options(effective.values["refine_edges"], effective.values["remove_specks"])
         return {"settings": effective.values, "locked": sorted(effective.locked)}
 
     # -- helpers ------------------------------------------------------------------------
@@ -330,9 +331,7 @@ class Api:
         def pick(key: str, asked: str) -> Any:
             return settings.get(key) if key in locked else (request.get(asked) or settings.get(key))
 
-        preset = get_preset(str(pick("preset", "preset")), self._policy)
-        if self._policy is not None:  # IT's metadata policy (which EXIF fields survive) wins
-            preset = dataclasses.replace(preset, settings=self._policy.apply_metadata(preset.settings))
+        preset = app_preset(get_preset(str(pick("preset", "preset")), self._policy), settings, self._policy)
         template = str(pick("template", "template") or preset.template)
         folder = Path(str(pick("output_dir", "folder"))).expanduser()
         return preset, template, folder, settings

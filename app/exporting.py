@@ -1,12 +1,14 @@
-"""Writing an edited cutout from the desktop app with a preset: the file name from the
-template, the pixels through the same render/save path as the command line, the
-compliance check of the preset's rules, and the audit record when it is on.
+"""Writing an edited cutout from the desktop app with a preset: the preset as the app's
+settings and IT's policy adjust it, the file name from the template, the pixels through
+the same render/save path as the command line, the compliance check of the preset's
+rules, and the audit record when it is on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,20 @@ from app.core.compose import Cutout
 from app.core.errors import OutputError
 from app.core.export import ExportSettings, render, save
 from app.document import Document
+from app.policy import Policy
 from app.presets import Preset, check_template
+
+
+def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | None = None) -> Preset:
+    """``preset`` as the app exports with it: edge colours decontaminated only when both the
+    preset and the user's ``decontaminate`` setting allow it, and IT's metadata policy (which
+    EXIF fields survive) applied over the preset's own choice."""
+    export = preset.settings
+    if export.decontaminate and not settings.get("decontaminate", True):
+        export = dataclasses.replace(export, decontaminate=False)
+    if policy is not None:
+        export = policy.apply_metadata(export)
+    return preset if export is preset.settings else dataclasses.replace(preset, settings=export)
 
 
 def file_name(template: str, source: Path, preset: Preset) -> str:

@@ -62,11 +62,13 @@ class JobRunner:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         refine_edges: bool = True,
         keep_in_memory: int = 4,
+        remove_specks: bool = True,
     ) -> None:
         self.hub = hub
         self.spill_dir = spill_dir
         self.max_pixels = max_pixels
-        self.refine_edges = refine_edges
+        self.refine_edges = refine_edges  # how new masks are made (see use_mask_options)
+        self.remove_specks = remove_specks
         self.docs: OrderedDict[str, Document] = OrderedDict()
         self.residency = Residency(keep_in_memory)
         self.status: dict[str, Any] = {"provider": "Starting…", "model": "", "ready": False, "offline": True}
@@ -102,6 +104,12 @@ class JobRunner:
             self.status = {**self.status, "ready": False, "provider": "Loading model…"}
         self.hub.publish({"type": "status", "status": self.status})
         self._tasks.put(("warm", None))
+
+    def use_mask_options(self, refine_edges: bool, remove_specks: bool) -> None:
+        """How photos cut out from now on get their mask (the Settings dialog's cutout quality).
+        Documents already cut out keep theirs: the user may have painted on it."""
+        with self._lock:
+            self.refine_edges, self.remove_specks = bool(refine_edges), bool(remove_specks)
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every queued task is finished (tests and the CLI-less benchmark)."""
@@ -247,7 +255,9 @@ class JobRunner:
             prob = self._infer_with_progress(engine, tensor, doc)
             if self._take_cancel(doc):
                 return
-            alpha = full_alpha(decoded, prob, self.refine_edges)
+            with self._lock:
+                refine, specks = self.refine_edges, self.remove_specks
+            alpha = full_alpha(decoded, prob, refine, specks=specks)
             self._set(doc, "working", progress=0.92)
             flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
             if self._take_cancel(doc):

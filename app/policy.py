@@ -37,7 +37,8 @@ POLICY_FILE = "knockout-policy.json"
 ENV_FILE = "KNOCKOUT_POLICY_FILE"
 REGISTRY_KEY = r"SOFTWARE\Policies\Knockout"
 SCHEMA = 1
-SETTING_KEYS = ("model", "device", "output_dir", "theme", "preset", "template", "audit", "sidecar")
+SETTING_KEYS = ("model", "device", "output_dir", "theme", "preset", "template", "audit", "sidecar",
+                "refine_edges", "decontaminate", "remove_specks")
 FILE_KEYS = {"knockout_policy", "lock_presets", "force_cpu", "default_output_dir", "max_megapixels",
              "keep_exif_fields", "audit", "allowed_models", "lock", "settings"}
 

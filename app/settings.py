@@ -28,6 +28,9 @@ SETTINGS_FILE = "settings.json"
 SCHEMA = 1
 DEVICES = ("auto", "cpu")
 THEMES = ("system", "light", "dark")
+# True/false settings. The cutout quality steps (refine_edges, remove_specks: the mask a photo
+# gets when it is opened; decontaminate: its export) are on by default, like the CLI's.
+FLAGS = ("audit", "sidecar", "refine_edges", "decontaminate", "remove_specks")
 _save_lock = threading.Lock()  # bridge calls run on their own threads: no lost updates
 
 
@@ -56,7 +59,8 @@ def default_output_dir() -> str:
 
 def defaults() -> dict[str, Any]:
     return {"model": default_model(), "device": "auto", "output_dir": default_output_dir(), "theme": "system",
-            "preset": "png-master", "template": "{stem}-{preset}", "audit": False, "sidecar": False}
+            "preset": "png-master", "template": "{stem}-{preset}", "audit": False, "sidecar": False,
+            "refine_edges": True, "decontaminate": True, "remove_specks": True}
 
 
 DEFAULTS = defaults()
@@ -76,7 +80,7 @@ class Effective:
 
 
 def _check(key: str, value: Any) -> Any:
-    if key in ("audit", "sidecar"):
+    if key in FLAGS:
         if not isinstance(value, bool):
             raise SettingsError(f"{key} must be true or false, not {value!r}")
         return value

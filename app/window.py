@@ -125,7 +125,8 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
     max_pixels = int(policy.max_megapixels * 1_000_000) if policy.max_megapixels else DEFAULT_MAX_PIXELS
     with Session() as session:
         hub = EventHub()
-        runner = JobRunner(engine, hub, session.path / "masks", max_pixels=max_pixels)
+        runner = JobRunner(engine, hub, session.path / "masks", max_pixels=max_pixels,
+                           refine_edges=bool(settings["refine_edges"]), remove_specks=bool(settings["remove_specks"]))
         (session.path / "masks").mkdir(parents=True, exist_ok=True)
         shell = WindowShell()
         server = LoopbackServer(paths.ui_dir(), runner.get, hub)

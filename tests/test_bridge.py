@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from app.bridge import Api
 from app.events import EventHub
@@ -328,4 +328,70 @@ def test_the_marketplace_preset_punches_background_gaps_and_the_master_keeps_the
     with Image.open(out / "ring-marketplace.jpg") as white:
         centre = white.getpixel((1000, 1000))
         assert min(centre) > 240  # the gap shows the white background, not the dark old one
+    runner.stop()
+
+
+def test_saving_cutout_quality_settings_tells_the_runner_for_the_next_photos(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    assert (runner.refine_edges, runner.remove_specks) == (True, True)
+    saved = api.set_settings({"refine_edges": False, "remove_specks": False})
+    assert saved["ok"] and (saved["settings"]["refine_edges"], saved["settings"]["remove_specks"]) == (False, False)
+    assert (runner.refine_edges, runner.remove_specks) == (False, False)
+    api.set_settings({"remove_specks": True})
+    assert (runner.refine_edges, runner.remove_specks) == (False, True)
+    assert api.set_settings({"decontaminate": "no"})["error"]["code"] == "invalid"
+    assert (runner.refine_edges, runner.remove_specks) == (False, True)
+    runner.stop()
+
+
+def _soft_photo(path):
+    """A warm subject with blurred edges on a blue background: its edge pixels mix both colours."""
+    img = Image.new("RGB", (160, 120), (30, 60, 200))
+    img.paste((240, 200, 150), (40, 30, 120, 90))
+    img.filter(ImageFilter.GaussianBlur(4)).save(path)
+
+
+@pytest.mark.parametrize("decontaminate", [True, False])
+def test_export_decontaminates_soft_edges_only_when_the_setting_allows_it(tmp_path, hub, decontaminate):
+    api, runner = _api(tmp_path, hub)
+    assert api.set_settings({"decontaminate": decontaminate})["ok"]
+    _soft_photo(tmp_path / "soft.png")
+    doc_id = _open_done(api, runner, tmp_path / "soft.png")
+    out = tmp_path / "out"
+    assert api.export({"ids": [doc_id], "preset": "png-master", "folder": str(out)})["ok"]
+    assert runner.wait_idle()
+    with Image.open(out / "soft-png-master.png") as img:
+        exported = np.asarray(img.convert("RGBA")).astype(int)
+    with Image.open(tmp_path / "soft.png") as img:
+        original = np.asarray(img.convert("RGB")).astype(int)
+    band = (exported[..., 3] > 0) & (exported[..., 3] < 255)
+    assert band.sum() > 100  # the soft edge all around the subject
+    shift = np.abs(exported[..., :3][band] - original[band]).max(axis=1)
+    if decontaminate:
+        assert (shift > 10).mean() > 0.5  # the old background's blue estimated out of most edge pixels
+    else:
+        assert shift.max() == 0  # the photo's own colours, untouched
+    runner.stop()
+
+
+def test_a_preset_that_keeps_edge_colours_is_not_decontaminated_even_with_the_setting_on(tmp_path, hub, monkeypatch):
+    import dataclasses
+
+    from app import bridge, presets
+
+    plain = presets.get_preset("png-master")
+    plain = dataclasses.replace(plain, settings=dataclasses.replace(plain.settings, decontaminate=False))
+    monkeypatch.setattr(bridge, "get_preset", lambda preset_id, policy=None: plain)
+    api, runner = _api(tmp_path, hub)
+    assert api.get_settings()["settings"]["decontaminate"] is True
+    _soft_photo(tmp_path / "soft.png")
+    doc_id = _open_done(api, runner, tmp_path / "soft.png")
+    assert api.export({"ids": [doc_id], "preset": "png-master", "folder": str(tmp_path / "out")})["ok"]
+    assert runner.wait_idle()
+    with Image.open(tmp_path / "out" / "soft-png-master.png") as img:
+        exported = np.asarray(img.convert("RGBA")).astype(int)
+    with Image.open(tmp_path / "soft.png") as img:
+        original = np.asarray(img.convert("RGB")).astype(int)
+    visible = exported[..., 3] > 0
+    assert np.array_equal(exported[..., :3][visible], original[visible])
     runner.stop()

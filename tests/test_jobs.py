@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from PIL import Image
 
 from app.events import EventHub
 from app.jobs import ExportTask, JobRunner, plain_error
@@ -169,6 +170,34 @@ def test_export_tasks_report_each_file_and_a_total(tmp_path, hub, events):
     assert [e.get("state") for e in seen[:2]] == ["written", "failed"]
     assert "No space left" in seen[1]["message"]
     assert seen[-1] == {"type": "export-done", "written": 1, "failed": 1, "folder": str(tmp_path / "out")}
+    runner.stop()
+
+
+def _speck_photo(path):
+    img = Image.new("RGB", (400, 300), (20, 30, 40))
+    img.paste((230, 200, 180), (100, 75, 300, 225))
+    img.paste((230, 200, 180), (370, 20, 374, 24))  # a 4×4 bright speck far from the subject
+    img.save(path)
+
+
+def test_mask_options_apply_to_photos_cut_out_afterwards_and_open_ones_keep_their_mask(tmp_path, hub, monkeypatch):
+    import app.pipeline as pipeline
+
+    guided = []  # photos whose mask followed the photo's edges (app.core.refine)
+    real_refine = pipeline.refine_alpha
+    monkeypatch.setattr(pipeline, "refine_alpha", lambda prob, img: guided.append(img.size) or real_refine(prob, img))
+    runner, _ = _runner(tmp_path, hub, FakeEngine(size=400))
+    _speck_photo(tmp_path / "a.png")
+    (before,), _ = runner.add([tmp_path / "a.png"])
+    assert runner.wait_idle()
+    runner.use_mask_options(refine_edges=False, remove_specks=False)
+    (after,), _ = runner.add([tmp_path / "a.png"])
+    assert runner.wait_idle()
+    old, new = runner.get(before["id"]).alpha(), runner.get(after["id"]).alpha()
+    assert old[22, 372] == 0 and new[22, 372] == 255  # the speck: removed by default, kept when switched off
+    assert guided == [(400, 300)]  # only the first photo: the second got a plain resize
+    assert old[150, 200] == new[150, 200] == 255
+    assert (runner.refine_edges, runner.remove_specks) == (False, False)
     runner.stop()
 
 

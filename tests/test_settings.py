@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.policy import Policy
+from app.policy import SETTING_KEYS, Policy, PolicyError, load_policy, registry_to_dict
 from app.settings import DEFAULTS, SettingsError, load_settings, save_settings, settings_file
 
 NONE = Policy()
@@ -40,6 +40,9 @@ def test_saved_settings_survive_a_reload_and_are_written_atomically_as_json(dirs
     ({"theme": "neon"}, "invalid", "theme must be one of system, light, dark"),
     ({"device": "gpu"}, "invalid", "device must be one of auto, cpu"),
     ({"audit": "yes"}, "invalid", "audit must be true or false"),
+    ({"refine_edges": "off"}, "invalid", "refine_edges must be true or false"),
+    ({"decontaminate": 0}, "invalid", "decontaminate must be true or false"),
+    ({"remove_specks": None}, "invalid", "remove_specks must be true or false"),
     ({"template": "{sku}"}, "invalid", "does not work"),
     ({"preset": "nope"}, "invalid", "Unknown preset 'nope'"),
 ])
@@ -118,3 +121,52 @@ def test_concurrent_saves_from_bridge_threads_lose_no_change():
     values = load_settings(NONE).values
     assert (values["theme"], values["device"], values["sidecar"], values["audit"], values["template"]) == \
         ("dark", "cpu", True, True, "{stem}-x")
+
+
+def test_cutout_quality_switches_are_on_by_default_and_saved_as_booleans():
+    values = load_settings(NONE).values
+    assert (values["refine_edges"], values["decontaminate"], values["remove_specks"]) == (True, True, True)
+    saved = save_settings({"refine_edges": False, "decontaminate": False, "remove_specks": False}, NONE)
+    assert (saved.values["refine_edges"], saved.values["decontaminate"], saved.values["remove_specks"]) == \
+        (False, False, False)
+    stored = json.loads(settings_file().read_text(encoding="utf-8"))
+    assert stored["decontaminate"] is False and stored["refine_edges"] is False
+    assert save_settings({"decontaminate": True}, NONE).values["decontaminate"] is True
+
+
+def test_every_user_setting_can_be_locked_by_policy():
+    assert set(SETTING_KEYS) == set(DEFAULTS)
+
+
+def test_policy_locks_the_cutout_quality_switches_like_any_other_key(dirs):
+    save_settings({"decontaminate": True, "remove_specks": False, "refine_edges": False}, NONE)
+    policy = Policy(lock=("decontaminate", "remove_specks"), settings={"decontaminate": False}, source="test")
+    effective = load_settings(policy)
+    assert effective.locked == {"decontaminate", "remove_specks"}
+    assert effective.values["decontaminate"] is False  # IT's value beats the user's
+    assert effective.values["remove_specks"] is True  # locked without a value: the built-in default
+    assert effective.values["refine_edges"] is False  # not locked: the user's choice
+    with pytest.raises(SettingsError, match="decontaminate is set by your organisation's policy") as caught:
+        save_settings({"decontaminate": True}, policy)
+    assert caught.value.code == "locked"
+    resent = save_settings({**effective.values, "refine_edges": True}, policy)  # the dialog sends them back
+    assert resent.values["refine_edges"] is True and resent.values["decontaminate"] is False
+
+
+def test_cutout_quality_locks_from_the_policy_file_and_the_registry(dirs):
+    policy_path = dirs / "machine" / "knockout-policy.json"
+    policy_path.parent.mkdir()
+    policy_path.write_text(json.dumps({"lock": ["refine_edges"], "settings": {"refine_edges": False,
+                                                                            "decontaminate": False}}),
+                           encoding="utf-8")
+    registry = registry_to_dict({"Lock": "decontaminate;remove_specks"})
+    policy = load_policy(registry_reader=lambda: {"Lock": "decontaminate;remove_specks"})
+    assert registry == {"lock": ["decontaminate", "remove_specks"]}
+    # The registry's Lock replaces the file's lock key; the file's values still pin what is locked.
+    effective = load_settings(policy)
+    assert effective.locked == {"decontaminate", "remove_specks"}
+    assert effective.values["decontaminate"] is False and effective.values["remove_specks"] is True
+    assert effective.values["refine_edges"] is False  # the file's value, now an IT default the user may change
+    policy_path.write_text(json.dumps({"settings": {"decontaminate": "no"}}), encoding="utf-8")
+    with pytest.raises(PolicyError, match="decontaminate must be true or false"):
+        load_policy()

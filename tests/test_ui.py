@@ -621,15 +621,53 @@ def test_settings_are_saved_through_the_api_not_the_browser(ui, tmp_path):
     assert ui.backend.api.get_settings()["settings"]["theme"] == "dark"
 
 
+def test_cutout_quality_switches_show_the_settings_and_save_them(ui):
+    api, page = ui.backend.api, ui.page
+    api.set_settings({"remove_specks": False})
+    page.keyboard.press("Control+,")
+    group = page.get_by_role("group", name="Cutout quality")
+    assert group.is_visible()
+    refine = group.get_by_role("checkbox", name="Follow the photo's edges at full resolution")
+    specks = group.get_by_role("checkbox", name="Remove small specks detached from the subject")
+    decontaminate = group.get_by_role("checkbox", name="Remove the old background's colour from soft edges")
+    assert refine.is_checked() and decontaminate.is_checked() and not specks.is_checked()
+    assert "Applies to photos opened after saving." in page.inner_text("#set-refine-edges-hint")
+    assert page.locator("#set-cutout .lock-note:visible").count() == 0
+    refine.focus()
+    page.keyboard.press("Space")  # keyboard: Space toggles the focused switch
+    page.click('label[for="set-remove-specks"]')  # the label toggles its checkbox
+    decontaminate.uncheck()
+    assert not refine.is_checked() and specks.is_checked()
+    page.click("#settings-save")
+    assert page.locator("#settings-dialog").is_hidden()
+    saved = api.get_settings()["settings"]
+    assert (saved["refine_edges"], saved["remove_specks"], saved["decontaminate"]) == (False, True, False)
+    assert (ui.backend.runner.refine_edges, ui.backend.runner.remove_specks) == (False, True)
+    page.keyboard.press("Control+,")  # opened again: what was saved
+    assert not refine.is_checked() and specks.is_checked() and not decontaminate.is_checked()
+    page.keyboard.press("Escape")
+
+
 def test_settings_locked_by_it_are_disabled_and_say_so(browser, tmp_path):
-    ui = UI(browser, tmp_path, policy=Policy(lock=("theme", "output_dir"), force_cpu=True))
+    ui = UI(browser, tmp_path, policy=Policy(lock=("theme", "output_dir", "decontaminate"), force_cpu=True,
+                                             settings={"decontaminate": False}))
     try:
         page = ui.page
         page.click("#settings-btn")
         assert page.is_disabled("#set-theme") and page.is_disabled("#set-device")
         assert page.is_disabled("#set-output-btn") and not page.is_disabled("#set-model")
         assert page.locator('[data-key="theme"] .lock-note').inner_text() == "Set by your IT department"
+        assert page.is_disabled("#set-decontaminate") and not page.is_checked("#set-decontaminate")
+        assert page.locator('[data-key="decontaminate"] .lock-note').is_visible()
+        assert not page.is_disabled("#set-refine-edges") and page.is_checked("#set-refine-edges")
+        assert page.locator('[data-key="refine_edges"] .lock-note').is_hidden()
         screenshot(page, "12-settings-locked")
+        page.uncheck("#set-refine-edges")
+        page.click("#settings-save")  # the locked switch is not sent: saving the others works
+        assert page.locator("#settings-dialog").is_hidden()
+        saved = ui.backend.api.get_settings()["settings"]
+        assert (saved["refine_edges"], saved["decontaminate"]) == (False, False)
+        page.click("#settings-btn")
         page.click("#settings-cancel")
         assert page.is_disabled("#folder-btn")
     finally:

@@ -4,6 +4,13 @@
 import { call, on } from './bridge.js';
 import { $, $$, el, showError, showPath, toast } from './ui.js';
 
+// Cutout quality switches: setting key -> checkbox (all on by default, like the command line).
+const CHECKS = {
+  refine_edges: '#set-refine-edges',
+  remove_specks: '#set-remove-specks',
+  decontaminate: '#set-decontaminate',
+};
+
 export function applyTheme(theme) {
   document.documentElement.dataset.theme = ['light', 'dark'].includes(theme) ? theme : 'system';
 }
@@ -91,6 +98,7 @@ export class SettingsDialog {
     $('#set-device').value = settings.device || 'auto';
     $('#set-theme').value = settings.theme || 'system';
     showPath($('#set-output'), settings.output_dir);
+    for (const [key, selector] of Object.entries(CHECKS)) $(selector).checked = settings[key] !== false;
     this.pendingFolder = null;
     for (const field of $$('[data-key]', this.dialog)) {
       const isLocked = locked.has(field.dataset.key);
@@ -113,9 +121,11 @@ export class SettingsDialog {
       theme: $('#set-theme').value,
       output_dir: this.pendingFolder || settings.output_dir,
     };
+    for (const [key, selector] of Object.entries(CHECKS)) wanted[key] = $(selector).checked;
     const changes = {};
     for (const [key, value] of Object.entries(wanted)) {
-      if (!locked.has(key) && value && value !== settings[key]) changes[key] = value;
+      const given = typeof value === 'boolean' || Boolean(value); // a switch may be off; a text must not be empty
+      if (!locked.has(key) && given && value !== settings[key]) changes[key] = value;
     }
     if (Object.keys(changes).length) {
       const result = await this.app.saveSettings(changes, { quiet: true });
