@@ -47,7 +47,9 @@ SOURCES = ["alphamatting_training_lowres", "grabcut", "davis345_subset", "coco_m
 COMPOSITES = "composites"
 OUT = BENCH / "quality"
 IOU_SLACK, FLATTEN_SHARE = 0.005, 0.80
-METRIC_FIELDS = ("iou", "mae", "bf", "flatten_error")
+# flatten_alpha_only: the flatten error with the true foreground colours under the tool's alpha, so
+# the part its alpha alone explains (the rest of flatten_error is its colours)
+METRIC_FIELDS = ("iou", "mae", "bf", "flatten_error", "flatten_alpha_only")
 ENV = {**os.environ, "U2NET_HOME": str(Path.home() / ".rembg"), "HF_HUB_OFFLINE": "1"}
 
 
@@ -111,7 +113,7 @@ def read_output(path: Path, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarr
 def score_folder(src_dir: Path, out_dir: Path, key: str) -> dict:
     """Mean scores of one configuration on one source (cached in .scores.json once complete)."""
     cache = out_dir / ".scores.json"
-    key = digest(key, (REPO / "app" / "core" / "metrics.py").read_bytes())
+    key = digest(key, (REPO / "app" / "core" / "metrics.py").read_bytes(), METRIC_FIELDS)
     if cache.exists():
         cached = json.loads(cache.read_text())
         if cached.get("key") == key:
@@ -135,10 +137,12 @@ def score_folder(src_dir: Path, out_dir: Path, key: str) -> dict:
                 with Image.open(pair.fg) as im:
                     true_fg = np.asarray(im.convert("RGB"))
             s = metrics.score(pred, gt, valid, rgb, true_fg)
+            alpha_only = None if true_fg is None else metrics.flatten_error(true_fg, pred, true_fg, gt, valid)
         except Exception as exc:  # a bad output is reported, the set goes on
             errors[pair.name] = f"{type(exc).__name__}: {exc}"
             continue
-        per_image[pair.name] = {f: getattr(s, f) for f in METRIC_FIELDS}
+        per_image[pair.name] = {"iou": s.iou, "mae": s.mae, "bf": s.bf, "flatten_error": s.flatten_error,
+                                "flatten_alpha_only": alpha_only}
     means = {}
     for f in METRIC_FIELDS:
         vals = [v[f] for v in per_image.values() if v[f] is not None]
@@ -210,7 +214,7 @@ def report(res: dict, configs: dict) -> None:
         rows = res["sources"].get(src) if src != COMPOSITES else res[COMPOSITES]
         print(f"\n{src}" + (" (white-flatten error on 0..255 in the edge band)" if src == COMPOSITES else ""))
         head = f"  {'config':28s} {'n':>4s} {'IoU':>6s} {'MAE':>7s} {'BF':>6s}"
-        print(head + ("  flatten  % of rembg" if src == COMPOSITES else ""))
+        print(head + ("  flatten  % of rembg  alpha only" if src == COMPOSITES else ""))
         for c in configs:
             r = (rows or {}).get(c)
             if r is None:
@@ -221,7 +225,7 @@ def report(res: dict, configs: dict) -> None:
             if src == COMPOSITES:
                 base = res[COMPOSITES].get("rembg", {}).get("flatten_error")
                 pct = f"{100 * r['flatten_error'] / base:.0f} %" if base and r["flatten_error"] is not None else "-"
-                line += f"  {fmt(r['flatten_error'], 2):>7s}  {pct:>9s}"
+                line += f"  {fmt(r['flatten_error'], 2):>7s}  {pct:>9s}  {fmt(r.get('flatten_alpha_only'), 2):>10s}"
             print(line + (f"  ({len(r['errors'])} missing/failed)" if r["errors"] else ""))
     print("\nVerdict (knockout default against every peer configuration):")
     for v in res["verdict"].values():
