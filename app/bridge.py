@@ -25,7 +25,7 @@ from app.core import cleanup
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
 from app.document import TILE, NotReady
-from app.exporting import Exporter, app_preset, file_name
+from app.exporting import Exporter, app_preset, file_name, with_mask_options
 from app.hotfolder import HotFolder
 from app.inference.manifest import discover
 from app.jobs import ExportTask, JobRunner, plain_error
@@ -317,7 +317,7 @@ class Api:
         def record(doc: Any, output: Path) -> None:
             audit.record_export(source=doc.path, output=output, model_id=str(status.get("model_id", "")),
                                 model_sha256=str(status.get("model_sha256", "")), preset_id=preset.id,
-                                settings=preset.settings, sidecar=sidecar)
+                                settings=with_mask_options(preset.settings, doc.mask_options), sidecar=sidecar)
 
         return record
 

@@ -59,6 +59,9 @@ class Document:
     version: int = 0
     exif: bytes | None = None
     then: Callable[[Document], None] | None = field(default=None, repr=False)  # see JobRunner.add
+    # how its mask was made ({"refine_edges": …, "remove_specks": …}), for the audit record: the
+    # Settings dialog may have changed since the photo was opened
+    mask_options: dict[str, bool] | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _rgb: Image.Image | None = field(default=None, repr=False)
     _alpha: np.ndarray | None = field(default=None, repr=False)

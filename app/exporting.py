@@ -23,14 +23,30 @@ from app.document import Document
 from app.policy import Policy
 from app.presets import Preset, check_template
 
+MASK_OPTIONS = ("refine_edges", "remove_specks")
+
+
+def with_mask_options(export: ExportSettings, options: Mapping[str, bool] | None) -> ExportSettings:
+    """``export`` saying how a mask was made (``Document.mask_options``); unchanged if unknown."""
+    if not options:
+        return export
+    refine = bool(options.get("refine_edges", export.refine_edges))
+    specks = bool(options.get("remove_specks", export.remove_specks))
+    if (refine, specks) == (export.refine_edges, export.remove_specks):
+        return export
+    return dataclasses.replace(export, refine_edges=refine, remove_specks=specks)
+
 
 def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | None = None) -> Preset:
     """``preset`` as the app exports with it: edge colours decontaminated only when both the
-    preset and the user's ``decontaminate`` setting allow it, and IT's metadata policy (which
-    EXIF fields survive) applied over the preset's own choice."""
+    preset and the user's ``decontaminate`` setting allow it, the mask options the app's masks
+    are made with (its settings, not the preset's: the mask exists before an export picks a
+    preset), and IT's metadata policy (which EXIF fields survive) over the preset's own choice.
+    What this returns is what hot-folder journals and audit records say was done."""
     export = preset.settings
     if export.decontaminate and not settings.get("decontaminate", True):
         export = dataclasses.replace(export, decontaminate=False)
+    export = with_mask_options(export, {key: bool(settings.get(key, True)) for key in MASK_OPTIONS})
     if policy is not None:
         export = policy.apply_metadata(export)
     return preset if export is preset.settings else dataclasses.replace(preset, settings=export)

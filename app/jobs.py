@@ -258,6 +258,7 @@ class JobRunner:
             with self._lock:
                 refine, specks = self.refine_edges, self.remove_specks
             alpha = full_alpha(decoded, prob, refine, specks=specks)
+            doc.mask_options = {"refine_edges": refine, "remove_specks": specks}
             self._set(doc, "working", progress=0.92)
             flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
             if self._take_cancel(doc):

@@ -287,6 +287,24 @@ def test_audit_on_records_each_export_with_hashes(tmp_path, hub):
     runner.stop()
 
 
+def test_audit_record_says_how_the_exported_mask_was_made_not_the_settings_of_today(tmp_path, hub):
+    import json
+
+    from app import audit
+
+    api, runner = _api(tmp_path, hub)
+    assert api.set_settings({"audit": True, "refine_edges": False})["ok"]
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")  # its mask is made with plain edges
+    assert api.set_settings({"refine_edges": True})["ok"]  # only photos opened from now on
+    api.export({"ids": [doc_id], "preset": "png-master", "template": "{stem}", "folder": str(tmp_path / "out")})
+    runner.wait_idle()
+    (line,) = audit.default_log_path().read_text().splitlines()
+    settings = json.loads(line)["settings"]
+    assert (settings["refine_edges"], settings["remove_specks"]) == (False, True)
+    runner.stop()
+
+
 def test_punch_holes_opens_a_background_gap_inside_the_subject_and_undoes(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
     ring = Image.new("RGB", (200, 200), (20, 30, 40))  # dark background

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from app.exporting import app_preset
+from app.exporting import app_preset, with_mask_options
 from app.policy import Policy
 from app.presets import get_preset
 
@@ -40,3 +40,17 @@ def test_it_metadata_policy_is_applied_with_the_users_setting():
     assert (result.settings.keep_exif, result.settings.keep_exif_fields) == (False, ("Copyright",))
     assert result.settings.decontaminate is False
     assert preset.settings.keep_exif and preset.settings.decontaminate  # the original is untouched
+
+
+def test_mask_options_come_from_the_apps_settings_not_the_preset():
+    preset = _with(get_preset("png-master", Policy()), refine_edges=False)  # a preset asking for plain edges
+    result = app_preset(preset, {"refine_edges": True, "remove_specks": False})
+    assert (result.settings.refine_edges, result.settings.remove_specks) == (True, False)
+
+
+def test_with_mask_options_records_how_a_mask_was_made_and_keeps_settings_when_unknown():
+    export = get_preset("png-master", Policy()).settings
+    made = with_mask_options(export, {"refine_edges": False, "remove_specks": True})
+    assert (made.refine_edges, made.remove_specks, made.format) == (False, True, export.format)
+    assert with_mask_options(export, None) is export
+    assert with_mask_options(export, {"refine_edges": export.refine_edges}) is export
