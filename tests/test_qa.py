@@ -144,3 +144,39 @@ def test_large_and_tiny_images_are_assessed(size: tuple[int, int]) -> None:
 def test_flag_as_dict_is_json_ready() -> None:
     flag = qa.Flag("halo", "a rim")
     assert flag.as_dict() == {"code": "halo", "message": "a rim"}
+
+
+def _plant_beside_a_pot() -> tuple[np.ndarray, np.ndarray]:
+    """A red pot the mask keeps and green leaves above it, on a plain backdrop, that it drops."""
+    pot = disc(150, 100, 25)
+    leaves = disc(100, 100, 45) & ~pot
+    rgb = photo(pot)
+    rgb[leaves] = (60, 150, 50)
+    return rgb, pot
+
+
+def test_part_of_the_subject_cut_away_on_a_plain_backdrop_is_left_out() -> None:
+    rgb, pot = _plant_beside_a_pot()
+    flags = [f for f in qa.assess(rgb, alpha_of(pot)) if f.code == "left-out"]
+    assert len(flags) == 1 and "middle" in flags[0].message and "missing" in flags[0].message
+
+
+def test_the_whole_subject_kept_is_not_left_out() -> None:
+    rgb, pot = _plant_beside_a_pot()
+    assert "left-out" not in codes(rgb, alpha_of(pot | (np.any(rgb != BG, axis=-1))))
+
+
+def test_a_shadow_beside_the_subject_is_not_left_out() -> None:
+    subject = disc(100, 80, 40)
+    rgb = photo(subject)
+    shadow = disc(115, 140, 45) & ~subject
+    rgb[shadow] = (np.array(BG) * 0.55).astype(np.uint8)  # the backdrop's colour, darker
+    assert "left-out" not in codes(rgb, alpha_of(subject))
+
+
+def test_a_busy_background_is_not_judged_for_left_out_parts() -> None:
+    rgb, pot = _plant_beside_a_pot()
+    noise = np.random.default_rng(3).integers(0, 256, rgb.shape, dtype=np.uint8)
+    busy = ~np.any(rgb != BG, axis=-1)
+    rgb[busy] = noise[busy]  # a cluttered room instead of a backdrop
+    assert "left-out" not in codes(rgb, alpha_of(pot))
