@@ -229,9 +229,9 @@ def left_out(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     if odd.sum() < LEFT_OUT_SHARE * area:
         return None
     ys, xs = np.nonzero(odd)
-    return Flag("left-out", f"Something beside the subject ({_where(ys, xs, alpha.shape)}) does not look like the "
-                            f"plain background but was cut away, about {100 * odd.sum() / area:.0f} % of the "
-                            "subject's size: part of it may be missing.")
+    return Flag("left-out", f"Part of the subject may be missing: something beside it ({_where(ys, xs, alpha.shape)}), "
+                            f"about {100 * odd.sum() / area:.0f} % of its size, does not look like the plain "
+                            "background but was cut away.")
 
 
 def assess(rgb: np.ndarray, alpha: np.ndarray) -> list[Flag]:
