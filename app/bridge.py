@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from app import __version__, audit, retention
-from app.core import cleanup
+from app.core import backdrop, cleanup
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
 from app.document import TILE, NotReady
@@ -194,6 +194,20 @@ class Api:
             result = doc.replace_mask(np.asarray(punched, dtype=np.uint8))
         if result["box"] is None:
             raise BridgeError("no-holes", "No enclosed gaps showing the background were found in this cutout.")
+        return result
+
+    @_envelope
+    def recover_parts(self, doc_id: str) -> dict[str, Any]:
+        """Bring back subject parts the model cut away from a plain backdrop (undoable)."""
+        doc = self._runner.get(_doc_id(doc_id))
+        with doc.lock:
+            raised = backdrop.recover(doc.rgb(), Image.fromarray(doc.alpha(), "L"))
+            if raised is None:
+                raise BridgeError("no-backdrop", "The background is not one plain colour, so parts of the subject "
+                                                 "cannot be told from it: paint them back with Restore.")
+            result = doc.replace_mask(np.asarray(raised, dtype=np.uint8))
+        if result["box"] is None:
+            raise BridgeError("nothing-left-out", "Nothing beside the subject stands out from the plain background.")
         return result
 
     # -- export -------------------------------------------------------------------------

@@ -61,8 +61,8 @@ def test_public_surface_is_only_the_documented_methods(tmp_path, hub):
     public = {name for name in dir(api) if not name.startswith("_")}
     assert public == {"hello", "status", "open_paths", "open_dialog", "choose_folder", "open_pasted", "queue",
                       "cancel", "retry", "remove", "clear", "document", "stroke", "undo", "redo", "reset",
-                      "punch_holes", "export", "open_folder", "get_settings", "set_settings", "watch_start",
-                      "watch_stop", "diagnostics", "save_diagnostics", "clear_cache"}
+                      "punch_holes", "recover_parts", "export", "open_folder", "get_settings", "set_settings",
+                      "watch_start", "watch_stop", "diagnostics", "save_diagnostics", "clear_cache"}
     runner.stop()
 
 
@@ -302,6 +302,41 @@ def test_audit_record_says_how_the_exported_mask_was_made_not_the_settings_of_to
     (line,) = audit.default_log_path().read_text().splitlines()
     settings = json.loads(line)["settings"]
     assert (settings["refine_edges"], settings["remove_specks"]) == (False, True)
+    runner.stop()
+
+
+def test_recover_parts_brings_back_what_the_mask_dropped_on_a_plain_backdrop_and_undoes(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    scene = Image.new("RGB", (240, 200), (200, 202, 205))  # a grey studio sweep
+    scene.paste((190, 40, 30), (90, 110, 150, 170))  # a red pot...
+    scene.paste((50, 140, 40), (70, 40, 170, 110))  # ...and the green plant above it
+    scene.save(tmp_path / "plant.png")
+    doc_id = _open_done(api, runner, tmp_path / "plant.png")
+    doc = runner.get(doc_id)
+    pot_only = np.zeros((200, 240), np.uint8)
+    pot_only[110:170, 90:150] = 255  # as if the model had kept only the pot
+    doc.replace_mask(pot_only)
+    recovered = api.recover_parts(doc_id)
+    assert recovered["ok"], recovered
+    assert doc.alpha()[75, 120] == 255 and doc.alpha()[20, 20] == 0 and doc.alpha()[140, 120] == 255
+    api.undo(doc_id)
+    assert doc.alpha()[75, 120] == 0
+    api.redo(doc_id)
+    assert api.recover_parts(doc_id)["error"]["code"] == "nothing-left-out"
+    runner.stop()
+
+
+def test_recover_parts_says_so_when_the_background_is_not_plain(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    busy = Image.fromarray(np.random.default_rng(1).integers(0, 256, (200, 240, 3), dtype=np.uint8))
+    busy.paste((190, 40, 30), (90, 110, 150, 170))
+    busy.save(tmp_path / "busy.png")
+    doc_id = _open_done(api, runner, tmp_path / "busy.png")
+    pot_only = np.zeros((200, 240), np.uint8)
+    pot_only[110:170, 90:150] = 255
+    runner.get(doc_id).replace_mask(pot_only)
+    error = api.recover_parts(doc_id)["error"]
+    assert error["code"] == "no-backdrop" and "Restore" in error["message"]
     runner.stop()
 
 

@@ -525,6 +525,31 @@ def test_punch_holes_button_opens_a_background_gap_or_says_there_is_none(ui, tmp
     ui.wait_text("#toasts", "No enclosed gaps")
 
 
+def test_recover_parts_button_brings_back_a_dropped_part_or_says_there_is_none(ui, tmp_path):
+    from PIL import Image
+
+    scene = Image.new("RGB", (300, 240), (200, 202, 205))  # a grey studio sweep
+    scene.paste((190, 40, 30), (110, 130, 190, 210))  # a red pot...
+    scene.paste((50, 140, 40), (90, 40, 210, 130))  # ...and the green plant above it
+    scene.save(tmp_path / "plant.png")
+    ui.open(tmp_path / "plant.png")
+    ui.wait_done(1, 1)
+    page = ui.page
+    page.wait_for_function("document.querySelector('#viewport').dataset.doc === 'd1'")
+    ui.wait_loaded()
+    doc = ui.backend.runner.get("d1")
+    pot_only = np.zeros((240, 300), np.uint8)
+    pot_only[130:210, 110:190] = 255
+    doc.replace_mask(pot_only)  # as if the model had kept only the pot
+    before = ui.dataset()["version"]
+    page.click("#recover-btn")
+    page.wait_for_function("(v) => document.querySelector('#viewport').dataset.version !== v", arg=before)
+    assert doc.alpha()[80, 150] == 255 and doc.alpha()[10, 10] == 0
+    assert not page.is_disabled("#undo-btn")
+    page.click("#recover-btn")
+    ui.wait_text("#toasts", "Nothing beside the subject")
+
+
 # ---- export -------------------------------------------------------------------------
 
 def test_presets_listed_and_export_writes_a_png_with_alpha(ui, tmp_path):

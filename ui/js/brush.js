@@ -35,6 +35,7 @@ export class Brush {
     $('#redo-btn').addEventListener('click', () => this.history('redo'));
     $('#reset-btn').addEventListener('click', () => this.history('reset'));
     $('#holes-btn').addEventListener('click', () => this.history('punch_holes'));
+    $('#recover-btn').addEventListener('click', () => this.history('recover_parts'));
     this.setSize(this.size);
     this.setHardness(this.hardness);
     this.refreshButtons();
@@ -88,6 +89,7 @@ export class Brush {
     $('#redo-btn').disabled = !ready || !this.state.can_redo;
     $('#reset-btn').disabled = !ready;
     $('#holes-btn').disabled = !ready;
+    $('#recover-btn').disabled = !ready;
     for (const button of $$('[data-tool]')) button.disabled = button.dataset.tool !== 'hand' && !ready;
   }
 
