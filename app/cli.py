@@ -87,6 +87,9 @@ def _add_export_options(p: argparse.ArgumentParser) -> None:
                    help="full-resolution mask edges guided by the photo instead of a plain resize (default: on)")
     p.add_argument("--punch-holes", action="store_true",
                    help="make enclosed gaps that show the background transparent (inside a handle, between spokes)")
+    p.add_argument("--recover-parts", action="store_true",
+                   help="on a plain backdrop (a studio sweep, a coloured screen), bring back parts the model cut "
+                        "away, e.g. hair or leaves (off by default: on a table a warm shadow would come back too)")
     p.add_argument("--keep-specks", action="store_true",
                    help="keep tiny stray islands and pinholes in the mask (default: cleaned up)")
     p.add_argument("--name", default="{stem}", metavar="TEMPLATE",
@@ -154,7 +157,7 @@ def settings_from(args: argparse.Namespace) -> ExportSettings:
             margin=args.margin, canvas=args.canvas, fill=args.fill, max_size=args.resize,
             quality=args.quality, lossless=not args.lossy, keep_exif=args.keep_exif,
             refine_edges=args.refine_edges, decontaminate=args.decontaminate,
-            remove_specks=not args.keep_specks, punch_holes=args.punch_holes,
+            remove_specks=not args.keep_specks, punch_holes=args.punch_holes, recover_parts=args.recover_parts,
             keep_exif_fields=tuple(getattr(args, "keep_exif_field", None) or ()),
         ))
     except ValueError as exc:

@@ -35,7 +35,8 @@ EXPORT_DESTS = {"format": "format", "bg": "background", "mask_only": "mask_only"
                 "margin": "margin", "canvas": "canvas", "fill": "fill", "resize": "max_size",
                 "quality": "quality", "lossy": "lossless", "keep_exif": "keep_exif",
                 "keep_exif_field": "keep_exif_fields", "decontaminate": "decontaminate",
-                "refine_edges": "refine_edges", "keep_specks": "remove_specks", "punch_holes": "punch_holes"}
+                "refine_edges": "refine_edges", "keep_specks": "remove_specks", "punch_holes": "punch_holes",
+                "recover_parts": "recover_parts"}
 EXIT_OK, EXIT_FAILED = 0, 1
 
 

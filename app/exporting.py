@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from app.core import cleanup, compliance
+from app.core import backdrop, cleanup, compliance
 from app.core.compose import Cutout
 from app.core.errors import OutputError
 from app.core.export import ExportSettings, render, save
@@ -68,6 +68,8 @@ def render_document(doc: Document, settings: ExportSettings) -> tuple[Image.Imag
         cut = doc.cutout()
         if settings.punch_holes:  # product presets ask for it
             cut = Cutout(cut.rgb, cleanup.clean(cut.rgb, cut.alpha, holes=True))
+        if settings.recover_parts:  # a team preset for backdrop shoots may
+            cut = Cutout(cut.rgb, backdrop.recover(cut.rgb, cut.alpha) or cut.alpha)
         return render(cut, settings), doc.exif
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.core import cleanup, mask, qa
+from app.core import backdrop, cleanup, mask, qa
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
 from app.core.errors import ImageError, OutputError
@@ -57,22 +57,26 @@ class Result:
 
 
 def full_alpha(decoded: Decoded, prob: np.ndarray, refine_edges: bool = True, *,
-               specks: bool = True, holes: bool = False) -> Image.Image:
+               specks: bool = True, holes: bool = False, recover: bool = False) -> Image.Image:
     """The model's probability map at the photo's size, cleaned up (app.core.cleanup; defaults as
-    ExportSettings'), keeping the source's own transparency."""
+    ExportSettings'), with parts dropped from a plain backdrop recovered when asked
+    (app.core.backdrop), keeping the source's own transparency."""
     alpha = refine_alpha(prob, decoded.image) if refine_edges else mask.upscale(prob, decoded.size)
     alpha = cleanup.clean(decoded.image, alpha, specks=specks, holes=holes)
+    if recover:
+        alpha = backdrop.recover(decoded.image, alpha) or alpha
     return mask.combine(alpha, decoded.alpha)
 
 
 def settings_alpha(decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> Image.Image:
     """``full_alpha`` as ``settings`` ask for it."""
-    return full_alpha(decoded, prob, settings.refine_edges, specks=settings.remove_specks, holes=settings.punch_holes)
+    return full_alpha(decoded, prob, settings.refine_edges, specks=settings.remove_specks, holes=settings.punch_holes,
+                      recover=settings.recover_parts)
 
 
-def matte(engine: Engine, decoded: Decoded, refine_edges: bool = True) -> Image.Image:
+def matte(engine: Engine, decoded: Decoded, refine_edges: bool = True, recover: bool = False) -> Image.Image:
     """Full-resolution alpha for a decoded photo."""
-    return full_alpha(decoded, engine.predict(decoded.image), refine_edges)
+    return full_alpha(decoded, engine.predict(decoded.image), refine_edges, recover=recover)
 
 
 def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Image.Image:

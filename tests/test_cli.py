@@ -99,9 +99,10 @@ def test_summary_names_at_most_ten_flagged_files():
 
 def test_clean_up_options_reach_the_export_settings():
     default = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg"]))
-    asked = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg", "--punch-holes", "--keep-specks"]))
-    assert (default.remove_specks, default.punch_holes) == (True, False)
-    assert (asked.remove_specks, asked.punch_holes) == (False, True)
+    asked = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg", "--punch-holes", "--keep-specks",
+                                                             "--recover-parts"]))
+    assert (default.remove_specks, default.punch_holes, default.recover_parts) == (True, False, False)
+    assert (asked.remove_specks, asked.punch_holes, asked.recover_parts) == (False, True, True)
 
 
 def test_edge_refinement_and_decontamination_are_on_by_default_and_can_be_switched_off():

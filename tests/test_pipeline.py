@@ -233,3 +233,23 @@ def test_punch_holes_setting_clears_background_inside_the_subject(tmp_path):
     punched = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, punch_holes=True)))
     assert filled[150, 200] > 128 and punched[150, 200] == 0
     assert punched[90, 120] == 255
+
+
+def test_recover_parts_setting_brings_back_a_part_dropped_from_a_plain_backdrop(tmp_path):
+    img = Image.new("RGB", (400, 300), (200, 202, 205))  # a grey sweep
+    img.paste((190, 40, 30), (150, 160, 250, 260))  # a red pot the model keeps...
+    img.paste((50, 140, 40), (120, 40, 280, 160))  # ...and green leaves it drops
+    img.save(tmp_path / "a.png")
+    decoded = open_image(tmp_path / "a.png")
+
+    class PotOnlyEngine(FakeEngine):
+        def infer(self, tensor):
+            prob = np.zeros((64, 64), np.float32)
+            prob[34:55, 24:40] = 1.0  # the pot's box, in the model's square
+            return prob
+
+    engine = PotOnlyEngine()
+    plain = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True)))
+    recovered = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, recover_parts=True)))
+    assert plain[100, 200] == 0 and recovered[100, 200] == 255
+    assert recovered[20, 20] == 0 and recovered[210, 200] == plain[210, 200] == 255

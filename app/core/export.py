@@ -54,6 +54,9 @@ class ExportSettings:
     # says when to use it.
     remove_specks: bool = True
     punch_holes: bool = False
+    # Parts the model cut away from a plain backdrop brought back (app.core.backdrop): for shoots
+    # on a sweep or a coloured screen. Opt-in: on a real table a warm shadow would come back too.
+    recover_parts: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

@@ -49,6 +49,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="as for `knockout cut` (default: on)")
     p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=True,
                    help="as for `knockout cut`; the white-flatten error is of the colours cut would export")
+    p.add_argument("--recover-parts", action="store_true", help="as for `knockout cut` (default: off)")
     p.add_argument("--threads", type=int, default=None, help="CPU inference threads (default: all cores)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write one row per image × model")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
           + ", ".join(f"{m} on {e.description}" for m, e in engines.items()), file=sys.stderr)
 
     evaluation = Evaluation(engines, int(args.max_megapixels * 1e6), thumbnails=args.worst > 0 and bool(args.html),
-                            refine_edges=args.refine_edges, decontaminate=args.decontaminate)
+                            refine_edges=args.refine_edges, decontaminate=args.decontaminate,
+                            recover_parts=args.recover_parts)
     rows: list[Row] = []
     for pair in _progress(matching.pairs):
         for row in evaluation.score_pair(pair):
@@ -163,9 +165,10 @@ class Evaluation:
     """Scores pairs one at a time, keeping only small thumbnails for the report."""
 
     def __init__(self, engines: dict[str, Any], max_pixels: int, thumbnails: bool,
-                 refine_edges: bool = True, decontaminate: bool = True) -> None:
+                 refine_edges: bool = True, decontaminate: bool = True, recover_parts: bool = False) -> None:
         self.engines = engines
         self.refine_edges = refine_edges
+        self.recover_parts = recover_parts
         self.decontaminate = decontaminate
         self.max_pixels = max_pixels
         self.thumbnails = thumbnails
@@ -190,7 +193,7 @@ class Evaluation:
         for model_id, engine in self.engines.items():
             started = time.perf_counter()
             try:
-                alpha = _matte(engine, decoded, self.refine_edges)
+                alpha = _matte(engine, decoded, self.refine_edges, self.recover_parts)
                 colours = photo
                 if photo is not None and self.decontaminate:
                     colours = np.asarray(estimate_foreground(decoded.image, alpha))
@@ -221,10 +224,10 @@ class Evaluation:
         return gt, valid, true_fg
 
 
-def _matte(engine: Any, decoded: Decoded, refine_edges: bool) -> Any:
+def _matte(engine: Any, decoded: Decoded, refine_edges: bool, recover: bool) -> Any:
     from app.pipeline import matte
 
-    return matte(engine, decoded, refine_edges)
+    return matte(engine, decoded, refine_edges, recover)
 
 
 def format_table(summaries: list[Summary], rows: list[Row]) -> str:
