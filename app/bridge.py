@@ -194,6 +194,7 @@ class Api:
             result = doc.replace_mask(np.asarray(punched, dtype=np.uint8))
         if result["box"] is None:
             raise BridgeError("no-holes", "No enclosed gaps showing the background were found in this cutout.")
+        self._runner.reassess(doc)
         return result
 
     @_envelope
@@ -208,6 +209,7 @@ class Api:
             result = doc.replace_mask(np.asarray(raised, dtype=np.uint8))
         if result["box"] is None:
             raise BridgeError("nothing-left-out", "Nothing beside the subject stands out from the plain background.")
+        self._runner.reassess(doc)
         return result
 
     # -- export -------------------------------------------------------------------------

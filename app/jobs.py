@@ -318,6 +318,17 @@ class JobRunner:
             self._set(doc, "cancelled", progress=0.0, message="Cancelled")
         return True
 
+    def reassess(self, doc: Document) -> None:
+        """Run the quality checks again on a finished document's whole-mask edit (punched holes,
+        recovered parts), so its flags say what is still worth a look; brush strokes do not."""
+        with doc.lock:
+            if not doc.finished:
+                return
+            flags = [flag.as_dict() for flag in qa.assess(np.asarray(doc.rgb()), doc.alpha())]
+            doc.flags = flags
+            doc.state = "flagged" if flags else "done"
+        self._publish_item(doc)
+
     def _set(self, doc: Document, state: str, progress: float | None = None, message: str | None = None) -> None:
         with doc.lock:
             doc.state = state

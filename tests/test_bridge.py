@@ -316,8 +316,11 @@ def test_recover_parts_brings_back_what_the_mask_dropped_on_a_plain_backdrop_and
     pot_only = np.zeros((200, 240), np.uint8)
     pot_only[110:170, 90:150] = 255  # as if the model had kept only the pot
     doc.replace_mask(pot_only)
+    runner.reassess(doc)
+    assert "left-out" in [flag["code"] for flag in doc.flags] and doc.state == "flagged"
     recovered = api.recover_parts(doc_id)
     assert recovered["ok"], recovered
+    assert "left-out" not in [flag["code"] for flag in doc.flags]  # the queue no longer asks for a look
     assert doc.alpha()[75, 120] == 255 and doc.alpha()[20, 20] == 0 and doc.alpha()[140, 120] == 255
     api.undo(doc_id)
     assert doc.alpha()[75, 120] == 0
