@@ -136,11 +136,11 @@ def recover(photo: Image.Image, alpha: Image.Image) -> Image.Image | None:
     backdrop = fit(rgb_w, a_w)
     if backdrop is None:
         return None
-    off = np.linalg.norm(backdrop.across(rgb_w), axis=-1) > max(3 * backdrop.noise, CHROMA)
-    sure = (a_w > 0.95) | off
+    distance = np.linalg.norm(backdrop.across(rgb_w), axis=-1)
+    sure = (a_w > 0.95) | (distance > max(3 * backdrop.noise, CHROMA))
     sure &= ~_grow(~sure, 1)  # not their anti-aliased rims
     colour = _subject_colour(rgb_w, sure)
-    reach = _attached(a_w >= 0.5, np.linalg.norm(backdrop.across(rgb_w), axis=-1) > max(3 * backdrop.noise, CHROMA / 3))
+    reach = _attached(a_w >= 0.5, distance > max(3 * backdrop.noise, CHROMA / 3))
     fields = [Image.fromarray(np.ascontiguousarray(field[..., i]), "F")
               for field in (backdrop.colour, colour) for i in range(3)]
     fields.append(Image.fromarray(reach.astype(np.float32), "F"))
