@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from app.core import qa
 from app.core.decode import DEFAULT_MAX_PIXELS
@@ -324,7 +325,7 @@ class JobRunner:
         with doc.lock:
             if not doc.finished:
                 return
-            flags = [flag.as_dict() for flag in qa.assess(np.asarray(doc.rgb()), doc.alpha())]
+            flags = [flag.as_dict() for flag in qa.assess_images(doc.rgb(), Image.fromarray(doc.alpha(), "L"))]
             doc.flags = flags
             doc.state = "flagged" if flags else "done"
         self._publish_item(doc)

@@ -79,6 +79,20 @@ class UI:
             return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);
         }""", timeout=30_000)
 
+    def open_one(self, path: Path):
+        """Open one photo, wait until it is cut out and shown in the editor; its Document."""
+        self.open(path)
+        self.wait_done(1, 1)
+        self.page.wait_for_function("document.querySelector('#viewport').dataset.doc === 'd1'")
+        self.wait_loaded()
+        return self.backend.runner.get("d1")
+
+    def click_edit(self, selector: str) -> None:
+        """Click a button that edits the mask and wait for the new mask version on screen."""
+        before = self.dataset()["version"]
+        self.page.click(selector)
+        self.page.wait_for_function("(v) => document.querySelector('#viewport').dataset.version !== v", arg=before)
+
     def wait_image(self, layer: str, part: str) -> None:
         """A loaded image whose URL contains `part` is on screen in `layer` (main or under)."""
         self.page.wait_for_function("""([layer, part]) => [...document.querySelectorAll(`#layer-${layer} img`)]
@@ -442,12 +456,8 @@ def _drag_stroke(page, points):
 
 def test_brush_stroke_changes_the_mask_and_undo_redo_reset(ui, tmp_path):
     photo(tmp_path / "a.png", size=(400, 300))  # subject: the bright rectangle 100..300 x 75..225
-    ui.open(tmp_path / "a.png")
-    ui.wait_done(1, 1)
+    doc = ui.open_one(tmp_path / "a.png")
     page = ui.page
-    page.wait_for_function("document.querySelector('#viewport').dataset.doc === 'd1'")
-    ui.wait_loaded()
-    doc = ui.backend.runner.get("d1")
     assert doc.alpha()[150, 200] == 255
     page.keyboard.press("e")
     assert page.get_attribute('[data-tool="erase"]', "aria-checked") == "true"
@@ -486,9 +496,7 @@ def test_brush_stroke_changes_the_mask_and_undo_redo_reset(ui, tmp_path):
     page.wait_for_function("document.querySelector('#redo-btn').disabled === true")
     assert doc.alpha()[150, 200] == 0
 
-    before = ui.dataset()["version"]
-    page.click("#reset-btn")
-    page.wait_for_function("(v) => document.querySelector('#viewport').dataset.version !== v", arg=before)
+    ui.click_edit("#reset-btn")
     assert doc.alpha()[150, 200] == 255
     assert page.is_disabled("#redo-btn") and not page.is_disabled("#undo-btn")
 
@@ -508,17 +516,11 @@ def test_punch_holes_button_opens_a_background_gap_or_says_there_is_none(ui, tmp
     ring.paste((230, 200, 180), (60, 60, 240, 240))
     ring.paste((20, 30, 40), (120, 120, 180, 180))  # a background-coloured gap inside the subject
     ring.save(tmp_path / "ring.png")
-    ui.open(tmp_path / "ring.png")
-    ui.wait_done(1, 1)
+    doc = ui.open_one(tmp_path / "ring.png")
     page = ui.page
-    page.wait_for_function("document.querySelector('#viewport').dataset.doc === 'd1'")
-    ui.wait_loaded()
-    doc = ui.backend.runner.get("d1")
     doc.replace_mask(np.pad(np.full((180, 180), 255, np.uint8), 60))  # as if the model kept the gap
     assert doc.alpha()[150, 150] == 255
-    before = ui.dataset()["version"]
-    page.click("#holes-btn")
-    page.wait_for_function("(v) => document.querySelector('#viewport').dataset.version !== v", arg=before)
+    ui.click_edit("#holes-btn")
     assert doc.alpha()[150, 150] == 0 and doc.alpha()[70, 70] == 255
     assert not page.is_disabled("#undo-btn")
     page.click("#holes-btn")
@@ -532,18 +534,12 @@ def test_recover_parts_button_brings_back_a_dropped_part_or_says_there_is_none(u
     scene.paste((190, 40, 30), (110, 130, 190, 210))  # a red pot...
     scene.paste((50, 140, 40), (90, 40, 210, 130))  # ...and the green plant above it
     scene.save(tmp_path / "plant.png")
-    ui.open(tmp_path / "plant.png")
-    ui.wait_done(1, 1)
+    doc = ui.open_one(tmp_path / "plant.png")
     page = ui.page
-    page.wait_for_function("document.querySelector('#viewport').dataset.doc === 'd1'")
-    ui.wait_loaded()
-    doc = ui.backend.runner.get("d1")
     pot_only = np.zeros((240, 300), np.uint8)
     pot_only[130:210, 110:190] = 255
     doc.replace_mask(pot_only)  # as if the model had kept only the pot
-    before = ui.dataset()["version"]
-    page.click("#recover-btn")
-    page.wait_for_function("(v) => document.querySelector('#viewport').dataset.version !== v", arg=before)
+    ui.click_edit("#recover-btn")
     assert doc.alpha()[80, 150] == 255 and doc.alpha()[10, 10] == 0
     assert not page.is_disabled("#undo-btn")
     page.click("#recover-btn")

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from app.core.components import label
+from app.core.morphology import grow
 from app.core.refine import box_mean
 
 # A smooth fill explains a background pixel within FIT (0..255 RGB distance); a photo is a
@@ -68,10 +69,6 @@ def smooth_fill(rgb: np.ndarray, weight: np.ndarray, radii: list[int]) -> np.nda
     return out + (1 - taken)[..., None] * overall
 
 
-def _grow(binary: np.ndarray, radius: int) -> np.ndarray:
-    return box_mean(binary.astype(np.float32), max(1, radius)) > 0
-
-
 def fit(rgb: np.ndarray, alpha: np.ndarray) -> Backdrop | None:
     """The backdrop of ``rgb`` (float 0..255) under ``alpha`` (0..1), or None if it has none."""
     h, w = alpha.shape
@@ -79,7 +76,7 @@ def fit(rgb: np.ndarray, alpha: np.ndarray) -> Backdrop | None:
     subject = alpha >= 0.5
     background = alpha < 0.02
     if subject.any():
-        background &= ~_grow(subject, round(0.02 * diag))
+        background &= ~grow(subject, round(0.02 * diag))
     total = float(background.sum())
     if total < 0.05 * alpha.size:
         return None
@@ -113,7 +110,7 @@ def _subject_colour(rgb: np.ndarray, sure: np.ndarray) -> np.ndarray:
 def _attached(subject: np.ndarray, off: np.ndarray) -> np.ndarray:
     """Where recovery may reach: off-backdrop pixels joined (within 2 px) to the kept subject,
     following the part's own shape; everything off the backdrop when nothing was kept."""
-    parts = label(_grow(subject | off, 2))
+    parts = label(grow(subject | off, 2))
     keep = np.zeros(parts.count + 1, bool)
     if subject.any():
         keep[np.unique(parts.labels[subject])] = True
@@ -138,7 +135,7 @@ def recover(photo: Image.Image, alpha: Image.Image) -> Image.Image | None:
         return None
     distance = np.linalg.norm(backdrop.across(rgb_w), axis=-1)
     sure = (a_w > 0.95) | (distance > max(3 * backdrop.noise, CHROMA))
-    sure &= ~_grow(~sure, 1)  # not their anti-aliased rims
+    sure &= ~grow(~sure, 1)  # not their anti-aliased rims
     colour = _subject_colour(rgb_w, sure)
     reach = _attached(a_w >= 0.5, distance > max(3 * backdrop.noise, CHROMA / 3))
     fields = [Image.fromarray(np.ascontiguousarray(field[..., i]), "F")

@@ -190,8 +190,7 @@ def left_out(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     if found is None:
         return None
     off = np.linalg.norm(found.across(rgb), axis=-1) > max(3 * found.noise, backdrop.CHROMA)
-    reach = max(2, round(LEFT_OUT_BAND * float(np.hypot(*alpha.shape))))
-    near = box_mean(subject.astype(np.float32), reach) > 0
+    near = grow(subject, max(2, round(LEFT_OUT_BAND * float(np.hypot(*alpha.shape)))))
     odd = (alpha < 0.5) & near & off
     if odd.sum() < LEFT_OUT_SHARE * area:
         return None
