@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := models/isnet-medium-int8.onnx
 
-.PHONY: setup system-deps run sample test lint bench clean package
+.PHONY: setup venv system-deps run sample test test-fast lint bench clean package
 
 setup: $(STAMP) $(MODEL)
+
+venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,8 +36,13 @@ sample: setup
 system-deps:
 	packaging/debian-test-deps.sh
 
+# Everything: core, tiny graphs, the real model, the page in Chromium, the real window (what CI runs).
 test: system-deps setup
 	$(BIN)/python -m pytest
+
+# The developers' inner loop: no browser, no window, no real model, nothing slow; needs only .venv.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not ui and not window and not model and not slow"
 
 lint: setup
 	$(BIN)/ruff check app tests bench models

@@ -1,5 +1,8 @@
-"""Suite-wide fixtures."""
+"""Suite-wide fixtures, and what each test tier needs before it runs."""
 
+import importlib.util
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,29 @@ def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     engine = FakeEngine()
     monkeypatch.setattr(cli, "_engine", lambda args: engine)
     return engine
+
+
+def _tier_needs(marker: str) -> str | None:
+    """Why a test of this tier cannot run here, or None. Missing pieces fail the test rather than
+    skip it: `make test` installs them all, and a skipped tier would hide that it no longer works."""
+    if marker == "model":
+        missing = [name for name in ("isnet-medium.onnx", "isnet-medium-int8.onnx")
+                   if not (paths.bundled_models_dir() / name).is_file()]
+        if missing:
+            return f"the real model is missing ({', '.join(missing)}): run `make setup` (models/fetch.py)"
+    if marker == "ui":
+        from tests.ui_harness import CHROMIUM
+
+        if not os.path.exists(CHROMIUM):
+            return f"no Chromium at {CHROMIUM}: run `make system-deps` (Debian package chromium)"
+        if importlib.util.find_spec("playwright") is None:
+            return "Playwright is not installed: pip install -e '.[dev]'"
+    if marker == "window" and shutil.which("Xvfb") is None:
+        return "Xvfb is not installed: run `make system-deps` (Debian package xvfb)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in ("model", "ui", "window"):
+        if item.get_closest_marker(marker) and (reason := _tier_needs(marker)):
+            pytest.fail(f"{item.nodeid} is a `{marker}` test and cannot run: {reason}", pytrace=False)

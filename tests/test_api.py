@@ -5,18 +5,14 @@ import pytest
 
 import app
 
-MODEL = Path(__file__).resolve().parent.parent / "models" / "isnet-medium.onnx"
-
 
 @pytest.mark.model
-@pytest.mark.skipif(not MODEL.exists(), reason="models/isnet-medium.onnx missing: run models/fetch.py")
 def test_docstring_example_runs():
     failures, tried = doctest.testmod(app, verbose=False)
     assert tried >= 4 and failures == 0
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not MODEL.exists(), reason="models/isnet-medium.onnx missing: run models/fetch.py")
 def test_remove_background_accepts_bytes_and_pil_images_and_gives_a_mask():
     data = (Path(app.__file__).parent / "assets" / "sample-coffee.jpg").read_bytes()
     import io

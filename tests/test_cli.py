@@ -14,7 +14,6 @@ from app import cli
 from tests.fakes import photo
 
 REPO = Path(__file__).resolve().parent.parent
-MODEL = REPO / "models" / "isnet-medium.onnx"
 
 
 def _png_header_only(path: Path, width: int, height: int) -> None:
@@ -179,7 +178,6 @@ def test_python_dash_m_app_runs_the_cli():
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not MODEL.exists(), reason="models/isnet-medium.onnx missing: run `python models/fetch.py`")
 def test_real_model_cuts_out_the_sample_through_the_console_script(tmp_path):
     """Integration: the installed `knockout` entry point, the real model, a real photo."""
     exe = Path(sys.executable).with_name("knockout")

@@ -191,6 +191,7 @@ def test_diagnose_reports_the_policy_and_where_it_came_from(home, monkeypatch):
     assert "machine policy is broken" in problems[0]
 
 
+@pytest.mark.slow
 def test_watch_honours_the_preset_and_the_audit_policy(tmp_path, home, fake_engine):
     set_policy(home, audit=True)
     photo(tmp_path / "inbox" / "a.jpg")

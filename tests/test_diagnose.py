@@ -170,7 +170,6 @@ def test_unwritable_output_is_reported_and_exits_1(machine, capsys):
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not MODEL.exists(), reason="models/isnet-medium.onnx missing: run models/fetch.py")
 def test_real_bundled_models_verify_and_the_default_runs_on_cpu(capsys):
     assert cli.main(["diagnose", "--json", "--device", "cpu"]) == 0
     report = json.loads(capsys.readouterr().out)

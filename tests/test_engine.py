@@ -207,12 +207,9 @@ def test_concurrent_predict_matches_serial(catalogue: Catalogue, monkeypatch: py
 
 # --- the real bundled model ----------------------------------------------------------------------
 
-MODEL = paths.bundled_models_dir() / "isnet-medium.onnx"
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not MODEL.is_file(), reason=f"{MODEL} is absent: run `python models/fetch.py` "
-                    "(or `make setup`) to fetch the bundled model")
 def test_real_model_on_the_sample_photo() -> None:
     cat = discover([(paths.bundled_models_dir(), "bundled")])
     engine = Engine("isnet-medium", device="cpu", catalogue=cat)

@@ -223,6 +223,7 @@ def _done_lines(journal: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_a_batch_killed_repeatedly_finishes_with_every_output_once_and_intact(tmp_path):
     env = _tiny_model_env(tmp_path)
     src, out = tmp_path / "src", tmp_path / "out"

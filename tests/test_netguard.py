@@ -15,7 +15,6 @@ from app.netguard import NetworkBlocked
 from tests.fakes import FakeEngine, photo
 
 REPO = Path(__file__).resolve().parent.parent
-MODEL = REPO / "models" / "isnet-medium.onnx"
 TEST_NET = ("192.0.2.1", 9)  # RFC 5737 documentation range: nothing answers there
 SPIED = ("connect", "connect_ex", "sendto", "sendmsg")
 
@@ -181,7 +180,6 @@ def test_cut_start_line_says_offline(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not MODEL.exists(), reason="models/isnet-medium.onnx missing: run models/fetch.py")
 def test_full_cut_with_the_real_model_works_under_the_guard(tmp_path, capsys):
     sample = REPO / "app" / "assets" / "sample-coffee.jpg"
     assert cli.main(["cut", str(sample), "-o", str(tmp_path), "--device", "cpu"]) == 0

@@ -10,8 +10,6 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
-MODEL = REPO / "models" / "isnet-medium.onnx"
-needs_model = pytest.mark.skipif(not MODEL.exists(), reason="models/isnet-medium.onnx missing: run models/fetch.py")
 
 
 def _unshare_works() -> bool:
@@ -21,7 +19,6 @@ def _unshare_works() -> bool:
 
 
 @pytest.mark.model
-@needs_model
 def test_full_cutout_with_every_outbound_connection_refused(tmp_path, monkeypatch):
     """In-process: any socket connect to a non-loopback address fails the test."""
     attempts = []
@@ -43,7 +40,6 @@ def test_full_cutout_with_every_outbound_connection_refused(tmp_path, monkeypatc
 
 
 @pytest.mark.model
-@needs_model
 @pytest.mark.skipif(not _unshare_works(), reason="`unshare -n` (a network namespace) is not permitted here")
 def test_cli_works_in_a_network_namespace_without_interfaces(tmp_path):
     proc = subprocess.run(

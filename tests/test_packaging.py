@@ -235,3 +235,50 @@ def test_release_workflow_is_a_disabled_three_os_template():
 def test_macos_entitlements_are_minimal():
     entitlements = plistlib.loads((PKG / "macos" / "entitlements.plist").read_bytes())
     assert entitlements == {"com.apple.security.cs.disable-library-validation": True}
+
+
+# --- packaging/debian-test-deps.sh -------------------------------------------------------------
+
+def _fake_command(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+
+
+def _run_test_deps(tmp_path: Path, installed: dict[str, str]) -> list[str]:
+    """Runs the script with dpkg-query and apt-get faked; returns what apt-get was asked to install.
+    ``installed`` maps each installed package to what it Provides."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    status = "\n".join(f"{name} {provides}" for name, provides in installed.items())
+    (tmp_path / "status").write_text(status + "\n")
+    _fake_command(fake, "dpkg-query", f"""
+fmt="$2"; shift 2
+if [ $# -eq 0 ]; then  # every installed package: Status|Provides
+  while read -r name provides; do echo "install ok installed|$provides"; done < {tmp_path / "status"}
+elif grep -q "^$1 " {tmp_path / "status"}; then printf 'install ok installed'
+else echo "dpkg-query: no packages found matching $1" >&2; exit 1; fi""")
+    _fake_command(fake, "apt-get", f'echo "$@" >> {tmp_path / "apt.log"}')
+    _fake_command(fake, "id", "echo 0")
+    for stand_in in ("convert", "xwd", "Xvfb", "chromium", "npm", "shellcheck"):
+        _fake_command(fake, stand_in, "exit 0")  # commands of those names prove nothing
+    proc = subprocess.run(["bash", str(PKG / "debian-test-deps.sh")], capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stderr
+    log = tmp_path / "apt.log"
+    installs = [line.split() for line in log.read_text().splitlines() if " install " in f" {line} "] \
+        if log.exists() else []
+    return [word for words in installs for word in words if not word.startswith("-") and word != "install"]
+
+
+def test_test_deps_ask_dpkg_which_packages_are_installed_not_the_path(tmp_path):
+    asked = _run_test_deps(tmp_path, {"xvfb": "", "libnss3": ""})
+    assert "chromium" in asked and "npm" in asked and "shellcheck" in asked  # stand-ins on the PATH ignored
+    assert "xvfb" not in asked and "libnss3" not in asked
+    assert not {"imagemagick", "x11-apps"} & set(asked)  # screenshots come from Pillow
+
+
+def test_test_deps_take_npm_as_installed_when_an_installed_node_js_provides_it(tmp_path):
+    asked = _run_test_deps(tmp_path, {"nodejs": "nodejs-dev, nodejs-doc, npm (= 10.0)"})
+    assert "npm" not in asked  # Debian's npm would conflict with (and remove) that Node.js
+    assert "chromium" in asked

@@ -13,8 +13,6 @@ from app import cli, selftest
 from app.inference.manifest import discover
 from tests.fakes import FakeEngine
 
-MODEL = Path(__file__).resolve().parent.parent / "models" / "isnet-medium.onnx"
-
 
 def _catalogue(tmp_path: Path, content: bytes = b"weights", sha: str | None = None):
     """A bundled-looking model folder with one model file and its manifest."""
@@ -80,7 +78,6 @@ def test_cli_exit_code_and_json(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not MODEL.exists(), reason="models/isnet-medium.onnx missing: run `python models/fetch.py`")
 def test_real_bundled_model_passes(capsys):
     assert cli.main(["self-test", "--device", "cpu"]) == 0
     out = capsys.readouterr().out

@@ -1,6 +1,6 @@
 """The editor page in headless Chromium against the real loopback server and js_api.
 
-Skipped only when Playwright or a Chromium binary is missing. Screenshots go to
+Marked `ui`: needs Playwright and Debian's Chromium (`make system-deps`), fails without them. Screenshots go to
 test-artifacts/ (gitignored) for a human look.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import urllib.error
 import urllib.request
@@ -22,8 +21,7 @@ from app.policy import Policy
 from tests.fakes import photo
 from tests.ui_harness import CHROMIUM, VIEWPORT, GatedEngine, open_page, screenshot, start_backend
 
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs a Chromium binary")
+pytestmark = pytest.mark.ui
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +33,8 @@ def _private_dirs(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def browser():
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser

@@ -61,6 +61,7 @@ def test_only_finished_visible_image_names_are_candidates(name, taken):
     assert is_candidate(name) is taken
 
 
+@pytest.mark.slow
 def test_files_written_slowly_are_each_processed_once_and_complete(tmp_path):
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()

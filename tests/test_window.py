@@ -5,9 +5,9 @@ page → js_api → job runner → model → loopback tiles → export. The scre
 test-artifacts/ for a person to look at.
 """
 
+import importlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,12 +20,11 @@ from app import paths
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-needs_display_tools = pytest.mark.skipif(
-    not (shutil.which("Xvfb") and shutil.which("xwd")), reason="needs Xvfb and xwd (apt-get install xvfb x11-apps)")
 
 
 @pytest.fixture(scope="module")
 def display():
+    """A virtual X screen (tests marked `window` fail without Xvfb: see tests/conftest.py)."""
     for number in range(97, 120):
         if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
             break
@@ -42,11 +41,14 @@ def display():
     proc.wait(10)
 
 
-@needs_display_tools
+@pytest.mark.window
 @pytest.mark.model
 def test_the_window_opens_a_photo_cuts_it_out_and_exports_it(display, tmp_path):
-    pytest.importorskip("webview")
-    pytest.importorskip("qtpy.QtWebEngineWidgets")
+    for module in ("webview", "qtpy.QtWebEngineWidgets"):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            pytest.fail(f"{module} does not import ({exc}): install the window's extras, pip install -e '.[gui]'")
     ARTIFACTS.mkdir(exist_ok=True)
     home = tmp_path / "home"
     env = {**os.environ, "DISPLAY": display, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
@@ -71,7 +73,11 @@ def test_the_window_opens_a_photo_cuts_it_out_and_exports_it(display, tmp_path):
         assert img.mode == "RGBA"
         alpha = img.getchannel("A")
         assert alpha.getextrema() == (0, 255)  # a real cutout: transparent and opaque parts
-    assert Path(shot).stat().st_size > 10_000
+    assert "screenshot_error" not in result, f"no screenshot of the window: {result['screenshot_error']}"
+    assert Path(shot).exists(), f"the driver reported {shot} but wrote nothing"
+    with Image.open(shot) as picture:
+        assert picture.size == (1280, 800)
+        assert len(picture.convert("L").getcolors(1 << 16) or ()) > 50  # the editor, not a blank screen
     assert proc.returncode == 0
 
 
@@ -130,3 +136,15 @@ def test_reveal_opens_the_folder_with_the_desktop_file_manager(monkeypatch):
     monkeypatch.setattr(sys, "platform", "linux")
     window.WindowShell().reveal("/tmp/out")
     assert calls == [["xdg-open", "/tmp/out"]]
+
+
+def test_a_screenshot_that_cannot_be_taken_says_which_tool_failed_and_what_it_said(tmp_path, monkeypatch):
+    from tests.window_driver import take_screenshot
+
+    monkeypatch.setenv("DISPLAY", ":4242")  # no X server there
+    shot = tmp_path / "shot.png"
+    result = take_screenshot(str(shot))
+    assert "screenshot" not in result
+    assert result["screenshot_error"].startswith("PIL.ImageGrab.grab(xdisplay=':4242') failed: ")
+    assert len(result["screenshot_error"]) > len("PIL.ImageGrab.grab(xdisplay=':4242') failed: ") + 5
+    assert not shot.exists()
