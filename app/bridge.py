@@ -226,7 +226,6 @@ class Api:
         ids = [_doc_id(i) for i in ids]
         if not ids:
             raise BridgeError("nothing", "Nothing to export yet: wait until a photo is cut out.")
-        file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
         exporter = Exporter(preset, template, folder, written=self._written,
                             on_written=self._auditor(preset, settings))
         return {"queued": self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))}
@@ -349,6 +348,7 @@ class Api:
 
         preset = app_preset(get_preset(str(pick("preset", "preset")), self._policy), settings, self._policy)
         template = str(pick("template", "template") or preset.template)
+        file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
         folder = Path(str(pick("output_dir", "folder"))).expanduser()
         return preset, template, folder, settings
 

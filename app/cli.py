@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "completely written; subfolders are mirrored under the output folder. "
                            "Ctrl+C finishes the current image and exits.")
     watch.add_argument("inbox", type=Path, metavar="INBOX", help="folder to watch")
-    watch.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    watch.add_argument("-o", "--output", type=Path, help="output folder (required unless the policy locks it)")
     _add_export_options(watch)
     watch.add_argument("--overwrite", action="store_true",
                        help="start a fresh journal and replace outputs that already exist")
@@ -291,6 +291,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from app.watch import Watcher, stop_on_signals
 
     settings = settings_from(args)
+    if args.output is None:
+        raise UsageError("watch needs an output folder: -o/--output")
     if not args.inbox.is_dir():
         raise UsageError(f"{args.inbox} is not a folder")
     if args.interval <= 0:

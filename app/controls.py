@@ -5,9 +5,10 @@ Kept out of ``app.cli`` so the CLI only has small hooks:
 - ``start(args, argv, build_parser)`` right after parsing: loads the machine policy
   (PolicyError: the CLI refuses to run, except ``diagnose`` which reports it), removes
   session folders left by crashed runs, and applies the policy (forced CPU, allowed
-  models, maximum size);
+  models, maximum size, and for ``cut`` / ``watch`` every locked setting: its flag takes the
+  pinned value, and a flag asking for another one is refused naming the policy key);
 - ``export_settings(args, settings)`` at the end of ``cli.settings_from``: the ``--preset``
-  (explicit flags override it unless it is locked) and the policy's metadata fields;
+  (explicit flags override it unless it is locked), then the policy, last (``Policy.apply``);
 - ``after_export(args, engine, settings, result)`` for each file ``cut`` wrote: the
   preset's compliance check (violations become the file's warnings) and the audit record;
 - ``run(args)`` for ``knockout presets …`` and ``knockout cache clear``.
@@ -17,19 +18,37 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app import audit, presets, retention
+from app import audit, naming, paths, presets, retention
 from app.core import compliance
 from app.core.export import ExportSettings
-from app.policy import NO_POLICY, Policy, PolicyError, load_policy
+from app.policy import ENV_FILE, NO_POLICY, Policy, PolicyError, load_policy
 
 COMMANDS = ("presets", "cache")
+# Every option of `cut` and `watch` (by dest) has a lock decision; a test holds the parsers to
+# it. LOCKED_FLAGS: pinned by the user setting the policy can lock (`lock`, `force_cpu`,
+# `audit`, `allowed_models`, `lock_presets`); a flag asking for another value is refused.
+LOCKED_FLAGS = {"output": "output_dir", "name": "template", "model": "model", "device": "device",
+                "preset": "preset", "audit": "audit", "sidecar": "sidecar", "refine_edges": "refine_edges",
+                "decontaminate": "decontaminate", "keep_specks": "remove_specks"}
+# EXPORT_DESTS: pinned by the preset when it is locked (`lock_presets`, an IT preset, or its own
+# "locked"); keep_exif and keep_exif_field also by `keep_exif_fields`.
+# FREE_FLAGS: never changed by a lock, and why.
+FREE_FLAGS = {"inputs": "what to cut", "inbox": "the folder to watch", "json": "how the report is printed",
+              "quiet": "how much is printed", "overwrite": "whether existing outputs are replaced, not what they hold",
+              "skip_existing": "whether existing outputs are kept", "interval": "how often the folder is looked at",
+              "once": "when watching stops", "move_done": "where finished sources go", "threads": "speed only",
+              "max_megapixels": "the policy's max_megapixels caps it (the smaller wins)"}
+# How a refusal names a setting; for on/off ones, what the policy switched.
+SETTING_LABELS = {"output_dir": "the output folder", "template": "the file name template", "model": "the model",
+                  "device": "the device", "preset": "the preset", "audit": "the audit log",
+                  "sidecar": "the audit sidecar", "refine_edges": "edge refinement",
+                  "decontaminate": "edge decontamination", "remove_specks": "speck removal"}
 # cut's option dest -> ExportSettings field (value taken from the flag-built settings)
 EXPORT_DESTS = {"format": "format", "bg": "background", "mask_only": "mask_only", "crop": "crop",
                 "margin": "margin", "canvas": "canvas", "fill": "fill", "resize": "max_size",
@@ -37,6 +56,7 @@ EXPORT_DESTS = {"format": "format", "bg": "background", "mask_only": "mask_only"
                 "keep_exif_field": "keep_exif_fields", "decontaminate": "decontaminate",
                 "refine_edges": "refine_edges", "keep_specks": "remove_specks", "punch_holes": "punch_holes",
                 "recover_parts": "recover_parts"}
+CLI_FIELDS = tuple(f for f in naming.FIELDS if f != "preset")  # {preset} only with a preset
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -103,10 +123,11 @@ def start(args: argparse.Namespace, argv: list[str],
             raise
         policy = NO_POLICY  # diagnose reports the broken policy itself
     args.policy = policy
+    if policy.override_ignored and args.command != "diagnose":
+        print(f"knockout: ignoring {ENV_FILE}={policy.override_ignored}: the machine policy ({policy.source}) "
+              "does not set allow_policy_override", file=sys.stderr)
     with contextlib.suppress(OSError):  # a read-only or missing cache folder must not stop the CLI
         retention.cleanup_stale()
-    if policy.force_cpu and hasattr(args, "device"):
-        args.device = "cpu"
     if policy.max_megapixels and getattr(args, "max_megapixels", None) is not None:
         args.max_megapixels = min(args.max_megapixels, policy.max_megapixels)
     if policy.allowed_models is not None and hasattr(args, "model"):
@@ -117,62 +138,115 @@ def start(args: argparse.Namespace, argv: list[str],
             args.model = default if default in policy.allowed_models else policy.allowed_models[0]
         elif args.model not in policy.allowed_models:
             raise ControlError(f"model {args.model!r} is not allowed by your organisation's policy "
-                               f"(allowed: {', '.join(policy.allowed_models)})")
+                               f"(allowed: {', '.join(policy.allowed_models)}; policy key: allowed_models)")
     if args.command in ("cut", "watch"):
-        _decide_audit(args, policy)
+        _pin_locked_flags(args, policy)
+    if policy.force_cpu and hasattr(args, "device"):
+        args.device = "cpu"
     return policy
 
 
-def _decide_audit(args: argparse.Namespace, policy: Policy) -> None:
+def _pin_locked_flags(args: argparse.Namespace, policy: Policy) -> None:
+    """Locked settings replace their flags; a flag asking for another value is refused, naming
+    the policy key. Audit and sidecar, when not locked, are on if the flag or the setting says so."""
     from app.settings import load_settings
 
-    user = load_settings(policy).values
-    if policy.audit is not None:
-        if args.audit and not policy.audit:
-            raise ControlError("the audit log is switched off by your organisation's policy")
-        args.audit = policy.audit
-    else:
-        args.audit = bool(args.audit or user.get("audit"))
-    args.sidecar = bool(args.sidecar or user.get("sidecar"))
+    effective = load_settings(policy)
+    for dest, key in LOCKED_FLAGS.items():
+        value = getattr(args, dest)
+        if key not in effective.locked:
+            if key in ("audit", "sidecar"):
+                setattr(args, dest, bool(value or effective.values.get(key)))
+            continue
+        pinned = effective.values[key]
+        if dest in args.explicit and _as_setting(dest, value) != _as_setting(dest, _as_arg(dest, pinned)):
+            raise ControlError(_refusal(dest, value, key, pinned, policy.locked_by(key)))
+        setattr(args, dest, _as_arg(dest, pinned))
+
+
+def _as_arg(dest: str, setting: Any) -> Any:
+    if dest == "output":
+        return Path(setting).expanduser()
+    return not setting if dest == "keep_specks" else setting
+
+
+def _as_setting(dest: str, value: Any) -> Any:
+    """A flag's value in the setting's terms, comparable with the pinned one."""
+    if dest == "output":
+        return Path(value).expanduser().resolve()
+    return not value if dest == "keep_specks" else value
+
+
+def _refusal(dest: str, value: Any, key: str, pinned: Any, policy_key: str | None) -> str:
+    label, where = SETTING_LABELS[key], f"(policy key: {policy_key})"
+    if isinstance(pinned, bool):
+        flag = "--" + ("no-" if value is False else "") + dest.replace("_", "-")
+        state = "on" if pinned else "off"
+        return f"{flag} is refused: {label} is switched {state} by your organisation's policy {where}"
+    flag = "-o/--output" if dest == "output" else "--" + dest.replace("_", "-")
+    return f"{flag} {str(value)!r} is refused: your organisation's policy sets {label} to {str(pinned)!r} {where}"
 
 
 # ---------------------------------------------------------------- export settings
 
 
 def export_settings(args: argparse.Namespace, settings: ExportSettings) -> ExportSettings:
-    """The preset (with the user's explicit overrides) and the metadata policy applied."""
+    """What ``cut`` / ``watch`` write: the preset's settings with the user's explicit flags over
+    them (refused if the preset is locked), then the policy, last (``Policy.apply``). Also
+    settles ``args.name``: a locked template, else ``--name``, else the preset's template."""
     policy: Policy = getattr(args, "policy", NO_POLICY)
     explicit: set[str] = getattr(args, "explicit", set())
-    preset_id = getattr(args, "preset", None)
+    preset_id = getattr(args, "preset", None)  # a locked preset is already pinned by start()
     args.preset_obj = None
-    if "preset" in policy.locked_settings() and hasattr(args, "preset"):
-        from app.settings import load_settings
-
-        pinned = load_settings(policy).values["preset"]
-        if preset_id not in (None, pinned):
-            raise ControlError(f"your organisation's policy sets the preset to {pinned!r}")
-        preset_id = pinned
+    if policy.keep_exif_fields is not None and {"keep_exif", "keep_exif_field"} & explicit:
+        kept = ", ".join(policy.keep_exif_fields) or "none"
+        raise ControlError(f"metadata is set by your organisation's policy (EXIF fields kept: {kept}; "
+                           "policy key: keep_exif_fields)")
     if preset_id is None and isinstance(policy.lock_presets, tuple) and hasattr(args, "preset"):
         raise ControlError(f"your organisation's policy allows only these presets: "
-                           f"{', '.join(policy.lock_presets)}; choose one with --preset")
+                           f"{', '.join(policy.lock_presets)}; choose one with --preset (policy key: lock_presets)")
+    choices: dict[str, Any] = {}
     if preset_id is not None:
         try:
             preset = presets.get_preset(preset_id, policy)
         except presets.PresetError as exc:
             raise ControlError(str(exc)) from None
-        overrides = {EXPORT_DESTS[d]: getattr(settings, EXPORT_DESTS[d]) for d in explicit if d in EXPORT_DESTS}
-        if overrides and preset.locked:
-            flags = ", ".join("--" + d.replace("_", "-") for d in sorted(explicit & EXPORT_DESTS.keys()))
-            raise ControlError(f"preset {preset.id!r} is locked; it cannot be changed with {flags}")
-        settings = dataclasses.replace(preset.settings, **overrides)
-        if "name" not in explicit:
+        locked = policy.locked_settings()  # flags of locked settings already hold the pinned value
+        given = sorted(d for d in explicit & EXPORT_DESTS.keys() if LOCKED_FLAGS.get(d) not in locked)
+        choices = {EXPORT_DESTS[d]: getattr(settings, EXPORT_DESTS[d]) for d in given}
+        if choices and preset.locked:
+            flags = ", ".join("--" + d.replace("_", "-") for d in given)
+            raise ControlError(f"preset {preset.id!r} is locked{_preset_lock(preset, policy)}; "
+                               f"it cannot be changed with {flags}")
+        settings = preset.settings
+        if "name" not in explicit and "template" not in locked:
             args.name = preset.template
-        args.name = args.name.replace("{preset}", preset.id)
         args.preset_obj = preset
-    if policy.keep_exif_fields is not None and {"keep_exif", "keep_exif_field"} & explicit:
-        kept = ", ".join(policy.keep_exif_fields) or "none"
-        raise ControlError(f"metadata is set by your organisation's policy (EXIF fields kept: {kept})")
-    return policy.apply_metadata(settings)
+    if hasattr(args, "name"):
+        args.name = _name(args.name, args.preset_obj, policy)
+    return policy.apply(settings, choices)
+
+
+def _preset_lock(preset: presets.Preset, policy: Policy) -> str:
+    if policy.lock_presets:
+        return " by your organisation's policy (policy key: lock_presets)"
+    if preset.source == "policy":
+        return f" (deployed by your organisation in {paths.machine_presets_dir()})"
+    return ""
+
+
+def _name(template: str, preset: presets.Preset | None, policy: Policy) -> str:
+    """The checked ``--name`` template with the preset id filled in (the file's own fields are
+    filled per file); {preset} without a preset is a usage error that says so."""
+    if preset is not None:
+        return naming.fill(template, {"preset": preset.id})
+    try:
+        return naming.check_template(template, CLI_FIELDS)
+    except ValueError:
+        naming.check_template(template)  # a template that is wrong anyway says why
+        locked = policy.locked_by("template")
+        source = f" (your organisation's policy, policy key: {locked})" if locked else ""
+        raise ControlError(f"the file name template {template!r}{source} names {{preset}}: add --preset ID") from None
 
 
 # ---------------------------------------------------------------- after each export
@@ -250,7 +324,7 @@ def _presets(args: argparse.Namespace, policy: Policy) -> int:
         return EXIT_OK
     if action == "import":
         preset = presets.import_preset(args.file, policy)
-        print(f"Imported preset {preset.id} (version {preset.version}) into {presets.paths.user_presets_dir()}")
+        print(f"Imported preset {preset.id} (version {preset.version}) into {paths.user_presets_dir()}")
         return EXIT_OK
     presets.export_preset(presets.get_preset(args.id, policy), args.file)
     print(f"Wrote preset {args.id} to {args.file}")
@@ -258,7 +332,7 @@ def _presets(args: argparse.Namespace, policy: Policy) -> int:
 
 
 def _cache_clear() -> int:
-    cache = retention.paths.user_cache_dir()
+    cache = paths.user_cache_dir()
     removed = retention.clear_cache(cache)
     print(f"Removed {len(removed)} item{'s' if len(removed) != 1 else ''} from {cache}")
     return EXIT_OK

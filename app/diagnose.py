@@ -129,10 +129,14 @@ def _policy_line(policy: dict[str, Any] | None) -> str:
     if policy["source"] == "none":
         return "none (no machine policy file or registry key)"
     keys = ("lock_presets", "force_cpu", "default_output_dir", "max_megapixels", "keep_exif_fields", "audit",
-            "allowed_models")
-    pinned = [f"{k}={json.dumps(policy[k])}" for k in keys if policy[k] not in (None, False)]
+            "allowed_models", "allow_policy_override")
+    pinned = [f"{k}={json.dumps(policy[k])}" for k in keys if policy.get(k) not in (None, False)]
     locked = ", ".join(policy["locked_settings"]) or "none"
-    return f"{policy['source']} · {'; '.join(pinned) or 'no keys set'} · locked settings: {locked}"
+    line = f"{policy['source']} · {'; '.join(pinned) or 'no keys set'} · locked settings: {locked}"
+    if policy.get("override_ignored"):
+        line += (f" · KNOCKOUT_POLICY_FILE={policy['override_ignored']} ignored (the machine policy does not "
+                 "set allow_policy_override)")
+    return line
 
 
 def cpu_model() -> str:

@@ -20,8 +20,9 @@ from app.core.compose import Cutout
 from app.core.errors import OutputError
 from app.core.export import ExportSettings, render, save
 from app.document import Document
-from app.policy import Policy
-from app.presets import Preset, check_template
+from app.naming import render_name
+from app.policy import Policy, load_policy
+from app.presets import Preset
 
 MASK_OPTIONS = ("refine_edges", "remove_specks")
 
@@ -41,24 +42,22 @@ def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | Non
     """``preset`` as the app exports with it: edge colours decontaminated only when both the
     preset and the user's ``decontaminate`` setting allow it, the mask options the app's masks
     are made with (its settings, not the preset's: the mask exists before an export picks a
-    preset), and IT's metadata policy (which EXIF fields survive) over the preset's own choice.
+    preset), and then IT's policy, last (``Policy.apply``: a locked switch and the metadata
+    policy beat the preset; ``None`` means the machine's policy).
     What this returns is what hot-folder journals and audit records say was done."""
     export = preset.settings
+    asked = {key: bool(settings.get(key, True)) for key in MASK_OPTIONS}
     if export.decontaminate and not settings.get("decontaminate", True):
-        export = dataclasses.replace(export, decontaminate=False)
-    export = with_mask_options(export, {key: bool(settings.get(key, True)) for key in MASK_OPTIONS})
-    if policy is not None:
-        export = policy.apply_metadata(export)
+        asked["decontaminate"] = False
+    choices = {key: value for key, value in asked.items() if getattr(export, key) != value}
+    export = (load_policy() if policy is None else policy).apply(export, choices)
     return preset if export is preset.settings else dataclasses.replace(preset, settings=export)
 
 
 def file_name(template: str, source: Path, preset: Preset) -> str:
     """``{stem}-{preset}`` and friends -> a plain file name (with the preset's extension)."""
-    check_template(template)
-    name = template.format(stem=source.stem, name=source.name, ext=source.suffix.lstrip("."),
-                           parent=source.parent.name, preset=preset.id).strip()
-    if not name or any(c in name for c in '/\\:*?"<>|') or name in (".", ".."):
-        raise ValueError(f"the file name template {template!r} gives no usable name for {source.name}")
+    name = render_name(template, {"stem": source.stem, "name": source.name, "ext": source.suffix.lstrip("."),
+                                  "parent": source.parent.name, "preset": preset.id})
     return name + preset.settings.extension
 
 

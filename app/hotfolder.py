@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app import naming
 from app.core.export import save
 from app.document import Document
 from app.exporting import render_document
@@ -37,7 +38,7 @@ class HotFolder:
         self.runner = runner
         self.inbox, self.out_dir, self.preset = inbox, out_dir, preset
         # The CLI's name templates know {stem} {name} {ext} {parent}; the preset id is filled in here.
-        self.template = template.replace("{preset}", preset.id)
+        self.template = naming.fill(template, {"preset": preset.id})
         self.watcher = Watcher(inbox, out_dir, preset.settings, self.template, interval, quiet=True)
         self.journal = Journal.open(out_dir, header_for(preset.settings, model_id, self.template))
         self.counts = {"written": 0, "failed": 0}

@@ -1,10 +1,15 @@
 """Machine policy: what IT pins for everyone on a machine (see packaging/policy/README.md).
 
-Read from ``knockout-policy.json`` in ``paths.machine_config_dir()`` (or the file named
-by ``KNOCKOUT_POLICY_FILE``); on Windows also from ``HKLM\\SOFTWARE\\Policies\\Knockout`` and
-on macOS from the managed preferences ``app.knockout.desktop`` (an MDM profile). Those
-win over the file key by key (they are the stronger, centrally managed channel).
-No file and no key means no policy.
+Read from ``knockout-policy.json`` in ``paths.machine_config_dir()``; on Windows also from
+``HKLM\\SOFTWARE\\Policies\\Knockout`` and on macOS from the managed preferences
+``app.knockout.desktop`` (an MDM profile). Those win over the file key by key (they are the
+stronger, centrally managed channel). No file and no key means no policy.
+
+``KNOCKOUT_POLICY_FILE`` (tests, staging) names a file to use *instead of the machine
+policy file*, and only where that cannot weaken IT: when the machine has no policy at all,
+or when its policy says ``"allow_policy_override": true``. Otherwise the variable is
+ignored (``Policy.override_ignored`` says so, and ``knockout diagnose`` shows it): any
+user can set an environment variable, so it must never drop a lock or the audit log.
 
 Fail closed: a policy that exists but cannot be read or has a bad key raises
 PolicyError naming the file (or registry value) and the problem. The app and the CLI
@@ -18,6 +23,10 @@ Locked settings (``Policy.locked_settings``), one rule per key:
 - ``preset``  when ``lock_presets`` lists exactly one id;
 - any key named in ``lock``, pinned to IT's value in ``settings`` (or
   ``default_output_dir`` for ``output_dir``), else to the built-in default.
+
+Policy is the last word on export settings: ``Policy.apply`` runs after the preset and
+after the person's choices (command-line flags, the app's settings), in the command
+line, the window's export and the hot folder alike.
 """
 
 from __future__ import annotations
@@ -29,9 +38,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import paths
+
+if TYPE_CHECKING:
+    from app.core.export import ExportSettings
 
 POLICY_FILE = "knockout-policy.json"
 ENV_FILE = "KNOCKOUT_POLICY_FILE"
@@ -40,7 +52,8 @@ SCHEMA = 1
 SETTING_KEYS = ("model", "device", "output_dir", "theme", "preset", "template", "audit", "sidecar",
                 "refine_edges", "decontaminate", "remove_specks")
 FILE_KEYS = {"knockout_policy", "lock_presets", "force_cpu", "default_output_dir", "max_megapixels",
-             "keep_exif_fields", "audit", "allowed_models", "lock", "settings"}
+             "keep_exif_fields", "audit", "allowed_models", "lock", "settings", "allow_policy_override"}
+EXPORT_SWITCHES = ("refine_edges", "decontaminate", "remove_specks")  # settings that are ExportSettings fields
 
 
 class PolicyError(Exception):
@@ -58,7 +71,9 @@ class Policy:
     allowed_models: tuple[str, ...] | None = None
     lock: tuple[str, ...] = ()  # settings keys pinned to IT's value
     settings: Mapping[str, Any] = field(default_factory=dict)  # IT's values for user settings
+    allow_policy_override: bool = False  # KNOCKOUT_POLICY_FILE may replace the machine file
     source: str = "none"  # where it came from, for diagnose and error messages
+    override_ignored: str | None = None  # a KNOCKOUT_POLICY_FILE this machine's policy did not allow
 
     @property
     def active(self) -> bool:
@@ -66,16 +81,34 @@ class Policy:
 
     def locked_settings(self) -> set[str]:
         """Which user settings keys the user cannot change (see the module docstring)."""
-        locked = set(self.lock)
+        return set(self._locks())
+
+    def locked_by(self, key: str) -> str | None:
+        """The policy key that locks setting ``key`` (for messages), None if it is not locked."""
+        return self._locks().get(key)
+
+    def _locks(self) -> dict[str, str]:
+        """Locked setting -> the policy key locking it (a dedicated key rather than ``lock``)."""
+        locks = {key: "lock" for key in self.lock}
         if self.force_cpu:
-            locked.add("device")
+            locks["device"] = "force_cpu"
         if self.audit is not None:
-            locked.add("audit")
+            locks["audit"] = "audit"
         if self.allowed_models is not None and len(self.allowed_models) == 1:
-            locked.add("model")
+            locks["model"] = "allowed_models"
         if isinstance(self.lock_presets, tuple) and len(self.lock_presets) == 1:
-            locked.add("preset")
-        return locked
+            locks["preset"] = "lock_presets"
+        return locks
+
+    def locked_values(self) -> dict[str, Any]:
+        """Each locked setting with the value it is pinned to: IT's, else the built-in default."""
+        locked = self.locked_settings()
+        if not locked:
+            return {}
+        from app.settings import defaults
+
+        base, pinned = defaults(), self.pinned_values()
+        return {key: pinned.get(key, base[key]) for key in locked}
 
     def pinned_values(self) -> dict[str, Any]:
         """Values the policy itself supplies (locked or as IT defaults)."""
@@ -91,6 +124,18 @@ class Policy:
         if isinstance(self.lock_presets, tuple) and len(self.lock_presets) == 1:
             values["preset"] = self.lock_presets[0]
         return values
+
+    def apply(self, settings: ExportSettings, choices: Mapping[str, Any] | None = None) -> ExportSettings:
+        """The export settings in force: ``settings`` (a preset's, or the command line's), then
+        ``choices`` (what the person asked for: flags, the app's settings), then, last, what IT
+        pins: the locked cutout switches and the metadata policy. The one merge every exporter
+        uses, so a preset or a flag can never undo a lock."""
+        merged = dataclasses.replace(settings, **choices) if choices else settings
+        pins = {k: v for k, v in self.locked_values().items()
+                if k in EXPORT_SWITCHES and getattr(merged, k) != v}
+        if pins:
+            merged = dataclasses.replace(merged, **pins)
+        return self.apply_metadata(merged)
 
     def apply_metadata(self, settings: Any) -> Any:
         """ExportSettings with the metadata policy applied (unchanged when the user decides)."""
@@ -108,6 +153,7 @@ class Policy:
                 "audit": self.audit,
                 "allowed_models": None if self.allowed_models is None else list(self.allowed_models),
                 "lock": list(self.lock), "settings": dict(self.settings),
+                "allow_policy_override": self.allow_policy_override, "override_ignored": self.override_ignored,
                 "locked_settings": sorted(self.locked_settings())}
 
 
@@ -135,7 +181,7 @@ def policy_from_dict(data: Any, where: str) -> Policy:
     if schema != SCHEMA:
         raise PolicyError(f"{where}: policy format version {schema!r} is not supported (expected {SCHEMA})")
     values: dict[str, Any] = {}
-    for key in ("force_cpu",):
+    for key in ("force_cpu", "allow_policy_override"):
         if key in data:
             if not isinstance(data[key], bool):
                 raise PolicyError(f"{where}: {key} must be true or false, not {data[key]!r}")
@@ -204,8 +250,8 @@ def _settings(value: Any, where: str) -> dict[str, Any]:
 
 
 def policy_file() -> Path:
-    override = os.environ.get(ENV_FILE)
-    return Path(override) if override else paths.machine_config_dir() / POLICY_FILE
+    """The machine policy file (always read; see the module docstring for KNOCKOUT_POLICY_FILE)."""
+    return paths.machine_config_dir() / POLICY_FILE
 
 
 def read_policy_file(path: Path) -> dict[str, Any] | None:
@@ -324,16 +370,15 @@ def read_managed_prefs(path: Path = MANAGED_PREFS) -> dict[str, Any] | None:
 
 def load_policy(registry_reader: Callable[[], dict[str, Any] | None] | None = None,
                 managed_reader: Callable[[], dict[str, Any] | None] | None = None) -> Policy:
-    """The policy in force: file keys, overridden key by key by the Windows registry or macOS
-    managed preferences. PolicyError if any of them is broken."""
+    """The policy in force: the machine file (or the KNOCKOUT_POLICY_FILE one, where the machine
+    allows it), overridden key by key by the Windows registry or macOS managed preferences.
+    PolicyError if any of them is broken."""
+    layers: list[tuple[str, dict[str, Any]]] = []  # (where, file keys), weakest first
     path = policy_file()
-    merged: dict[str, Any] = {}
-    sources = []
     data = read_policy_file(path)
     if data is not None:
         policy_from_dict(data, str(path))  # validate on its own so errors name the file
-        merged.update(data)
-        sources.append(str(path))
+        layers.append((str(path), data))
     if registry_reader is None and sys.platform.startswith("win"):
         registry_reader = _read_registry
     registry = registry_reader() if registry_reader is not None else None
@@ -341,15 +386,32 @@ def load_policy(registry_reader: Callable[[], dict[str, Any] | None] | None = No
         where = "HKLM\\" + REGISTRY_KEY
         mapped = registry_to_dict(registry, where)
         policy_from_dict(mapped, where)
-        merged.update(mapped)
-        sources.append(where)
+        layers.append((where, mapped))
     if managed_reader is None and sys.platform == "darwin":
         managed_reader = read_managed_prefs
     managed = managed_reader() if managed_reader is not None else None
     if managed:
         policy_from_dict(managed, str(MANAGED_PREFS))
-        merged.update(managed)
-        sources.append(str(MANAGED_PREFS))
-    if not sources:
-        return NO_POLICY
-    return policy_from_dict(merged, " + ".join(sources))
+        layers.append((str(MANAGED_PREFS), managed))
+    ignored = None
+    override = os.environ.get(ENV_FILE)
+    if override and Path(override) != path:
+        if not layers or _merged(layers).get("allow_policy_override") is True:
+            layers = [(w, d) for w, d in layers if w != str(path)]  # the override takes the file's place
+            staged = read_policy_file(Path(override))
+            if staged is not None:
+                policy_from_dict(staged, override)
+                layers.insert(0, (override, staged))
+        else:
+            ignored = override
+    if not layers:
+        return Policy(override_ignored=ignored)
+    return dataclasses.replace(policy_from_dict(_merged(layers), " + ".join(w for w, _ in layers)),
+                               override_ignored=ignored)
+
+
+def _merged(layers: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for _where, data in layers:
+        merged.update(data)
+    return merged

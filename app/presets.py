@@ -34,6 +34,7 @@ from app import paths
 from app.core.atomic import write_atomic
 from app.core.compliance import Rules
 from app.core.export import FORMATS, WHITE, ExportSettings, parse_colour
+from app.naming import check_template
 
 if TYPE_CHECKING:
     from app.policy import Policy
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 SCHEMA = 1
 MAX_FILE_BYTES = 64 * 1024
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-TEMPLATE_FIELDS = ("stem", "name", "ext", "parent", "preset")
 TOP_KEYS = {"knockout_preset", "id", "label", "description", "version", "template", "locked", "export", "rules"}
 EXPORT_KEYS = {f.name for f in dataclasses.fields(ExportSettings)}
 RULE_KEYS = {"background", "fill_range", "min_size", "colour_space"}
@@ -201,19 +201,6 @@ def _text(data: dict[str, Any], key: str, where: str, default: str | None = None
     return value.strip()
 
 
-def check_template(template: str) -> str:
-    """A template that formats to a plain file name, or ValueError saying why."""
-    dummy = {name: "x" for name in TEMPLATE_FIELDS}
-    try:
-        name = template.format(**dummy)
-    except (KeyError, IndexError, ValueError) as exc:
-        fields = ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
-        raise ValueError(f"the file name template {template!r} does not work: use {fields} ({exc})") from None
-    if not name.strip() or any(c in name for c in '/\\:*?"<>|'):
-        raise ValueError(f"the file name template {template!r} must give a plain file name")
-    return template
-
-
 def preset_from_dict(data: Any, where: str = "preset", source: str = "team") -> Preset:
     """Validate a parsed preset file; PresetError names the problem (and ``where``)."""
     if not isinstance(data, dict):
@@ -298,7 +285,8 @@ def load_presets(policy: Policy | None = None, problems: list[str] | None = None
 
     Files that do not parse are skipped and described in ``problems`` when given. With
     ``policy.lock_presets`` True every preset is locked; with a list, only those ids are
-    returned (locked). The policy's EXIF fields replace what a preset keeps.
+    returned (locked). What the policy pins (``Policy.apply``: its EXIF fields, a locked
+    cutout switch) replaces what a preset says.
     """
     policy = _machine_policy(policy)
     presets: dict[str, Preset] = {p.id: p for p in builtin_presets()}
@@ -317,8 +305,9 @@ def load_presets(policy: Policy | None = None, problems: list[str] | None = None
             continue
         if policy.lock_presets:
             preset = dataclasses.replace(preset, locked=True)
-        if policy.keep_exif_fields is not None:  # every exporter (CLI, desktop) gets the metadata policy
-            preset = dataclasses.replace(preset, settings=policy.apply_metadata(preset.settings))
+        pinned = policy.apply(preset.settings)  # every exporter (CLI, desktop) gets IT's pins
+        if pinned is not preset.settings:
+            preset = dataclasses.replace(preset, settings=pinned)
         result.append(preset)
     return result
 

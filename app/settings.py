@@ -20,6 +20,7 @@ import platformdirs
 
 from app import paths
 from app.core.atomic import write_atomic
+from app.naming import check_template
 
 if TYPE_CHECKING:
     from app.policy import Policy
@@ -92,8 +93,6 @@ def _check(key: str, value: Any) -> Any:
     if key == "theme" and value not in THEMES:
         raise SettingsError(f"theme must be one of {', '.join(THEMES)}, not {value!r}")
     if key == "template":
-        from app.presets import check_template
-
         try:
             check_template(value)
         except ValueError as exc:
@@ -159,8 +158,7 @@ def load_settings(policy: Policy | None = None) -> Effective:
     pinned = policy.pinned_values()
     values = {**base, **pinned, **_stored(problems)}
     locked = policy.locked_settings()
-    for key in locked:
-        values[key] = pinned.get(key, base[key])
+    values.update(policy.locked_values())
     if policy.allowed_models is not None and values["model"] not in policy.allowed_models:
         values["model"] = policy.allowed_models[0]
     if isinstance(policy.lock_presets, tuple) and policy.lock_presets and values["preset"] not in policy.lock_presets:

@@ -36,10 +36,10 @@ def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 @pytest.fixture
 def config_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """User and machine config folders under ``tmp_path``; the machine policy file (absent
-    unless a test writes it) is ``tmp_path/machine/knockout-policy.json``."""
+    unless a test writes it) is ``tmp_path/machine/knockout-policy.json``. It is read as the
+    machine's own policy, so ``KNOCKOUT_POLICY_FILE`` is not needed (and could not replace it)."""
     monkeypatch.setattr(paths, "user_config_dir", lambda: tmp_path / "user")
     monkeypatch.setattr(paths, "machine_config_dir", lambda: tmp_path / "machine")
-    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", str(tmp_path / "machine" / "knockout-policy.json"))
     return tmp_path
 
 

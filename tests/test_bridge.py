@@ -451,3 +451,33 @@ def test_a_preset_that_keeps_edge_colours_is_not_decontaminated_even_with_the_se
     visible = exported[..., 3] > 0
     assert np.array_equal(exported[..., :3][visible], original[visible])
     runner.stop()
+
+
+def test_the_window_export_keeps_a_policy_locked_switch_over_a_team_preset(tmp_path, hub, config_dirs):
+    import json
+
+    from app import audit
+    from app.presets import import_preset
+
+    team = {"knockout_preset": 1, "id": "team-raw", "label": "Raw", "export": {"decontaminate": False}}
+    (tmp_path / "team.json").write_text(json.dumps(team), encoding="utf-8")
+    import_preset(tmp_path / "team.json", NO_POLICY)
+    policy = Policy(lock=("decontaminate",), settings={"decontaminate": True}, audit=True, source="test")
+    api, runner = _api(tmp_path, hub, policy=policy)
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    assert api.export({"ids": [doc_id], "preset": "team-raw", "template": "{stem}",
+                       "folder": str(tmp_path / "out")})["ok"]
+    runner.wait_idle()
+    (line,) = audit.default_log_path().read_text().splitlines()
+    assert json.loads(line)["settings"]["decontaminate"] is True
+    runner.stop()
+
+
+def test_the_hot_folder_refuses_an_unbounded_template_up_front(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    (tmp_path / "inbox").mkdir()
+    started = api.watch_start({"inbox": str(tmp_path / "inbox"), "folder": str(tmp_path / "out"),
+                               "preset": "png-master", "template": "{stem:>100000}"})
+    assert not started["ok"] and "template" in started["error"]["message"] and api._hotfolder is None
+    runner.stop()

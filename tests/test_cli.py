@@ -194,3 +194,12 @@ def test_real_model_cuts_out_the_sample_through_the_console_script(tmp_path):
     assert alpha[200, 280] > 250  # the cup
     assert alpha[:15, :15].max() < 5 and alpha[-15:, -15:].max() < 5  # background corners
     assert 0.25 < (alpha > 127).mean() < 0.8
+
+
+@pytest.mark.parametrize("template", ["{stem:>100000}", "{stem.__class__}", "{stem:{name}}"])
+def test_a_name_template_beyond_a_file_name_is_a_usage_error(tmp_path, fake_engine, capsys, template):
+    photo(tmp_path / "a.jpg")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--name", template])
+    assert exited.value.code == cli.EXIT_USAGE and "template" in capsys.readouterr().err
+    assert fake_engine.runs == 0 and not (tmp_path / "out").exists()

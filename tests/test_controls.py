@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app import cli, paths
+from app import audit, cli, controls, paths
+from app.policy import SETTING_KEYS
 from tests.fakes import photo
 from tests.imaging_fixtures import GPS_IFD, camera_exif
 
@@ -84,7 +85,7 @@ def test_policy_forces_cpu_caps_megapixels_and_restricts_models(tmp_path, home, 
     monkeypatch.setattr(cli, "_engine", engine)
     set_policy(home, force_cpu=True, max_megapixels=0.001, allowed_models=["isnet-medium"])
     photo(tmp_path / "a.jpg", size=(96, 64))  # 6144 px > 1000
-    code = cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--device", "auto", "-q"])
+    code = cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "-q"])  # --device auto: refused
     assert code == 1 and seen[0].device == "cpu" and seen[0].model == "isnet-medium"
     assert seen[0].max_megapixels == 0.001
     with pytest.raises(SystemExit):
@@ -140,7 +141,8 @@ def test_policy_metadata_fields_win_and_keep_exif_is_refused(tmp_path, home, fak
     set_policy(home, keep_exif_fields=[])
     with pytest.raises(SystemExit):
         cli.main(["cut", str(tmp_path / "gps.jpg"), "-o", str(tmp_path / "out"), "--keep-exif"])
-    assert "metadata is set by your organisation's policy (EXIF fields kept: none)" in capsys.readouterr().err
+    assert ("metadata is set by your organisation's policy (EXIF fields kept: none; policy key: keep_exif_fields)"
+            in capsys.readouterr().err)
     assert cli.main(["cut", str(tmp_path / "gps.jpg"), "-o", str(tmp_path / "out"), "-q", "--format", "jpg"]) == 0
     assert "exif" not in Image.open(tmp_path / "out" / "gps.jpg").info
 
@@ -209,3 +211,123 @@ def test_a_policy_locked_preset_setting_is_used_by_cut_and_cannot_be_swapped(tmp
     with pytest.raises(SystemExit):
         cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "o2"), "--preset", "png-master"])
     assert "policy sets the preset to 'mask'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- policy over every flag
+
+# A policy that pins everything it can. Pinned values are the ones a flag cannot ask for
+# (audit and sidecar off, the cutout switches on), so each flag below would change something.
+FULL_LOCK = {"lock_presets": ["marketplace"], "force_cpu": True, "audit": False, "keep_exif_fields": [],
+             "allowed_models": ["isnet-medium"], "max_megapixels": 50, "lock": list(SETTING_KEYS),
+             "settings": {"template": "{stem}-{preset}", "sidecar": False}}
+
+# For each option that changes what is written: arguments that ask for something else than
+# the full lock pins, and the policy key the refusal must name.
+CHANGES = {
+    "output": (["-o", "elsewhere"], "lock"), "name": (["--name", "{stem}-mine"], "lock"),
+    "model": (["--model", "isnet-small"], "allowed_models"), "device": (["--device", "auto"], "force_cpu"),
+    "preset": (["--preset", "mask"], "lock_presets"), "audit": (["--audit"], "audit"),
+    "sidecar": (["--sidecar"], "lock"), "refine_edges": (["--no-refine-edges"], "lock"),
+    "decontaminate": (["--no-decontaminate"], "lock"), "keep_specks": (["--keep-specks"], "lock"),
+    "format": (["--format", "png"], "lock_presets"), "bg": (["--bg", "black"], "lock_presets"),
+    "mask_only": (["--mask-only"], "lock_presets"), "crop": (["--crop"], "lock_presets"),
+    "margin": (["--margin", "5%"], "lock_presets"), "canvas": (["--canvas", "100x100"], "lock_presets"),
+    "fill": (["--fill", "0.5"], "lock_presets"), "resize": (["--resize", "100x100"], "lock_presets"),
+    "quality": (["--quality", "50"], "lock_presets"), "lossy": (["--lossy"], "lock_presets"),
+    "punch_holes": (["--punch-holes"], "lock_presets"), "recover_parts": (["--recover-parts"], "lock_presets"),
+    "keep_exif": (["--keep-exif"], "keep_exif_fields"), "keep_exif_field": (["--keep-exif-field", "Artist"],
+                                                                           "keep_exif_fields"),
+}
+COMMANDS = {"cut": ["cut", "in/a.jpg"], "watch": ["watch", "in", "--once"]}
+
+
+def _machine_policy(config_dirs: Path, **keys) -> None:
+    (config_dirs / "machine").mkdir(exist_ok=True)
+    (config_dirs / "machine" / "knockout-policy.json").write_text(json.dumps(keys), encoding="utf-8")
+
+
+def _options(argv: list[str]) -> set[str]:
+    """Every option of a sub-command by its dest, through argparse's public parse (defaults included)."""
+    return set(vars(cli.build_parser().parse_args(argv)))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_cut_and_watch_option_has_a_lock_decision(command):
+    """A new option must be pinned by a policy key (controls.LOCKED_FLAGS or EXPORT_DESTS) or be
+    listed as free under every lock (controls.FREE_FLAGS, with why), and have a case in CHANGES."""
+    options = _options([*COMMANDS[command], "-o", "out"]) - {"command"}
+    locked = controls.LOCKED_FLAGS.keys() | controls.EXPORT_DESTS.keys()
+    assert options - locked - controls.FREE_FLAGS.keys() == set()
+    assert not locked & controls.FREE_FLAGS.keys()
+    assert options & locked <= CHANGES.keys()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("dest", CHANGES)
+def test_under_a_full_lock_each_flag_is_refused_naming_the_policy_key(tmp_path, config_dirs, fake_engine, capsys,
+                                                                      monkeypatch, command, dest):
+    monkeypatch.chdir(tmp_path)
+    photo(tmp_path / "in" / "a.jpg")
+    _machine_policy(config_dirs, **FULL_LOCK, default_output_dir=str(tmp_path / "it-out"))
+    flags, key = CHANGES[dest]
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*COMMANDS[command], *flags])
+    err = capsys.readouterr().err
+    assert exited.value.code == cli.EXIT_USAGE and f"policy key: {key})" in err, err
+    assert "organisation's policy" in err and not (tmp_path / "it-out").exists() and fake_engine.runs == 0
+
+
+def test_under_a_full_lock_cut_writes_what_the_policy_pins(tmp_path, config_dirs, fake_engine, capsys):
+    photo(tmp_path / "in" / "a.jpg")
+    _machine_policy(config_dirs, **FULL_LOCK, default_output_dir=str(tmp_path / "it-out"))
+    free = ["--json", "-q", "--overwrite", "--threads", "1", "--max-megapixels", "500",
+            "--device", "cpu", "--preset", "marketplace", "--decontaminate", "-o", str(tmp_path / "it-out")]
+    assert cli.main(["cut", str(tmp_path / "in"), *free]) == 0  # the pinned values themselves are fine
+    with Image.open(tmp_path / "it-out" / "a-marketplace.jpg") as img:
+        assert img.size == (2000, 2000)
+    assert not audit.default_log_path().exists()  # audit pinned off
+    assert json.loads(capsys.readouterr().out)["output_dir"] == str(tmp_path / "it-out")
+
+
+def _audit_records() -> list[dict]:
+    return [json.loads(line) for line in audit.default_log_path().read_text(encoding="utf-8").splitlines()]
+
+
+def test_knockout_policy_file_cannot_switch_the_machine_policy_off(tmp_path, config_dirs, fake_engine, monkeypatch):
+    _machine_policy(config_dirs, audit=True, lock=["decontaminate"], settings={"decontaminate": False})
+    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", str(tmp_path / "nonexistent.json"))
+    photo(tmp_path / "a.jpg")
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    [record] = _audit_records()
+    assert record["settings"]["decontaminate"] is False
+
+
+def test_a_locked_switch_beats_the_team_preset_on_the_command_line(tmp_path, config_dirs, fake_engine):
+    team = {"knockout_preset": 1, "id": "team-raw", "label": "Raw", "export": {"decontaminate": False,
+                                                                                 "remove_specks": False}}
+    (tmp_path / "team.json").write_text(json.dumps(team), encoding="utf-8")
+    assert cli.main(["presets", "import", str(tmp_path / "team.json")]) == 0
+    _machine_policy(config_dirs, audit=True, lock=["decontaminate", "remove_specks"])
+    photo(tmp_path / "a.jpg")
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--preset", "team-raw",
+                     "-q"]) == 0
+    [record] = _audit_records()
+    assert record["settings"]["decontaminate"] is True and record["settings"]["remove_specks"] is True
+
+
+def test_a_locked_template_naming_the_preset_needs_one(tmp_path, config_dirs, fake_engine, capsys):
+    _machine_policy(config_dirs, lock=["template"], settings={"template": "{stem}-{preset}-it"})
+    photo(tmp_path / "a.jpg")
+    with pytest.raises(SystemExit):
+        cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out")])
+    assert "add --preset" in capsys.readouterr().err
+    assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--preset", "mask", "-q"]) == 0
+    assert (tmp_path / "out" / "a-mask-it.png").is_file()
+
+
+@pytest.mark.slow
+def test_watch_without_o_writes_into_the_locked_output_folder(tmp_path, config_dirs, fake_engine):
+    _machine_policy(config_dirs, lock=["output_dir"], default_output_dir=str(tmp_path / "it-out"))
+    photo(tmp_path / "inbox" / "a.jpg")
+    assert cli.main(["watch", str(tmp_path / "inbox"), "--once", "-q", "--interval", "0.05"]) == 0
+    assert (tmp_path / "it-out" / "a.png").is_file()

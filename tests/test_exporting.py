@@ -77,3 +77,12 @@ def test_a_preset_asking_to_recover_parts_brings_them_back_in_the_exported_mask(
     recovered, _ = render_document(doc, ExportSettings(mask_only=True, recover_parts=True))
     assert np.asarray(plain)[75, 120] == 0 and np.asarray(recovered)[75, 120] == 255
     assert doc.alpha()[75, 120] == 0  # the document's own mask is not changed by an export
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_a_policy_pinned_switch_beats_the_team_preset_and_the_users_setting(pinned):
+    preset = _with(get_preset("png-master", Policy()), decontaminate=not pinned, remove_specks=not pinned)
+    policy = Policy(lock=("decontaminate", "remove_specks"),
+                    settings={"decontaminate": pinned, "remove_specks": pinned}, source="test")
+    result = app_preset(preset, {"decontaminate": True, "remove_specks": not pinned}, policy)
+    assert (result.settings.decontaminate, result.settings.remove_specks) == (pinned, pinned)

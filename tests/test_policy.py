@@ -12,10 +12,17 @@ from app.policy import NO_POLICY, Policy, PolicyError, load_policy, registry_to_
 
 
 @pytest.fixture
-def policy_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "knockout-policy.json"
-    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", str(path))
-    return path
+def machine_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The machine config folder under tmp (empty: no machine policy until a test writes one)."""
+    folder = tmp_path / "machine"
+    folder.mkdir()
+    monkeypatch.setattr(paths, "machine_config_dir", lambda: folder)
+    return folder
+
+
+@pytest.fixture
+def policy_file(machine_dir: Path) -> Path:
+    return machine_dir / "knockout-policy.json"
 
 
 def write(path: Path, data) -> Path:
@@ -149,3 +156,92 @@ def test_macos_managed_preferences_use_the_file_keys_and_override_the_file(polic
 
 def test_registry_names_are_case_insensitive_and_string_flags_work():
     assert registry_to_dict({"forcecpu": "1", "AUDIT": 0}) == {"force_cpu": True, "audit": False}
+
+
+# ---------------------------------------------------------------- KNOCKOUT_POLICY_FILE
+
+
+@pytest.fixture
+def override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A policy file named by KNOCKOUT_POLICY_FILE (absent until written)."""
+    path = tmp_path / "staging-policy.json"
+    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", str(path))
+    return path
+
+
+def test_the_environment_cannot_replace_the_machine_policy_with_none(policy_file, monkeypatch):
+    write(policy_file, {"audit": True, "force_cpu": True, "lock": ["decontaminate"]})
+    monkeypatch.setenv("KNOCKOUT_POLICY_FILE", "/nonexistent/knockout-policy.json")
+    policy = load_policy(registry_reader=lambda: None)
+    assert policy.audit is True and policy.force_cpu and "decontaminate" in policy.locked_settings()
+    assert policy.source == str(policy_file)
+    assert policy.override_ignored == "/nonexistent/knockout-policy.json"
+
+
+def test_the_environment_cannot_loosen_the_machine_policy(policy_file, override):
+    write(policy_file, {"audit": True, "lock": ["output_dir"]})
+    write(override, {"audit": False})
+    policy = load_policy(registry_reader=lambda: None)
+    assert policy.audit is True and policy.lock == ("output_dir",) and policy.override_ignored == str(override)
+
+
+def test_a_registry_policy_alone_also_keeps_the_environment_file_out(machine_dir, override):
+    write(override, {"audit": False})
+    policy = load_policy(registry_reader=lambda: {"ForceCPU": 1})
+    assert policy.force_cpu and policy.audit is None and "HKLM" in policy.source
+    assert str(override) not in policy.source
+
+
+def test_without_a_machine_policy_the_environment_file_is_the_policy(machine_dir, override):
+    write(override, {"force_cpu": True})
+    policy = load_policy(registry_reader=lambda: None)
+    assert policy.force_cpu and policy.source == str(override) and policy.override_ignored is None
+
+
+def test_a_machine_policy_that_allows_an_override_is_replaced_by_the_environment_file(policy_file, override):
+    write(policy_file, {"allow_policy_override": True, "audit": True})
+    write(override, {"force_cpu": True})
+    policy = load_policy(registry_reader=lambda: None)
+    assert policy.force_cpu and policy.audit is None and policy.source == str(override)
+    assert policy.as_dict()["allow_policy_override"] is False  # the staging file did not allow one itself
+
+
+def test_allow_policy_override_must_be_true_or_false(policy_file):
+    write(policy_file, {"allow_policy_override": "yes"})
+    with pytest.raises(PolicyError, match="allow_policy_override must be true or false"):
+        load_policy(registry_reader=lambda: None)
+
+
+def test_a_broken_environment_file_that_is_honoured_fails_closed(machine_dir, override):
+    write(override, "{")
+    with pytest.raises(PolicyError, match="not valid JSON") as caught:
+        load_policy(registry_reader=lambda: None)
+    assert str(override) in str(caught.value)
+
+
+def test_diagnose_says_when_the_environment_file_was_ignored(policy_file, override):
+    from app import diagnose
+
+    write(policy_file, {"force_cpu": True})
+    line = diagnose._policy_line(diagnose._policy([]))
+    assert f"KNOCKOUT_POLICY_FILE={override} ignored" in line
+
+
+# ---------------------------------------------------------------- the last word on export settings
+
+
+def test_apply_pins_locked_cutout_switches_over_a_presets_and_a_persons_choice():
+    from app.core.export import ExportSettings
+
+    policy = Policy(lock=("decontaminate", "remove_specks"), settings={"decontaminate": True}, source="test")
+    team = ExportSettings(decontaminate=False, remove_specks=False, refine_edges=False)
+    applied = policy.apply(team, {"decontaminate": False, "refine_edges": True})
+    assert (applied.decontaminate, applied.remove_specks, applied.refine_edges) == (True, True, True)
+    assert Policy().apply(team) is team
+
+
+def test_locked_by_names_the_policy_key_that_pins_a_setting():
+    policy = Policy(force_cpu=True, audit=True, allowed_models=("isnet-medium",), lock_presets=("mask",),
+                    lock=("device", "template"), source="test")
+    assert [policy.locked_by(k) for k in ("device", "audit", "model", "preset", "template", "theme")] == [
+        "force_cpu", "audit", "allowed_models", "lock_presets", "lock", None]

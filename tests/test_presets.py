@@ -154,3 +154,49 @@ def test_the_metadata_policy_is_applied_to_every_preset(dirs):
     for preset in load_presets(strict):
         assert (preset.settings.keep_exif, preset.settings.keep_exif_fields) == (False, ("Copyright",))
     assert get_preset("shop", NONE).settings.keep_exif is True
+
+
+# ---------------------------------------------------------------- bounded file-name templates
+
+
+@pytest.mark.parametrize("template", [
+    "{stem:>100000}",  # a width no file name has
+    "{stem:.100000}",
+    "{stem:{name}}",  # a nested field in the format spec
+    "{stem.__class__}",  # attribute access
+    "{stem[0]}",  # indexing
+    "{stem!r}",  # a conversion
+    "{stem:d}",  # a type code
+    "x" * 300,  # longer than a file name
+    "{stem:>200}{name:>200}",  # each width fine, together longer than a file name
+])
+def test_a_template_beyond_a_plain_bounded_file_name_is_refused_on_import(dirs, template):
+    with pytest.raises(PresetError, match="template") as caught:
+        import_preset(team_file(dirs / "shop.json", template=template), NONE)
+    assert str(dirs / "shop.json") in str(caught.value)
+    assert not paths.user_presets_dir().exists()
+
+
+def test_a_huge_template_width_in_the_presets_folder_costs_nothing_to_load(dirs):
+    import tracemalloc
+
+    folder = paths.user_presets_dir()
+    folder.mkdir(parents=True)
+    team_file(folder / "shop.json", template="{stem:>40000000}")
+    problems: list[str] = []
+    tracemalloc.start()
+    try:
+        found = load_presets(NONE, problems)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "shop" not in [p.id for p in found] and "template" in problems[0]
+    assert peak < 2_000_000  # not a 40 MB file name
+
+
+def test_bounded_format_specs_are_file_names_too(dirs):
+    from app.naming import render_name
+
+    preset = import_preset(team_file(dirs / "shop.json", template="{stem:.8}-{preset:_>6}"), NONE)
+    fields = {"stem": "a-very-long-product-name", "name": "x.jpg", "ext": "jpg", "parent": "in", "preset": "shop"}
+    assert render_name(preset.template, fields) == "a-very-l-__shop"
