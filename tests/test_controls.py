@@ -331,3 +331,11 @@ def test_watch_without_o_writes_into_the_locked_output_folder(tmp_path, config_d
     photo(tmp_path / "inbox" / "a.jpg")
     assert cli.main(["watch", str(tmp_path / "inbox"), "--once", "-q", "--interval", "0.05"]) == 0
     assert (tmp_path / "it-out" / "a.png").is_file()
+
+
+def test_importing_a_preset_with_an_unbounded_template_width_fails_clearly(tmp_path, config_dirs, capsys):
+    team = {"knockout_preset": 1, "id": "wide", "label": "Wide", "template": "{stem:>400000}", "export": {}}
+    (tmp_path / "wide.json").write_text(json.dumps(team), encoding="utf-8")
+    assert cli.main(["presets", "import", str(tmp_path / "wide.json")]) == 1
+    assert "{stem:>400000} is wider than a file name (at most 255)" in capsys.readouterr().err
+    assert not paths.user_presets_dir().exists()
