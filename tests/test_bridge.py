@@ -1,5 +1,8 @@
 """The js_api object, called directly (no window): validation, envelopes, delegation."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -450,4 +453,16 @@ def test_a_preset_that_keeps_edge_colours_is_not_decontaminated_even_with_the_se
         original = np.asarray(img.convert("RGB")).astype(int)
     visible = exported[..., 3] > 0
     assert np.array_equal(exported[..., :3][visible], original[visible])
+    runner.stop()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_pasted_images_are_kept_in_a_private_folder(tmp_path, hub, umask_022):
+    api, runner = _api(tmp_path, hub)
+    photo(tmp_path / "clip.png")
+    api.open_pasted((tmp_path / "clip.png").read_bytes(), "clip.png")
+    runner.wait_idle()
+    assert stat.S_IMODE((tmp_path / "pasted").stat().st_mode) == 0o700
+    (kept,) = (tmp_path / "pasted").glob("clip-*.png")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     runner.stop()

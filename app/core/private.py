@@ -18,12 +18,12 @@ FILE_MODE = 0o600
 _POSIX = os.name == "posix"
 
 
-def private_dir(path: Path) -> Path:
+def private_dir(path: Path, exist_ok: bool = True) -> Path:
     """Create ``path`` (and missing parents) and make it this user's only; returns it.
 
     An existing folder is tightened too, so one made by an older version stops being readable
-    by others."""
-    path.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    by others (``exist_ok=False``: it must be new)."""
+    path.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=exist_ok)
     if _POSIX and stat.S_IMODE(path.stat().st_mode) != FOLDER_MODE:
         os.chmod(path, FOLDER_MODE)  # the umask may have taken bits mkdir's mode asked for
     return path
@@ -36,9 +36,13 @@ def open_private(path: Path, flags: int) -> int:
     Raises OSError whose ``strerror`` names the file and the reason."""
     if not hasattr(os, "O_NOFOLLOW") and path.is_symlink():  # pragma: no cover - Windows
         raise _refused(path, errno.ELOOP, "it is a symbolic link")
-    extra = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    # O_NONBLOCK: a named pipe planted there cannot hang us; O_BINARY: no newline translation
+    # on Windows (spilled masks are PNG bytes).
+    extra = 0
+    for name in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC", "O_BINARY"):
+        extra |= getattr(os, name, 0)
     try:
-        fd = os.open(path, flags | extra, FILE_MODE)  # O_NONBLOCK: a planted FIFO cannot hang us
+        fd = os.open(path, flags | extra, FILE_MODE)
     except OSError as exc:
         if exc.errno == errno.ELOOP or (exc.errno == errno.ENXIO and not path.is_file()):
             raise _refused(path, exc.errno, "it is a symbolic link" if path.is_symlink()
@@ -59,4 +63,4 @@ def open_private(path: Path, flags: int) -> int:
 
 
 def _refused(path: Path, code: int, why: str) -> OSError:
-    return OSError(code, f"{path} is refused: {why}; the app only writes its private files itself")
+    return OSError(code, f"will not write to {path}: {why}")
