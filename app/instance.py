@@ -54,7 +54,7 @@ def read_message(conn: socket.socket, deadline: float, limit: int = MAX_MESSAGE)
     """One newline-terminated message, or None if it is too long or not complete by ``deadline``
     (a time.monotonic() value): a client sending a byte a second cannot hold the listener."""
     data = bytearray()
-    while b"\n" not in data:
+    while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or len(data) > limit:
             return None
@@ -63,6 +63,8 @@ def read_message(conn: socket.socket, deadline: float, limit: int = MAX_MESSAGE)
         if not chunk:
             return None
         data += chunk
+        if b"\n" in chunk:
+            break
     line = bytes(data.split(b"\n", 1)[0])
     return line if len(line) <= limit else None
 
