@@ -6,6 +6,9 @@ settings, the app version and the UTC time. Never image content or pixels. Hashe
 taken from the files on disk after writing, so they match what anyone can re-hash
 later. Optionally the same record goes into a sidecar ``<output>.json`` (atomic).
 On/off by user setting or policy; callers decide, this module just records.
+
+The log and its folder are this user's only (0600/0700); a symbolic link, or anything
+but a regular file, at the log's path is refused rather than written through.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, BinaryIO
 from app import __version__, paths
 from app.core.atomic import write_atomic
 from app.core.export import ExportSettings
+from app.core.private import open_private, private_dir
 
 SCHEMA = 1
 LOG_NAME = "exports.jsonl"
@@ -55,9 +59,9 @@ def _json_safe(settings: ExportSettings) -> dict[str, Any]:
 
 def _append(path: Path, line: str) -> None:
     """Append one line with a process-wide and (on POSIX) a cross-process lock, then fsync."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     data = (line + "\n").encode("utf-8")
-    with _lock, open(path, "ab") as fh:
+    with _lock, os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab") as fh:
         try:
             import fcntl
 

@@ -24,6 +24,7 @@ from app import __version__, audit, retention
 from app.core import backdrop, cleanup
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
+from app.core.private import private_dir
 from app.document import TILE, NotReady
 from app.exporting import Exporter, app_preset, file_name, with_mask_options
 from app.hotfolder import HotFolder
@@ -86,7 +87,7 @@ class Api:
         self._token = token
         self._shell = shell
         self._policy = policy
-        self._paste_dir = paste_dir or Path(tempfile.gettempdir())
+        self._paste_dir = paste_dir
         self._written: set[Path] = set()
         self._engine_factory = engine_factory or _real_engine
         self._hotfolder: HotFolder | None = None
@@ -125,7 +126,9 @@ class Api:
 
     def open_pasted(self, data: bytes, name: str) -> dict[str, Any]:
         """Called by the loopback server with pasted bytes (never through js_api)."""
-        self._paste_dir.mkdir(parents=True, exist_ok=True)
+        if self._paste_dir is None:  # no session folder given: a private one of our own
+            self._paste_dir = Path(tempfile.mkdtemp(prefix="knockout-pasted-"))
+        private_dir(self._paste_dir)
         stem = Path(name).stem or "pasted"
         suffix = Path(name).suffix.lower() or ".png"
         with tempfile.NamedTemporaryFile(dir=self._paste_dir, prefix=f"{stem}-", suffix=suffix,

@@ -2,14 +2,15 @@
 pictures the page asks for (thumbnail, preview, tiles).
 
 Only a few documents keep their pixels in memory (``Residency``); the rest keep just a
-losslessly compressed copy of their mask in the session folder and decode the photo
-again from its source when the user comes back to it, so a queue of hundreds of 12 MP
-photos does not need gigabytes.
+losslessly compressed copy of their mask in the session folder (0600 files in a 0700
+folder) and decode the photo again from its source when the user comes back to it, so a
+queue of hundreds of 12 MP photos does not need gigabytes.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from PIL import Image, ImageOps
 from app.core import brush
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
+from app.core.private import open_private, private_dir
 
 TILE = 512
 PREVIEW = 2048
@@ -141,9 +143,9 @@ class Document:
             return False
         try:
             if self._model is not None and not self._spill_path("model").exists():
-                Image.fromarray(self._model, "L").save(self._spill_path("model"), format="PNG", compress_level=1)
+                _spill(self._model, self._spill_path("model"))
             if self._alpha is not None and (self._undo or self._spill_path("mask").exists()):
-                Image.fromarray(self._alpha, "L").save(self._spill_path("mask"), format="PNG", compress_level=1)
+                _spill(self._alpha, self._spill_path("mask"))
             self._model = None
             self._alpha = None
             self._rgb = None
@@ -352,6 +354,13 @@ class Document:
         rgba = rgb.convert("RGBA")
         rgba.putalpha(mask)
         return rgba
+
+
+def _spill(mask: np.ndarray, path: Path) -> None:
+    """Write a mask into the session folder, readable by this user only."""
+    private_dir(path.parent)
+    with os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as fh:
+        Image.fromarray(mask, "L").save(fh, format="PNG", compress_level=1)
 
 
 def _load_mask(path: Path) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Retention: nothing outlives the session unless the user saved it.
 
-Each run gets its own temp folder ``<user cache>/session-<pid>-<random>`` holding a
+Each run gets its own temp folder ``<user cache>/session-<pid>-<random>`` (0700) holding a
 ``session.lock`` marker that the owning process keeps open and locked (flock on POSIX,
 msvcrt on Windows). The folder is removed on exit (context manager and atexit). A run
 that crashed leaves its folder behind with nobody holding the lock; the next start
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from app import paths
+from app.core.private import open_private, private_dir
 
 PREFIX = "session-"
 MARKER = "session.lock"
@@ -115,9 +116,9 @@ class Session:
     def __init__(self, cache: Path | None = None) -> None:
         cache = cache if cache is not None else paths.user_cache_dir()
         cleanup_stale(cache)
-        self.path = cache / f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-        self.path.mkdir(parents=True)
-        self._marker: IO[bytes] | None = open(self.path / MARKER, "w+b")  # noqa: SIM115 - held for the session
+        self.path = private_dir(cache / f"{PREFIX}{os.getpid()}-{secrets.token_hex(4)}", exist_ok=False)
+        marker = open_private(self.path / MARKER, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+        self._marker: IO[bytes] | None = os.fdopen(marker, "w+b")  # held for the session
         self._marker.write(f"{os.getpid()}\n".encode("ascii"))
         self._marker.flush()
         if not _try_lock(self._marker):  # pragma: no cover - a fresh random name: nobody else has it

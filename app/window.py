@@ -101,6 +101,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
 
     from app.bridge import Api
     from app.core.decode import DEFAULT_MAX_PIXELS
+    from app.core.private import private_dir
     from app.events import EventHub
     from app.jobs import JobRunner
     from app.policy import PolicyError, load_policy
@@ -127,7 +128,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
         hub = EventHub()
         runner = JobRunner(engine, hub, session.path / "masks", max_pixels=max_pixels,
                            refine_edges=bool(settings["refine_edges"]), remove_specks=bool(settings["remove_specks"]))
-        (session.path / "masks").mkdir(parents=True, exist_ok=True)
+        private_dir(session.path / "masks")
         shell = WindowShell()
         server = LoopbackServer(paths.ui_dir(), runner.get, hub)
         api = Api(runner, server.token, shell, policy, paste_dir=session.path / "pasted")

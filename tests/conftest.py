@@ -75,3 +75,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker in ("model", "ui", "window"):
         if item.get_closest_marker(marker) and (reason := _tier_needs(marker)):
             pytest.fail(f"{item.nodeid} is a `{marker}` test and cannot run: {reason}", pytrace=False)
+
+
+@pytest.fixture
+def umask_022():
+    """The common umask (files 0644, folders 0755), so a test can see the app's private files
+    stay 0600/0700 regardless."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+import threading
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from app import __version__, audit, paths
@@ -61,3 +65,71 @@ def test_a_source_without_a_file_is_recorded_without_a_hash(tmp_path):
                                  preset_id="png-master", settings=ExportSettings(), sidecar=False,
                                  log_path=tmp_path / "log.jsonl")
     assert record["source"] == {"name": "pasted.png", "sha256": None}
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_the_audit_log_and_its_folder_are_private_whatever_the_umask(tmp_path, monkeypatch, umask_022):
+    monkeypatch.setattr(paths, "user_data_dir", lambda: tmp_path / "data")
+    source, output = _files(tmp_path)
+    audit.record_export(source=source, output=output, model_id="m", model_sha256="0" * 64, preset_id=None,
+                        settings=ExportSettings(), sidecar=True)
+    log = tmp_path / "data" / "audit" / "exports.jsonl"
+    assert _mode(log) == 0o600 and _mode(log.parent) == 0o700
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_an_audit_log_left_readable_by_an_older_version_is_made_private(tmp_path, monkeypatch, umask_022):
+    monkeypatch.setattr(paths, "user_data_dir", lambda: tmp_path / "data")
+    log = tmp_path / "data" / "audit" / "exports.jsonl"
+    log.parent.mkdir(parents=True, mode=0o755)
+    log.write_text('{"old": 1}\n')
+    os.chmod(log, 0o644)
+    source, output = _files(tmp_path)
+    audit.record_export(source=source, output=output, model_id="m", model_sha256="0" * 64, preset_id=None,
+                        settings=ExportSettings(), sidecar=False)
+    assert _mode(log) == 0o600 and _mode(log.parent) == 0o700
+    assert log.read_text().splitlines()[0] == '{"old": 1}' and len(log.read_text().splitlines()) == 2
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_an_audit_log_symlinked_to_another_file_is_refused_and_that_file_untouched(tmp_path):
+    source, output = _files(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.chmod(victim, 0o640)
+    log = tmp_path / "log.jsonl"
+    log.symlink_to(victim)
+    with pytest.raises(OSError) as info:
+        audit.record_export(source=source, output=output, model_id="m", model_sha256="0" * 64, preset_id=None,
+                            settings=ExportSettings(), sidecar=False, log_path=log)
+    assert str(log) in info.value.strerror and "symbolic link" in info.value.strerror
+    assert victim.read_text() == "precious\n" and _mode(victim) == 0o640
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_an_audit_log_that_is_not_a_regular_file_is_refused_without_hanging(tmp_path):
+    source, output = _files(tmp_path)
+    log = tmp_path / "log.jsonl"
+    os.mkfifo(log)
+    outcome: list[BaseException | None] = []
+
+    def record() -> None:
+        try:
+            audit.record_export(source=source, output=output, model_id="m", model_sha256="0" * 64,
+                                preset_id=None, settings=ExportSettings(), sidecar=False, log_path=log)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=record, daemon=True)
+    worker.start()
+    worker.join(5)
+    if worker.is_alive():  # opened the pipe and waits for a reader: let it go, then fail
+        with open(os.open(log, os.O_RDONLY | os.O_NONBLOCK), "rb"):
+            worker.join(5)
+        pytest.fail("writing the audit log blocked on a named pipe")
+    assert isinstance(outcome[0], OSError) and "not a regular file" in str(outcome[0].strerror)

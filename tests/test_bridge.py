@@ -1,5 +1,8 @@
 """The js_api object, called directly (no window): validation, envelopes, delegation."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -480,4 +483,16 @@ def test_the_hot_folder_refuses_an_unbounded_template_up_front(tmp_path, hub):
     started = api.watch_start({"inbox": str(tmp_path / "inbox"), "folder": str(tmp_path / "out"),
                                "preset": "png-master", "template": "{stem:>100000}"})
     assert not started["ok"] and "template" in started["error"]["message"] and api._hotfolder is None
+    runner.stop()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_pasted_images_are_kept_in_a_private_folder(tmp_path, hub, umask_022):
+    api, runner = _api(tmp_path, hub)
+    photo(tmp_path / "clip.png")
+    api.open_pasted((tmp_path / "clip.png").read_bytes(), "clip.png")
+    runner.wait_idle()
+    assert stat.S_IMODE((tmp_path / "pasted").stat().st_mode) == 0o700
+    (kept,) = (tmp_path / "pasted").glob("clip-*.png")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     runner.stop()

@@ -1,6 +1,8 @@
 """Documents: edits with undo/redo, pictures for the page, and memory residency."""
 
 import io
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -148,3 +150,18 @@ def test_reset_after_eviction_reads_the_model_mask_back(tmp_path):
     assert doc.evict()
     doc.reset()
     assert np.array_equal(doc.alpha(), model)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_spilled_masks_are_private_whatever_the_umask(tmp_path, umask_022):
+    photo(tmp_path / "a.jpg", size=(120, 90))
+    doc = Document("a.jpg", tmp_path / "a.jpg", "a.jpg", tmp_path / "masks")
+    doc.attach(open_image(doc.path), Image.new("L", (120, 90), 255), [])
+    doc.stroke(Stroke("erase", 5, 1.0, ((60.0, 45.0),)))
+    assert doc.evict()
+    spilled = sorted(p.name for p in (tmp_path / "masks").iterdir())
+    assert spilled == ["a.jpg-mask.png", "a.jpg-model.png"]
+    assert stat.S_IMODE((tmp_path / "masks").stat().st_mode) == 0o700
+    for name in spilled:
+        assert stat.S_IMODE((tmp_path / "masks" / name).stat().st_mode) == 0o600
+    assert doc.alpha()[45, 60] == 0, "and they read back"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from app import paths, retention
 from app.retention import Session, cleanup_stale, clear_cache, is_live
@@ -58,3 +61,10 @@ def test_a_marker_less_folder_is_left_alone_while_young(tmp_path):
     os.utime(old, (0, 0))
     assert cleanup_stale(tmp_path) == 1 and young.exists() and not old.exists()
     assert retention.PREFIX == "session-"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_the_session_folder_and_its_marker_are_private_whatever_the_umask(tmp_path, umask_022):
+    with Session(tmp_path) as session:
+        assert stat.S_IMODE(session.path.stat().st_mode) == 0o700
+        assert stat.S_IMODE((session.path / retention.MARKER).stat().st_mode) == 0o600

@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import select
 import socket
 import threading
 
@@ -145,5 +146,134 @@ def test_real_documents_render_through_the_server(tmp_path):
         resp, _body = _get(srv, f"/doc/d1/tile/0/0/0?view=original&t={srv.token}")
         assert resp.status == 200 and resp.getheader("Content-Type") == "image/jpeg"
         assert _get(srv, f"/doc/d1/tile/0/0/0?view=cutout&t={srv.token}")[0].status == 409
+    finally:
+        srv.stop()
+
+
+# --- idle and slow connections, and the connection cap -------------------------------------------
+
+
+def _small_server(tmp_path, **limits):
+    ui = tmp_path / "ui"
+    ui.mkdir(exist_ok=True)
+    (ui / "index.html").write_text("<!doctype html><title>Knockout</title>")
+    return LoopbackServer(ui, Docs(StubDoc()), EventHub(), **limits).start()
+
+
+def _open_events(server):
+    """An event stream, read up to its first ``retry:`` line (the headers are parsed by then)."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(f"GET /events?t={server.token} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+    received = b""
+    while b"retry:" not in received:
+        chunk = sock.recv(4096)
+        assert chunk, "the event stream was closed"
+        received += chunk
+    return sock
+
+
+def _closed_by_server(sock):
+    """Wait (at most 5 s) for the server to hang up; True if it did."""
+    try:
+        while sock.recv(4096):
+            pass
+    except ConnectionResetError:
+        pass
+    except TimeoutError:
+        return False
+    return True
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(tmp_path):
+    srv = _small_server(tmp_path, idle_timeout=0.2)
+    try:
+        idle = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        assert _closed_by_server(idle)
+        assert _get(srv, "/")[0].status == 200
+    finally:
+        srv.stop()
+
+
+def test_a_request_head_sent_a_byte_at_a_time_is_cut_off(tmp_path):
+    srv = _small_server(tmp_path, idle_timeout=0.3)
+    try:
+        slow = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        head = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nX-Pad: {'a' * 400}\r\n\r\n".encode()
+        hung_up = False
+        for byte in head:  # ~20 s at one byte per 50 ms; a per-recv timeout would never fire
+            try:
+                slow.sendall(bytes([byte]))
+                readable, _, _ = select.select([slow], [], [], 0.05)
+                if readable and slow.recv(4096) == b"":
+                    hung_up = True
+                    break
+            except OSError:
+                hung_up = True
+                break
+        assert hung_up
+    finally:
+        srv.stop()
+
+
+def test_idle_connections_beyond_the_cap_do_not_lock_out_the_page(tmp_path):
+    srv = _small_server(tmp_path, max_connections=4, idle_timeout=60)
+    idle = []
+    try:
+        for _ in range(40):
+            idle.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+        resp, body = _get(srv, "/")
+        assert resp.status == 200 and b"Knockout" in body
+        closed: set[socket.socket] = set()
+        for _ in range(100):  # at most ~5 s
+            readable, _, _ = select.select([s for s in idle if s not in closed], [], [], 0.05)
+            for s in readable:
+                try:
+                    if s.recv(4096) == b"":
+                        closed.add(s)
+                except ConnectionResetError:
+                    closed.add(s)
+            if len(closed) >= len(idle) - 4:
+                break
+        assert len(closed) >= len(idle) - 4, "no more than the cap stay open"
+    finally:
+        for s in idle:
+            s.close()
+        srv.stop()
+
+
+def test_when_every_connection_is_busy_a_newcomer_gets_503(tmp_path):
+    srv = _small_server(tmp_path, max_connections=2, idle_timeout=60)
+    streams = []
+    try:
+        streams = [_open_events(srv), _open_events(srv)]  # busy, not idle: they are not closed for it
+        resp, _ = _get(srv, "/")
+        assert resp.status == 503
+        for stream in streams:  # both event streams are still alive
+            srv.hub.publish({"type": "ping"})
+            received = b""
+            while b"ping" not in received:
+                chunk = stream.recv(4096)
+                assert chunk
+                received += chunk
+    finally:
+        for stream in streams:
+            stream.close()
+        srv.stop()
+
+
+def test_the_event_stream_outlives_the_idle_timeout(tmp_path):
+    srv = _small_server(tmp_path, idle_timeout=0.2)
+    try:
+        stream = _open_events(srv)
+        idle = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        assert _closed_by_server(idle)  # so the idle timeout has passed
+        srv.hub.publish({"type": "status", "status": {"ready": True}})
+        received = b""
+        while b"data: " not in received:
+            chunk = stream.recv(4096)
+            assert chunk, "the event stream was closed"
+            received += chunk
+        assert b'"ready":true' in received
+        stream.close()
     finally:
         srv.stop()

@@ -203,11 +203,12 @@ def test_directml_in_use(isnet_spec: ModelSpec, fake: Fake) -> None:
     assert loaded.notes == []
     (call,) = log
     assert call["providers"] == [("DmlExecutionProvider", {"device_id": 0}), ("CPUExecutionProvider", {})]
-    assert call["data"] == str(isnet_spec.file), "onnxruntime opens the verified file by path"
+    assert call["data"] == isnet_spec.file.read_bytes(), "onnxruntime gets the verified bytes"
     so = call["options"]
     assert so.enable_mem_pattern is False and so.execution_mode == "sequential"
     assert so.intra_op_num_threads == 4 and so.inter_op_num_threads == 1
-    assert so.config == {"session.intra_op.allow_spinning": "0", "session.use_env_allocators": "1"}
+    assert so.config == {"session.intra_op.allow_spinning": "0", "session.use_env_allocators": "1",
+                         session.EXTERNAL_DATA_FOLDER: str(isnet_spec.file / "external-data-is-not-supported")}
 
 
 def test_silent_fallback_is_reported(isnet_spec: ModelSpec, fake: Fake) -> None:
@@ -270,3 +271,72 @@ def test_default_threads_follow_cpu_threads(
 
 def test_session_module_does_not_import_onnxruntime_eagerly() -> None:
     assert "onnxruntime" not in vars(session)
+
+
+# --- what was hashed is what is loaded ----------------------------------------------------------
+
+
+def _rogue_isnet_bytes() -> bytes:
+    """tiny-isnet with its bias set to 10: the same shape, but every pixel foreground."""
+    from onnx import numpy_helper
+
+    proto = g.isnet(size=16).proto
+    (bias,) = [i for i in proto.graph.initializer if i.name == "B"]
+    bias.CopyFrom(numpy_helper.from_array(np.asarray([10.0], dtype=np.float32), "B"))
+    return proto.SerializeToString()
+
+
+def test_a_model_swapped_after_hashing_is_not_what_gets_loaded(
+    isnet_spec: ModelSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnxruntime as ort
+
+    real = ort.InferenceSession
+
+    def swap_then_load(*args: Any, **kwargs: Any) -> Any:
+        isnet_spec.file.write_bytes(_rogue_isnet_bytes())  # the race: after the hash, before the load
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", swap_then_load)
+    loaded = open_session(isnet_spec, "cpu", threads=1)
+    assert hashlib.sha256(isnet_spec.file.read_bytes()).hexdigest() != isnet_spec.sha256  # it was swapped
+    out = loaded.session.run([loaded.output_name], {loaded.input_name: np.zeros((1, 3, 16, 16), np.float32)})
+    assert np.allclose(out[0], 0.5), "the session runs the verified model, not the swapped file"
+
+
+def test_onnxruntime_gets_the_verified_bytes_not_the_path(isnet_spec: ModelSpec, fake: Fake) -> None:
+    log = fake(["CPUExecutionProvider"])
+    open_session(isnet_spec, "cpu", threads=1)
+    (call,) = log
+    assert isinstance(call["data"], bytes)
+    assert hashlib.sha256(call["data"]).hexdigest() == isnet_spec.sha256
+
+
+def test_a_symlinked_model_file_loads(isnet_spec: ModelSpec, tmp_path: Path) -> None:
+    # The dev checkout links models/*.onnx to one shared copy: links are fine, the hash decides.
+    real_file = tmp_path / "shared" / "tiny-isnet.onnx"
+    real_file.parent.mkdir()
+    isnet_spec.file.replace(real_file)
+    isnet_spec.file.symlink_to(real_file)
+    loaded = open_session(isnet_spec, "cpu", threads=1)
+    assert loaded.provider == "CPUExecutionProvider"
+
+
+def test_a_model_with_external_data_is_refused(tmp_path: Path) -> None:
+    # The manifest's sha256 covers one file; weights in a second file would be loaded unverified.
+    import onnx
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    model = g.isnet(size=16)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    proto = model.proto
+    convert_model_to_external_data(proto, all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    onnx.save_model(proto, str(folder / model.file))
+    assert (folder / "weights.bin").is_file()
+    sha = hashlib.sha256((folder / model.file).read_bytes()).hexdigest()
+    g.write_manifest(folder, [g.entry(model, sha)])
+    spec = g.discover([(folder, "user")]).get("tiny-isnet")
+    with pytest.raises(ModelError) as info:
+        open_session(spec, "cpu", threads=1)
+    assert "model tiny-isnet" in str(info.value) and "external data" in str(info.value)

@@ -1,13 +1,22 @@
 """Open an onnxruntime session for a model, after checking the file is the one we expect.
 
-The file is hashed (streamed, not held in memory) and then opened by path: onnxruntime
-keeps any bytes it is handed alive for the session's life, 88 MB we would rather not pay.
+The model is read once, from one open file, hashed, and onnxruntime is handed those very
+bytes: reopening the file by path after hashing would let a file swapped in between (or
+changed in place) run unverified. The price: onnxruntime's Python wrapper keeps the bytes
+for the session's life (it can re-create the session from them), one copy of the file's
+size (44–88 MB). Symbolic links are fine: whatever they point at is what gets hashed.
+
+A model is one file. Weights in a separate external-data file are refused: the manifest's
+sha256 does not cover them.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from io import FileIO
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +50,39 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
 
 
-def verify_file(spec: ModelSpec) -> None:
-    """Refuse the model by name if its file is missing, unreadable, or its sha256 differs."""
-    digest = hashlib.sha256()
+@contextmanager
+def _model_file(spec: ModelSpec) -> Iterator[FileIO]:
+    """The model's file, open for reading; a missing or unreadable one is refused by name."""
     try:
-        with spec.file.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        with open(spec.file, "rb", buffering=0) as fh:
+            yield fh
     except FileNotFoundError:
         hint = " (run `python models/fetch.py` in a source checkout)" if spec.source == "bundled" else ""
         raise ModelMissing(f"model {spec.id}: file {spec.file} is missing{hint}") from None
     except OSError as exc:
         raise ModelMissing(f"model {spec.id}: cannot read {spec.file} ({exc.strerror or exc})") from None
-    actual = digest.hexdigest()
+
+
+def verify_file(spec: ModelSpec) -> None:
+    """Refuse the model by name if its file is missing, unreadable, or its sha256 differs.
+
+    Streamed, for reports (``knockout models``, diagnose); loading uses ``read_verified``."""
+    digest = hashlib.sha256()
+    with _model_file(spec) as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    _check_digest(spec, digest.hexdigest())
+
+
+def read_verified(spec: ModelSpec) -> bytes:
+    """The model's bytes, read once from one open file and hashed: exactly what was checked."""
+    with _model_file(spec) as fh:
+        data = fh.readall()
+    _check_digest(spec, hashlib.sha256(data).hexdigest())
+    return data
+
+
+def _check_digest(spec: ModelSpec, actual: str) -> None:
     if actual != spec.sha256:
         raise ModelTampered(
             f"model {spec.id}: {spec.file.name} does not match its manifest (sha256 {actual[:16]}…, "
@@ -70,6 +99,7 @@ def file_status(spec: ModelSpec) -> tuple[str, str | None]:
     return "ok", None
 
 
+EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"
 _arena_registered: set[int] = set()  # ids of the onnxruntime modules that have our arena
 
 
@@ -82,9 +112,12 @@ def _register_cpu_arena(ort: Any) -> None:
     _arena_registered.add(id(ort))
 
 
-def _options(ort: Any, threads: int) -> Any:
+def _options(ort: Any, threads: int, model_file: Path) -> Any:
     """Sequential execution without a memory pattern suits every provider (DirectML requires it)."""
     so = ort.SessionOptions()
+    # A model loaded from bytes would look for external data in the working directory; point
+    # it at a folder that cannot exist (it is "inside" the model file) so none is ever read.
+    so.add_session_config_entry(EXTERNAL_DATA_FOLDER, str(model_file / "external-data-is-not-supported"))
     so.log_severity_level = 3
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
@@ -106,31 +139,37 @@ def open_session(
     """Verify and load ``spec``; report the execution provider actually in use."""
     import onnxruntime as ort
 
-    verify_file(spec)
-    data = str(spec.file)
+    data = read_verified(spec)
     threads = threads or providers.cpu_threads()
     wanted = providers.choose(ort.get_available_providers(), device, cache_dir)
     notes: list[str] = []
     try:
         session = ort.InferenceSession(
-            data, _options(ort, threads), providers=[(c.name, c.options) for c in wanted]
+            data, _options(ort, threads, spec.file), providers=[(c.name, c.options) for c in wanted]
         )
     except Exception as exc:
         if len(wanted) == 1:
-            raise ModelError(f"model {spec.id}: onnxruntime cannot load it ({exc})") from None
+            raise _cannot_load(spec, exc) from None
         notes.append(f"{wanted[0].name} failed ({exc}); using CPU")
         try:
             session = ort.InferenceSession(
-                data, _options(ort, threads), providers=["CPUExecutionProvider"]
+                data, _options(ort, threads, spec.file), providers=["CPUExecutionProvider"]
             )
         except Exception as exc2:
-            raise ModelError(f"model {spec.id}: onnxruntime cannot load it ({exc2})") from None
+            raise _cannot_load(spec, exc2) from None
     in_use = session.get_providers()[0]
     if in_use != wanted[0].name and not notes:
         notes.append(f"{wanted[0].name} was requested but onnxruntime uses {in_use}")
     input_name, output_name = _io_names(session, spec)
     return LoadedModel(spec, session, in_use, providers.describe(in_use, threads), input_name, output_name,
                        threads, notes)
+
+
+def _cannot_load(spec: ModelSpec, exc: Exception) -> ModelError:
+    if "external data" in str(exc).lower():
+        return ModelError(f"model {spec.id}: its weights are in a separate external data file, which is not "
+                          f"supported (a model must be one file, the one its manifest's sha256 names) ({exc})")
+    return ModelError(f"model {spec.id}: onnxruntime cannot load it ({exc})")
 
 
 def _io_names(session: Any, spec: ModelSpec) -> tuple[str, str]:
