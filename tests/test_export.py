@@ -317,3 +317,26 @@ def test_webp_at_its_limit_is_written(tmp_path: Path) -> None:
     save(render(_wide_cutout(16_383, 4), settings), tmp_path / "edge.webp", settings)
     with Image.open(tmp_path / "edge.webp") as out:
         assert out.size == (16_383, 4)
+
+
+@pytest.mark.parametrize("fmt", ["tif", "jpg", "png", "webp"])
+def test_kept_exif_of_a_compressed_tiff_source_does_not_carry_its_layout(tmp_path: Path, fmt: str) -> None:
+    # A TIFF's EXIF is its whole first directory: width, strips, compression. Copied into the
+    # export they contradict the new file (libtiff refused to write it) or describe the old one.
+    source = tmp_path / "scan.tif"
+    exif = Image.Exif()
+    exif[0x010F] = "Knockout Test Camera Co."
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(source, compression="tiff_lzw", exif=exif)
+    decoded = open_image(source)
+    settings = ExportSettings(format=fmt, keep_exif=True, crop=True)
+
+    save(render(Cutout(decoded.image, sample_cutout().alpha), settings), tmp_path / f"out.{fmt}", settings,
+         decoded.exif)
+
+    with Image.open(tmp_path / f"out.{fmt}") as out:
+        out.load()
+        kept = out.getexif()
+        assert out.size == (20, 10)
+        assert kept[0x010F] == "Knockout Test Camera Co."
+        if fmt != "tif":  # a TIFF has its own layout tags, written for the new pixels
+            assert not {0x0100, 0x0101, 0x0103, 0x0111, 0x0117} & set(kept)

@@ -28,6 +28,11 @@ from app.core.errors import CorruptImage, EmptyFile, ImageError, NotAnImage, Too
 
 DEFAULT_MAX_PIXELS = 160_000_000  # 160 MP: every current medium-format camera fits
 ORIENTATION_TAG = 0x0112
+# A TIFF's EXIF is its first directory, so it carries the file's layout: size, strips, compression,
+# sample format, and the ICC profile. Kept in an export they would describe the old file (libtiff then
+# writes a broken TIFF, or fails); the new file has its own, and colour goes through colour.to_srgb.
+LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324,
+                         325, 338, 339, 340, 341, 513, 514, 530, 532, 34675})
 TRUNCATED_MESSAGE = "the file is truncated (an incomplete download or copy?)"
 
 # Formats we open. Deliberately excludes EPS/PDF (Ghostscript) and other exotic parsers.
@@ -48,8 +53,10 @@ Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-# What Pillow raises on damaged data, inside the decoders and its header and metadata parsers.
-DAMAGE = (SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, struct.error, ZeroDivisionError)
+# What Pillow raises on damaged data, inside the decoders and its header and metadata parsers;
+# pi-heif reports libheif's decoding errors as RuntimeError.
+DAMAGE = (SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, struct.error, ZeroDivisionError,
+          RuntimeError)
 
 _open_formats: list[str] | None = None
 
@@ -264,8 +271,11 @@ def _upright(img: Image.Image, exif: Image.Exif, notes: list[str]) -> tuple[Imag
 
 
 def _exif_bytes(exif: Image.Exif, notes: list[str]) -> bytes | None:
-    """The EXIF to carry to an export that keeps it; None when there is none or it cannot be
-    written back (a tag stored with the wrong type): the photo itself is fine."""
+    """The EXIF to carry to an export that keeps it, without the source file's layout tags; None
+    when there is none or it cannot be written back (a tag stored with the wrong type): the photo
+    itself is fine."""
+    for tag in LAYOUT_TAGS.intersection(exif):
+        del exif[tag]
     if not len(exif):
         return None
     try:
