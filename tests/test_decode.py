@@ -276,7 +276,8 @@ def test_pixel_limit_refuses_before_decoding(tmp_path: Path, monkeypatch: pytest
     grown_kib = peak_kib() - rss_before
 
     assert caught.value.code == "too_large"
-    assert "900 megapixels" in str(caught.value) and "limit of 160 megapixels" in str(caught.value)
+    assert "30000×30000" in str(caught.value)
+    assert "900 megapixels" in str(caught.value)
     assert grown_kib < 100 * 1024  # a decoded 30000² RGB image would be 2.7 GB
 
 
@@ -292,15 +293,6 @@ def test_pillow_bomb_check_stays_on_and_allows_the_configured_limit(
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)
     with pytest.raises(errors.TooLarge):  # over the backstop and over the limit: our typed error
         open_image(path, max_pixels=4_000)
-
-
-def test_over_limit_message_gives_the_size(tmp_path: Path) -> None:
-    # Within twice the limit our own header check speaks first, with the width and height.
-    path = tmp_path / "wide.png"
-    path.write_bytes(png_header_only(300, 200))
-    with pytest.raises(errors.TooLarge) as caught:
-        open_image(path, max_pixels=50_000)
-    assert "300×200" in str(caught.value)
 
 
 def test_pixel_limit_boundary(tmp_path: Path) -> None:
