@@ -48,9 +48,9 @@ IMAGE_SUFFIXES = frozenset(
 
 # Pillow's own bomb check stays on as a backstop for any reader that does not come through
 # open_checked(). It is kept at least as high as every limit the app is asked to apply (see
-# _backstop), so it never refuses a photo that our limit allows; our header check below refuses
-# first, with the real size. Its warning (between the limit and twice it) only ever precedes our
-# own refusal, so it is silenced.
+# _backstop), so it never refuses a photo that our limit allows. Inside open_checked() both
+# refusals become the same typed too_large error with the claimed size. Pillow's warning (between
+# its limit and twice it) only ever precedes our own refusal, so it is silenced.
 Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
