@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from app.core import brush
 from app.core.compose import Cutout
-from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
+from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
 from app.core.private import open_private, private_dir
 
 TILE = 512
@@ -256,15 +256,11 @@ class Document:
             return self._thumb
 
     def _quick_thumbnail(self) -> Image.Image:
-        """A queued photo's thumbnail without decoding it in full: JPEG's reduced-size
-        decoding, upright per EXIF. (Colour profiles are applied once it is cut out.)"""
+        """A queued photo's thumbnail without decoding it in full, through the decoder's
+        guards (formats, pixel limit) like every other read of the user's file."""
         if self._rgb is not None:
             return self._picture("original", None, THUMB)
-        with Image.open(self.path) as source:
-            source.draft("RGB", (THUMB * 2, THUMB * 2))
-            upright = ImageOps.exif_transpose(source)
-            upright.thumbnail((THUMB, THUMB), Image.Resampling.BOX)
-            return upright.convert("RGB")
+        return thumbnail(self.path, THUMB, self.max_pixels, self.name)
 
     def preview(self, view: str) -> tuple[bytes, str]:
         """The whole picture, longest side at most PREVIEW pixels."""

@@ -280,3 +280,13 @@ def quadrants(size: tuple[int, int], top_left: tuple[int, int, int],
 
 def near(actual: Sequence[int], expected: Sequence[int], tolerance: int) -> bool:
     return all(abs(int(a) - int(e)) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+def exif_with_text_orientation(text: bytes = b"6\0") -> bytes:
+    """EXIF whose Orientation (a SHORT by the standard) is stored as ASCII text, as some
+    editors and phone apps write it."""
+    value = text.ljust(4, b"\0") if len(text) <= 4 else b""
+    offset = 8 + 2 + 12 + 4  # header, entry count, the one entry, next-IFD pointer
+    entry = struct.pack("<HHI", ORIENTATION, 2, len(text)) + (value or struct.pack("<I", offset))
+    tiff = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", 1) + entry + struct.pack("<I", 0)
+    return b"Exif\0\0" + tiff + (b"" if value else text)

@@ -15,6 +15,7 @@ from app.core.decode import open_image
 from tests.imaging_fixtures import (
     ORIENTATION,
     camera_exif,
+    exif_with_text_orientation,
     near,
     png_16bit,
     png_header_only,
@@ -67,6 +68,22 @@ def test_exif_orientation_is_applied_to_size_and_pixels(tmp_path: Path, orientat
     assert decoded.size == expected_size
     for corner, pixel in _corners(decoded.image).items():
         assert near(pixel, RED if corner == red_corner else BLUE, 12), (corner, pixel)
+
+
+def test_orientation_stored_as_text_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    # A valid photo whose Orientation tag has the wrong type must decode, not fail the batch.
+    path = tmp_path / "text-orientation.jpg"
+    quadrants((40, 20), RED, BLUE).save(path, quality=95, exif=exif_with_text_orientation(b"6\0"))
+
+    decoded = open_image(path)
+
+    assert decoded.size == (40, 20)  # not turned: an unreadable orientation means none
+    assert near(_corners(decoded.image)["tl"], RED, 12)
+    assert any("orientation" in w.lower() for w in decoded.warnings)
+    if decoded.exif is not None:  # the unreadable tag is not carried into a kept EXIF
+        kept = Image.Exif()
+        kept.load(decoded.exif)
+        assert ORIENTATION not in kept
 
 
 def test_applied_orientation_is_removed_from_kept_exif(tmp_path: Path) -> None:
@@ -205,6 +222,26 @@ def test_multi_frame_file_gives_first_frame_and_a_warning(tmp_path: Path, fmt: s
     assert any("3 frames" in w and "first" in w for w in decoded.warnings)
 
 
+@pytest.mark.parametrize("fmt, suffix, fault", [("GIF", ".gif", IndexError), ("TIFF", ".tif", TypeError)])
+def test_damaged_frame_count_is_a_typed_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              fmt: str, suffix: str, fault: type[Exception]) -> None:
+    # Counting frames walks the whole file; on a damaged one Pillow raises what it meets.
+    frames = [Image.new("RGB", (8, 8), colour) for colour in (RED, BLUE)]
+    path = tmp_path / f"frames{suffix}"
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:])
+    plugin = Image.open(path)
+    plugin_class = type(plugin)
+    plugin.close()
+
+    def damaged(self: Image.Image) -> int:
+        raise fault("list index out of range" if fault is IndexError else "unsupported operand")
+
+    monkeypatch.setattr(plugin_class, "n_frames", property(damaged))
+    with pytest.raises(errors.CorruptImage) as caught:
+        open_image(path)
+    assert caught.value.path == str(path)
+
+
 def test_heic_is_decoded(tmp_path: Path) -> None:
     pillow_heif = pytest.importorskip("pillow_heif", reason="pillow-heif (dev extra) encodes the HEIC fixture")
     pytest.importorskip("pi_heif", reason="pi-heif is the runtime HEIC decoder")
@@ -242,6 +279,20 @@ def test_pixel_limit_refuses_before_decoding(tmp_path: Path, monkeypatch: pytest
     assert "30000×30000" in str(caught.value)
     assert "900 megapixels" in str(caught.value)
     assert grown_kib < 100 * 1024  # a decoded 30000² RGB image would be 2.7 GB
+
+
+def test_pillow_bomb_check_stays_on_and_allows_the_configured_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pillow's own check is a backstop for every reader; it must never refuse what our limit allows.
+    assert Image.MAX_IMAGE_PIXELS is not None
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)  # as if the configured limit were far above it
+    path = tmp_path / "hundred.png"
+    Image.new("RGB", (100, 100), RED).save(path)
+
+    assert open_image(path, max_pixels=10_000).size == (100, 100)  # 10 000 px > 2 × 1 000: allowed anyway
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000)
+    with pytest.raises(errors.TooLarge):  # over the backstop and over the limit: our typed error
+        open_image(path, max_pixels=4_000)
 
 
 def test_pixel_limit_boundary(tmp_path: Path) -> None:
@@ -294,13 +345,27 @@ def test_text_file_named_jpg_is_not_an_image(tmp_path: Path) -> None:
     assert caught.value.path == str(path)
 
 
-@pytest.mark.parametrize("fmt, suffix", [("EPS", ".eps"), ("PDF", ".pdf")])
-def test_postscript_and_pdf_are_refused(tmp_path: Path, fmt: str, suffix: str) -> None:
+@pytest.mark.parametrize("fmt, suffix, refused", [("EPS", ".eps", errors.UnsupportedImage),
+                                                   ("PDF", ".pdf", errors.NotAnImage)])
+def test_postscript_and_pdf_are_refused(tmp_path: Path, fmt: str, suffix: str,
+                                        refused: type[errors.ImageError]) -> None:
     # Pillow can read EPS through Ghostscript; we must never hand a file to it.
     path = tmp_path / f"drawing{suffix}"
     Image.new("RGB", (10, 10), RED).save(path, format=fmt)
-    with pytest.raises(errors.NotAnImage):
+    with pytest.raises(refused):
         open_image(path)
+
+
+@pytest.mark.parametrize("fmt", ["PCX", "SGI"])
+def test_image_formats_we_do_not_read_are_unsupported_whatever_the_name(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", (10, 10), RED).save(path, format=fmt)
+
+    with pytest.raises(errors.UnsupportedImage) as caught:
+        open_image(path)
+
+    assert caught.value.code == "unsupported"
+    assert fmt in str(caught.value) and caught.value.path == str(path)
 
 
 def test_directory_is_unreadable(tmp_path: Path) -> None:

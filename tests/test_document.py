@@ -6,12 +6,14 @@ import stat
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import EpsImagePlugin, Image, ImageFile
 
+from app.core import errors
 from app.core.brush import Stroke
 from app.core.decode import open_image
 from app.document import TILE, Document, NotReady, Residency
 from tests.fakes import photo
+from tests.imaging_fixtures import camera_exif, png_header_only
 
 
 def _finished(tmp_path, size=(1200, 900), name="a.jpg"):
@@ -165,3 +167,71 @@ def test_spilled_masks_are_private_whatever_the_umask(tmp_path, umask_022):
     for name in spilled:
         assert stat.S_IMODE((tmp_path / "masks" / name).stat().st_mode) == 0o600
     assert doc.alpha()[45, 60] == 0, "and they read back"
+
+
+# -- the queued photo's thumbnail goes through the decoder's guards -------------------------
+
+
+def _queued(path):
+    return Document("q", path, path.name, path.parent)
+
+
+def test_queued_thumbnail_refuses_an_over_limit_header_before_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header_only(20000, 20000))  # claims 400 MP in a few hundred bytes
+    loads = []
+
+    def record_load(self):
+        loads.append(self)
+        raise AssertionError("pixels were decoded before the size check")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", record_load)
+    with pytest.raises(errors.TooLarge) as caught:
+        _queued(path).thumbnail()
+
+    assert caught.value.code == "too_large" and "20000×20000" in str(caught.value)
+    assert loads == []
+
+
+@pytest.mark.parametrize("fmt", ["PCX", "SGI"])
+def test_queued_thumbnail_refuses_formats_we_do_not_read(tmp_path, fmt):
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(path, format=fmt)
+
+    with pytest.raises(errors.UnsupportedImage):
+        _queued(path).thumbnail()
+
+
+@pytest.mark.parametrize("read", ["thumbnail", "decode"])
+def test_eps_named_jpg_never_reaches_pillows_eps_plugin(tmp_path, monkeypatch, read):
+    path = tmp_path / "photo.jpg"
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(path, format="EPS")
+    used = []
+
+    def record(name):
+        def call(*args, **kwargs):
+            used.append(name)
+            raise AssertionError(f"EPS {name} was called")
+        return call
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", record("open"))
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "load", record("load"))
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", record("Ghostscript"))
+    with pytest.raises(errors.UnsupportedImage):
+        getattr(_queued(path), read)()
+
+    assert used == []
+
+
+def test_queued_thumbnail_is_small_and_upright(tmp_path):
+    path = tmp_path / "turned.jpg"
+    img = Image.new("RGB", (1200, 600), (20, 20, 200))
+    img.paste((230, 20, 20), (0, 0, 600, 300))  # red top-left quadrant as stored
+    img.save(path, quality=95, exif=camera_exif(6))  # "rotate 90° clockwise to view"
+
+    thumb = _decode(_queued(path).thumbnail())
+
+    assert thumb.size == (80, 160)
+    assert thumb.mode == "RGB"
+    red, blue = thumb.getpixel((70, 10)), thumb.getpixel((10, 150))  # stored top-left lands top-right
+    assert red[0] > 180 > red[2] and blue[2] > 180 > blue[0]

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from app import cli
+from app.core import errors
 from app.evaluation import command, pairs
 from tests.fakes import FakeEngine, photo
 
@@ -217,6 +218,24 @@ def test_masks_are_read_as_stored_16_bit_scaled_to_8(tmp_path):
     assert pairs.load_mask(tmp_path / "l.png", (3, 1)).tolist() == [[0, 7, 255]]
     with pytest.raises(pairs.SizeMismatch):
         pairs.load_mask(tmp_path / "l.png", (4, 1))
+
+
+@pytest.mark.parametrize("fmt", ["PCX", "EPS"])
+def test_masks_go_through_the_decoders_format_guard(tmp_path, fmt):
+    # A mask is a user's file like the photo: formats we do not read (PostScript!) are refused.
+    path = tmp_path / "m.png"
+    Image.new("L", (8, 8), 255).save(path, format=fmt)
+    with pytest.raises(errors.UnsupportedImage) as caught:
+        pairs.load_mask(path, (8, 8))
+    assert fmt in str(caught.value) and caught.value.path == str(path)
+
+
+def test_damaged_mask_is_a_typed_error(tmp_path):
+    path = tmp_path / "m.png"
+    Image.new("L", (64, 64), 128).save(path)
+    path.write_bytes(path.read_bytes()[:-30])  # cut inside the pixel data
+    with pytest.raises(errors.CorruptImage):
+        pairs.load_mask(path, (64, 64))
 
 
 def test_worst_0_writes_the_summary_page_without_thumbnails(tmp_path, engines):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.core import mask
+from app.core import errors, mask
 from app.core.compose import Cutout
 from app.core.decode import open_image
 from app.core.export import ExportSettings, encode, parse_colour, render, save
@@ -273,3 +273,70 @@ def test_gps_is_kept_only_when_gpsinfo_is_named(tmp_path: Path) -> None:
 def test_keep_exif_fields_absent_from_the_source_write_no_exif(tmp_path: Path) -> None:
     out = export(tmp_path, ExportSettings(format="jpg", keep_exif_fields=("Copyright",)), exif=source_exif(tmp_path))
     assert "exif" not in out.info
+
+
+# -- sizes a format cannot hold --------------------------------------------------------------
+
+
+def _wide_cutout(width: int, height: int) -> Cutout:
+    return Cutout(Image.new("RGB", (width, height), FG), Image.new("L", (width, height), 255))
+
+
+def test_webp_wider_than_its_limit_is_refused_before_encoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real panorama: libwebp holds at most 16383 px a side and would fail with a bare ValueError.
+    settings = ExportSettings(format="webp")
+    image = render(_wide_cutout(16_400, 10), settings)
+    encoded = []
+    monkeypatch.setattr(Image.Image, "save", lambda *args, **kwargs: encoded.append(args))
+    target = tmp_path / "panorama.webp"
+
+    with pytest.raises(errors.ImageError) as caught:
+        save(image, target, settings)
+
+    message = str(caught.value)
+    assert "16383" in message and "16400" in message and "PNG" in message and "panorama.webp" in message
+    assert caught.value.code != "image_error"
+    assert encoded == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("settings, source", [
+    (ExportSettings(format="webp", canvas=(16_500, 400)), (200, 100)),
+    (ExportSettings(format="webp", max_size=(18_000, 18_000)), (20_000, 20)),
+    (ExportSettings(format="webp", mask_only=True, crop=True), (16_400, 10)),
+])
+def test_webp_canvas_and_size_are_checked_against_the_limit(tmp_path: Path, settings: ExportSettings,
+                                                            source: tuple[int, int]) -> None:
+    image = render(_wide_cutout(*source), settings)
+    with pytest.raises(errors.ImageError) as caught:
+        save(image, tmp_path / "out.webp", settings)
+    assert "16383" in str(caught.value)
+
+
+def test_webp_at_its_limit_is_written(tmp_path: Path) -> None:
+    settings = ExportSettings(format="webp")
+    save(render(_wide_cutout(16_383, 4), settings), tmp_path / "edge.webp", settings)
+    with Image.open(tmp_path / "edge.webp") as out:
+        assert out.size == (16_383, 4)
+
+
+@pytest.mark.parametrize("fmt", ["tif", "jpg", "png", "webp"])
+def test_kept_exif_of_a_compressed_tiff_source_does_not_carry_its_layout(tmp_path: Path, fmt: str) -> None:
+    # A TIFF's EXIF is its whole first directory: width, strips, compression. Copied into the
+    # export they contradict the new file (libtiff refused to write it) or describe the old one.
+    source = tmp_path / "scan.tif"
+    exif = Image.Exif()
+    exif[0x010F] = "Knockout Test Camera Co."
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(source, compression="tiff_lzw", exif=exif)
+    decoded = open_image(source)
+    settings = ExportSettings(format=fmt, keep_exif=True, crop=True)
+
+    save(render(Cutout(decoded.image, sample_cutout().alpha), settings), tmp_path / f"out.{fmt}", settings,
+         decoded.exif)
+
+    with Image.open(tmp_path / f"out.{fmt}") as out:
+        out.load()
+        kept = out.getexif()
+        assert out.size == (20, 10)
+        assert kept[0x010F] == "Knockout Test Camera Co."
+        if fmt != "tif":  # a TIFF has its own layout tags, written for the new pixels
+            assert not {0x0100, 0x0101, 0x0103, 0x0111, 0x0117} & set(kept)

@@ -45,3 +45,9 @@ class OutputError(ImageError):
     """The result could not be written (permissions, disk full, would overwrite a source)."""
 
     code = "output_error"
+
+
+class TooLargeForFormat(OutputError):
+    """The result is larger than the chosen file format can hold (WebP stops at 16383 px a side)."""
+
+    code = "too_large_for_format"

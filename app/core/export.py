@@ -17,8 +17,11 @@ from app.core.atomic import write_atomic
 from app.core.colour import srgb_icc_bytes
 from app.core.compose import Colour, Cutout
 from app.core.decontaminate import estimate_foreground
+from app.core.errors import TooLargeForFormat
 
 FORMATS = {"png": "PNG", "webp": "WEBP", "jpg": "JPEG", "tif": "TIFF"}
+# The longest side each encoder can write (libwebp, libjpeg); PNG and TIFF have no practical limit.
+MAX_SIDE = {"webp": 16383, "jpg": 65500}
 EXTENSIONS = {"png": ".png", "webp": ".webp", "jpg": ".jpg", "tif": ".tif"}
 WHITE: Colour = (255, 255, 255)
 Z_RLE = 3  # zlib strategy constant
@@ -139,8 +142,21 @@ def render(cut: Cutout, settings: ExportSettings) -> Image.Image:
     return compose.transparent(cut)
 
 
+def check_fits(size: tuple[int, int], settings: ExportSettings, name: str) -> None:
+    """Refuse, before encoding, a picture larger than the format can hold (a panorama in WebP),
+    saying what to do instead: the encoder would only fail with a bare error after the work."""
+    limit = MAX_SIDE.get(settings.format)
+    if limit is not None and max(size) > limit:
+        raise TooLargeForFormat(
+            f"cannot write {name}: {size[0]}×{size[1]} is too large for {FORMATS[settings.format]}, "
+            f"which holds at most {limit} pixels a side; export as PNG or TIFF, or set a smaller size",
+            name,
+        )
+
+
 def encode(image: Image.Image, fh: BinaryIO, settings: ExportSettings, exif: bytes | None = None) -> None:
     """Encode ``image`` into ``fh`` in the settings' format."""
+    check_fits(image.size, settings, "the image")
     fmt = settings.format
     params: dict[str, object] = {}
     if image.mode != "L":
@@ -174,4 +190,5 @@ def encode(image: Image.Image, fh: BinaryIO, settings: ExportSettings, exif: byt
 
 def save(image: Image.Image, path: Path, settings: ExportSettings, exif: bytes | None = None) -> None:
     """Encode and write atomically (temporary name, then rename)."""
+    check_fits(image.size, settings, path.name)
     write_atomic(path, lambda fh: encode(image, fh, settings, exif))

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ImageOps
 
-from app.core.decode import IMAGE_SUFFIXES
-from app.core.errors import CorruptImage, ImageError, NotAnImage, Unreadable
+from app.core.decode import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, open_checked
+from app.core.errors import ImageError
 
 
 @dataclass
@@ -76,29 +76,21 @@ def load_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
     before decoding, so a mismatched (or huge) file is refused cheaply.
     """
     label = str(path)
-    try:
-        with Image.open(path) as opened:
-            if opened.size not in (size, size[::-1]):
-                raise SizeMismatch(f"{path.name} is {opened.width}×{opened.height}, the photo {size[0]}×{size[1]}",
-                                   label)
-            opened.load()
-            img = ImageOps.exif_transpose(opened)
-            if img.size != size:
-                raise SizeMismatch(f"{path.name} is {img.width}×{img.height}, the photo {size[0]}×{size[1]}", label)
-            if img.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
-                wide = np.asarray(img).astype(np.uint32)
-                sixteen = img.mode.startswith("I;16") or int(wide.max(initial=0)) > 255
-                return ((np.minimum(wide, 65535) * 255 + 32767) // 65535 if sixteen else wide).astype(np.uint8)
-            if img.mode == "F":
-                arr = np.nan_to_num(np.asarray(img, dtype=np.float32))
-                scale = 255.0 if float(arr.max(initial=0.0)) <= 1.0 else 1.0
-                return (np.clip(arr * scale, 0, 255) + 0.5).astype(np.uint8)
-            return np.asarray(img.convert("L"))
-    except FileNotFoundError:
-        raise Unreadable("the mask file does not exist", label) from None
-    except UnidentifiedImageError:
-        raise NotAnImage("the mask is not an image Knockout can read", label) from None
-    except ImageError:
-        raise
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CorruptImage(f"the mask is damaged and cannot be read ({exc})", label) from None
+    # through the decoder's guards (formats, pixel limit, typed errors); no photo is larger than this
+    with open_checked(path, max(size[0] * size[1], DEFAULT_MAX_PIXELS), label) as opened:
+        if opened.size not in (size, size[::-1]):
+            raise SizeMismatch(f"{path.name} is {opened.width}×{opened.height}, the photo {size[0]}×{size[1]}",
+                               label)
+        opened.load()
+        img = ImageOps.exif_transpose(opened)
+        if img.size != size:
+            raise SizeMismatch(f"{path.name} is {img.width}×{img.height}, the photo {size[0]}×{size[1]}", label)
+        if img.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N"):
+            wide = np.asarray(img).astype(np.uint32)
+            sixteen = img.mode.startswith("I;16") or int(wide.max(initial=0)) > 255
+            return ((np.minimum(wide, 65535) * 255 + 32767) // 65535 if sixteen else wide).astype(np.uint8)
+        if img.mode == "F":
+            arr = np.nan_to_num(np.asarray(img, dtype=np.float32))
+            scale = 255.0 if float(arr.max(initial=0.0)) <= 1.0 else 1.0
+            return (np.clip(arr * scale, 0, 255) + 0.5).astype(np.uint8)
+        return np.asarray(img.convert("L"))
