@@ -45,14 +45,14 @@ def test_bad_inputs_are_each_reported_by_name_the_rest_written_exit_1(tmp_path, 
     _png_header_only(src / "huge.png", 30000, 30000)
     photo(src / "locked.jpg")
     (tmp_path / "no-images").mkdir()
-    real_open = Path.open
+    real_open = os.open
 
-    def deny(self, *args, **kwargs):  # root can read anything, so simulate a permission problem
-        if self.name == "locked.jpg":
+    def deny(path, *args, **kwargs):  # root can read anything, so simulate a permission problem
+        if Path(path).name == "locked.jpg":
             raise PermissionError(13, "Permission denied")
-        return real_open(self, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", deny)
+    monkeypatch.setattr(os, "open", deny)  # how open_image opens a photo
     code = cli.main(["cut", str(src), str(tmp_path / "no-images"), "-o", str(tmp_path / "out"), "--json", "-q"])
     assert code == 1
     report = json.loads(capsys.readouterr().out)
