@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from app import cli
-from tests.fakes import photo
+from tests.fakes import finish_within, photo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -116,6 +116,19 @@ def test_failures_are_printed_on_stderr_with_name_and_reason(tmp_path, fake_engi
     assert cli.main(["cut", str(tmp_path / "broken.jpg"), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "FAILED" in err and "broken.jpg" in err and "not an image" in err
+
+
+def test_odd_files_in_a_folder_are_named_with_a_reason_and_the_good_ones_written(tmp_path, fake_engine, capsys):
+    photo(tmp_path / "in" / "a.jpg")
+    (tmp_path / "in" / "loop.jpg").symlink_to("loop.jpg")
+    os.mkfifo(tmp_path / "in" / "x.jpg")
+    code = finish_within(60, cli.main, ["cut", str(tmp_path / "in"), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0 and (tmp_path / "out" / "a.png").is_file()
+    assert "Traceback" not in err
+    assert "loop.jpg" in err and "symlink loop" in err
+    assert "x.jpg" in err and "not a regular file" in err
+    assert "1 written, 2 skipped, 0 failed" in err
 
 
 @pytest.mark.parametrize("argv", [
