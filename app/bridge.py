@@ -104,8 +104,9 @@ class Api:
 
     @_envelope
     def status(self) -> dict[str, Any]:
-        watch = self._hotfolder.describe() if self._hotfolder else None
-        return {"status": self._runner.status, "watch": watch}
+        hot = self._hotfolder
+        return {"status": self._runner.status, "watch": hot.describe() if hot else None,
+                "watch_error": hot.error if hot else None}
 
     # -- getting images in --------------------------------------------------------------
     @_envelope

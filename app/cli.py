@@ -338,6 +338,8 @@ class Reporter:
     def report(self, result: Any, counted: bool = True) -> None:
         if result.status == "failed":
             self._write(f"FAILED {result.label}: {result.message}")
+        elif result.status == "skipped" and result.code:  # refused unread (app.inputs.refusal): say why
+            self._write(f"skipped {result.label}: {result.message}")
         elif not self.quiet and result.warnings:
             self._write(f"note   {result.label}: {'; '.join(result.warnings)}")
         if counted and self.bar is not None:

@@ -4,7 +4,9 @@ model is never loaded twice.
 
 The command line's :class:`~app.watch.Watcher` decides *when* a file is complete and
 *where* its cutout goes (mirrored name, never someone else's file); the output folder's
-journal makes a restarted watch skip what was already written.
+journal makes a restarted watch skip what was already written. A photo that cannot even be
+started (say, the disk is full) fails alone; if watching itself stops (the folder became
+unreadable), the app is told, so it never goes on showing "Watching" for nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class HotFolder:
         self.watcher = Watcher(inbox, out_dir, preset.settings, self.template, interval, quiet=True)
         self.journal = Journal.open(out_dir, header_for(preset.settings, model_id, self.template))
         self.counts = {"written": 0, "failed": 0}
+        self.error: str | None = None  # why watching stopped by itself, if it did
         self.on_written = on_written  # the audit record, when audit is on
         self._thread = threading.Thread(target=self._feed, name="knockout-hotfolder", daemon=True)
 
@@ -57,15 +60,33 @@ class HotFolder:
         self.runner.after_queue(self.journal.close)
         self.runner.hub.publish({"type": "watch", "watch": None})
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any] | None:
+        """What the UI shows; None once watching stopped by itself (``error`` says why)."""
+        if self.error is not None:
+            return None
         return {"inbox": str(self.inbox), "folder": str(self.out_dir), "preset": self.preset.id, **self.counts}
 
     def _feed(self) -> None:
-        for job in self.watcher.jobs(self.journal):
+        try:
+            for job in self.watcher.jobs(self.journal):
+                self._take(job)
+        except Exception as exc:  # the watcher reports its own failures; this is anything else
+            self.watcher.error = self.watcher.error or plain_error(exc)
+        if not self.watcher.stop.is_set():  # it ended by itself
+            self.error = f"Stopped watching “{self.inbox.name}”: {self.watcher.error or 'the folder cannot be read'}"
+            self.watcher.stop.set()
+            self.runner.hub.publish({"type": "watch", "watch": None, "error": self.error})
+
+    def _take(self, job: Job) -> None:
+        """Queue one photo; one that cannot even be started (its journal line: a full disk) fails alone."""
+        try:
             self.journal.started(job)
             _added, errors = self.runner.add([job.source], then=functools.partial(self._export, job))
-            if errors:
-                self._record(job, None, errors[0]["message"])
+        except Exception as exc:
+            self._record(job, None, plain_error(exc))
+            return
+        if errors:
+            self._record(job, None, errors[0]["message"])
 
     def _export(self, job: Job, doc: Document) -> None:
         """On the worker, right after the cutout: write it where the watcher said, journal it."""

@@ -3,12 +3,18 @@
 Folders are walked recursively and their tree is mirrored under the output folder;
 files and glob matches land at the output folder's top level. Problems found while
 collecting (a missing path, a folder without images) are reported like failed files.
+Files nobody should open in a batch (a FIFO or device with an image name, a symlink
+loop, a symlink in a shared folder that pulls in a file from outside it) are refused
+before anything opens them: a named one fails, one found in a folder is skipped, each
+with its reason.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,39 +35,86 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def _walk(folder: Path, given: str) -> list[Source]:
-    found = []
+def refusal(path: Path, within: Path | None = None) -> tuple[str, str] | None:
+    """Why ``path`` must not be read, as (code, message), or None if it may be. Only stats it:
+    a FIFO would block whoever opens it, a device may act when opened, a loop has no end,
+    and a symlink that leads out of ``within`` (the folder being walked) could pull someone's
+    private photo into a shared batch."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink_loop", "a symlink loop (it leads back to itself), so it is not read"
+        return "unreadable", f"the file cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(mode):
+        return "not_a_file", "not a regular file (a pipe, device or socket), so it is not read"
+    if within is not None and not _inside(os.path.realpath(path), os.path.realpath(within)):
+        return "outside_folder", f"a symlink leads outside {within}, so it is not read"
+    return None
+
+
+def _inside(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # another drive (Windows)
+        return False
+
+
+def _walk(folder: Path, given: str) -> tuple[list[Source], list[Result]]:
+    """Images below ``folder`` (links to folders are not followed), and those refused."""
+    found, refused = [], []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
             if _is_image_name(path):
                 rel = path.relative_to(folder)
-                found.append(Source(path, rel, os.path.join(given, str(rel))))
-    return found
+                label = os.path.join(given, str(rel))
+                if why := refusal(path, within=folder):
+                    refused.append(Result(label, str(path), "skipped", code=why[0], message=why[1]))
+                else:
+                    found.append(Source(path, rel, label))
+    return found, refused
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob pattern stays inside: its leading parts without wildcards."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    return Path(*parts[:fixed])
 
 
 def collect(inputs: list[str]) -> tuple[list[Source], list[Result]]:
-    """Expand inputs into image sources, plus one failed result for each input that gave none."""
+    """Expand inputs into image sources, plus one result for each input that gave none
+    and for each file refused (see ``refusal``)."""
     sources: list[Source] = []
     problems: list[Result] = []
     for given in inputs:
         path = Path(given)
         if path.is_dir():
-            found = _walk(path, given)
-            if not found:
+            found, refused = _walk(path, given)
+            if not found and not refused:
                 problems.append(Result(given, given, "failed", code="no_images",
                                        message="no image files in this folder (or its subfolders)"))
             sources.extend(found)
+            problems.extend(refused)
         elif path.exists() or path.is_symlink():
-            sources.append(Source(path, Path(path.name), given))
+            if why := refusal(path):
+                problems.append(Result(given, given, "failed", code=why[0], message=why[1]))
+            else:
+                sources.append(Source(path, Path(path.name), given))
         elif glob.has_magic(given):
-            matches = sorted(glob.glob(given, recursive=True))
-            files = [Path(m) for m in matches if Path(m).is_file() and _is_image_name(Path(m))]
+            root = _glob_root(given)
+            matches = [Path(m) for m in sorted(glob.glob(given, recursive=True))]
+            files = [m for m in matches if _is_image_name(m) and not m.is_dir()]
             if not files:
                 problems.append(Result(given, given, "failed", code="no_match",
                                        message="no image files match this pattern"))
-            sources.extend(Source(f, Path(f.name), str(f)) for f in files)
+            for file in files:
+                if why := refusal(file, within=root):
+                    problems.append(Result(str(file), str(file), "skipped", code=why[0], message=why[1]))
+                else:
+                    sources.append(Source(file, Path(file.name), str(file)))
         else:
             problems.append(Result(given, given, "failed", code="unreadable", message="the file does not exist"))
     return _dedupe(sources), problems

@@ -8,24 +8,32 @@ recorded output is still there and intact, redoes the one that was interrupted, 
 refuses to mix settings in one folder. While a batch runs it holds an advisory lock on
 the journal, so two runs (``cut`` and ``watch``) never write into one folder at once;
 holding it also makes it safe to delete unfinished ``.part`` files left by a crash.
+
+Output folders are often shared, so the journal is opened without following a symbolic
+link and must be a regular file (else anyone who can write the folder could make the
+next run empty a file of theirs), and it is created readable by its owner only. Any file
+name can be recorded: names that are not UTF-8 are kept exactly (see ``_line``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from PIL import Image
 
+from app.core.errors import OutputError
 from app.core.export import EXTENSIONS, ExportSettings
 from app.pipeline import Job, Result
 
@@ -72,17 +80,41 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             for key in flat_new if flat_old.get(key) != flat_new.get(key)]
 
 
-def _lock(fh: IO[str]) -> bool:
+def _lock(fd: int) -> bool:
     """Exclusive advisory lock on the open journal; False if another process holds it."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no advisory lock, see the module note
         return True
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True
+
+
+# Never through a symlink; never wait on a FIFO; not inherited by children; bytes as they are.
+_OPEN_FLAGS = (os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+
+
+def _open_private(path: Path) -> int:
+    """The journal's descriptor, opened (or created 0600) only if it is a regular file itself."""
+    refusal = f"refusing to use {path} as the batch journal"
+    if not hasattr(os, "O_NOFOLLOW") and path.is_symlink():  # pragma: no cover - Windows
+        raise JournalError(f"{refusal}: it is a symbolic link (someone else may have put it there); remove it")
+    try:
+        fd = os.open(path, _OPEN_FLAGS, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+            raise JournalError(f"{refusal}: it is a symbolic link (someone else may have put it there); "
+                               "remove it or choose another output folder") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise JournalError(f"{refusal}: it is not a regular file (a pipe, device or folder); "
+                           "remove it or choose another output folder")
+    return fd
 
 
 def remove_stale_parts(out_dir: Path) -> int:
@@ -101,13 +133,14 @@ class Journal:
     """The open journal of one output folder. Thread-safe: the pipeline starts files on its
     decode thread while results are recorded on the caller's."""
 
-    def __init__(self, out_dir: Path, fh: IO[str], header: dict[str, Any],
+    def __init__(self, out_dir: Path, fd: int, header: dict[str, Any],
                  done: dict[str, Done], owners: dict[str, str], stale_parts: int) -> None:
         self.out_dir = out_dir
         self.path = out_dir / JOURNAL_NAME
         self.header = header
         self.stale_parts = stale_parts  # .part files removed when the journal was opened
-        self._fh = fh
+        self._fd = fd
+        self._torn = False  # a write failed midway: the next record starts on a line of its own
         self._done = done  # latest done line per source
         self._owners = owners  # output (relative) -> the source that started writing it
         self._started: dict[str, Signature] = {}
@@ -123,16 +156,14 @@ class Journal:
         when the folder's batch has the same settings and was interrupted: that one resumes.
         """
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / JOURNAL_NAME
-        fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the batch
+        fd = _open_private(out_dir / JOURNAL_NAME)
         try:
-            if not _lock(fh):
+            if not _lock(fd):
                 raise JournalError(f"another knockout run is writing to {out_dir}; wait for it to finish "
                                    "or choose another output folder")
-            fh.seek(0)
-            text = fh.read()
+            text = _read_all(fd)
             if text and not text.endswith("\n"):
-                fh.write("\n")  # end a line torn by a crash, so the next record starts cleanly
+                _append(fd, b"\n")  # end a line torn by a crash, so the next record starts cleanly
             old_header, done, owners, ended = _read(text)
             same = old_header is not None and all(old_header.get(k) == v for k, v in header.items())
             if same and not ended:
@@ -144,25 +175,36 @@ class Journal:
                         f"{out_dir} holds a batch made with other settings ({'; '.join(changed)}); "
                         "rerun with the same options to resume, or use --overwrite or another output folder")
             if restart or not same:
-                fh.seek(0)
-                fh.truncate()
+                os.ftruncate(fd, 0)
                 done, owners = {}, {}
-                _append(fh, {"kind": "header", "journal": JOURNAL_VERSION, **header,
-                             "created": datetime.now(UTC).isoformat(timespec="seconds")})
+                _append(fd, _line({"kind": "header", "journal": JOURNAL_VERSION, **header,
+                                   "created": datetime.now(UTC).isoformat(timespec="seconds")}))
             stale = remove_stale_parts(out_dir)
         except BaseException:
-            fh.close()
+            os.close(fd)
             raise
-        return cls(out_dir, fh, header, done, owners, stale)
+        return cls(out_dir, fd, header, done, owners, stale)
 
     def finish(self) -> None:
-        """Record that the batch ran to its end (so a later --overwrite starts afresh)."""
-        with self._lock:
-            _append(self._fh, {"kind": "end"})
+        """Record that the batch ran to its end (so a later --overwrite starts afresh). If even
+        that line cannot be written (a full disk), the next run resumes instead: nothing is lost."""
+        with self._lock, contextlib.suppress(OSError):
+            self._write({"kind": "end"})
 
     def close(self) -> None:
         with self._lock:
-            self._fh.close()  # also releases the lock
+            if self._fd >= 0:
+                os.close(self._fd)  # also releases the lock
+                self._fd = -1
+
+    def _write(self, record: dict[str, Any]) -> None:
+        """Append one record (the caller holds ``self._lock``); a failure leaves the journal usable."""
+        data = _line(record)
+        if self._torn:
+            data = b"\n" + data
+        self._torn = True
+        _append(self._fd, data)
+        self._torn = False
 
     def __enter__(self) -> Journal:
         return self
@@ -223,16 +265,22 @@ class Journal:
 
     # -- recording -------------------------------------------------------------------------
     def started(self, job: Job) -> None:
-        """Record that ``job`` entered the pipeline (before its output can appear)."""
+        """Record that ``job`` entered the pipeline (before its output can appear). Raises
+        :class:`OutputError` (that file fails) if the line cannot be written, e.g. a full disk."""
         try:
             sig = signature(job.source)
         except OSError:
             sig = (-1, -1)
         rel = self._relative(job.output)
+        source = str(job.source.resolve())
         with self._lock:
+            try:
+                self._write({"kind": "start", "source": source, "output": rel})
+            except OSError as exc:
+                raise OutputError(f"cannot record it in the batch journal {self.path} ({exc.strerror or exc}); "
+                                  "it was not started", job.label) from None
             self._started[str(job.source)] = sig
-            self._owners[rel] = str(job.source.resolve())
-            _append(self._fh, {"kind": "start", "source": self._owners[rel], "output": rel})
+            self._owners[rel] = source
 
     def record(self, result: Result) -> None:
         """Record a finished file (written or failed); other statuses are not final."""
@@ -248,8 +296,13 @@ class Journal:
             if result.status == "written" and result.output:
                 with contextlib.suppress(OSError):
                     size = Path(result.output).stat().st_size
-            _append(self._fh, {"kind": "done", "source": source, "size": sig[0], "mtime_ns": sig[1],
-                               "output": rel, "output_size": size, "status": result.status, "code": result.code})
+            try:
+                self._write({"kind": "done", "source": source, "size": sig[0], "mtime_ns": sig[1],
+                             "output": rel, "output_size": size, "status": result.status, "code": result.code})
+            except OSError as exc:  # the file itself is fine; a rerun redoes it (it is ours)
+                result.warnings.append(f"not recorded in the batch journal ({exc.strerror or exc}): "
+                                       "a rerun will do it again")
+                return
             if rel is not None:
                 self._done[source] = Done(source, sig, rel, size, result.status)
 
@@ -261,18 +314,39 @@ def _done_earlier(label: str, source: str, output: str) -> Result:
 def _intact(path: Path, size: int | None) -> bool:
     """The output exists with the recorded size and its header still identifies an image."""
     try:
-        if size is not None and path.stat().st_size != size:
-            return False
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode) or (size is not None and st.st_size != size):
+            return False  # a FIFO put in its place would block Image.open
         with Image.open(path) as img:
             return img.width > 0 and img.height > 0
     except (OSError, ValueError, SyntaxError):
         return False
 
 
-def _append(fh: IO[str], record: dict[str, Any]) -> None:
-    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    fh.flush()
-    os.fsync(fh.fileno())
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    """One JSON line in UTF-8. A file name that is not UTF-8 reaches us with its odd bytes as
+    lone surrogates (os.fsdecode); they are written as \\udcXX escapes, which json.loads turns
+    back into the very same name, so a resume still matches it."""
+    text = json.dumps(record, ensure_ascii=False)
+    return (_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n").encode("utf-8")
+
+
+def _append(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
+
+
+def _read_all(fd: int) -> str:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", errors="replace")  # a damaged byte spoils one line, not the run
 
 
 def _read(text: str) -> tuple[dict[str, Any] | None, dict[str, Done], dict[str, str], bool]:

@@ -126,6 +126,33 @@ def _failure(job: Job, exc: BaseException, started: float) -> Result:
 
 _DONE = object()
 IN_FLIGHT = 3
+STOP_GRACE = 30.0  # seconds a stopped batch waits without progress before it gives up on a stuck file
+
+
+def _feed_failure(exc: BaseException) -> Result:
+    """The list of files itself broke (a hot folder's scan, say): reported like a failed file."""
+    return Result("(input files)", "", "failed", code="internal_error",
+                  message=f"listing the files stopped: {type(exc).__name__}: {exc}")
+
+
+def _unfinished(in_flight: dict[tuple[str, str], Job], status: str, reason: str) -> list[Result]:
+    """A result for each file started but never reported, so a batch that ends early names them all."""
+    return [Result(job.label, str(job.source), status, code=None if status == "cancelled" else "internal_error",
+                   message=reason) for job in list(in_flight.values())]
+
+
+def _next_result(results: queue.Queue[Any], stopping: Callable[[], bool]) -> Any:
+    """The next result; ``None`` once the batch is stopping and nothing came for STOP_GRACE
+    seconds (a file stuck on a dead network share must not keep a stopped batch alive)."""
+    give_up_at = None
+    while True:
+        try:
+            return results.get(timeout=0.25)
+        except queue.Empty:
+            if stopping():
+                give_up_at = give_up_at or time.monotonic() + STOP_GRACE
+                if time.monotonic() >= give_up_at:
+                    return None
 
 
 def run_batch(
@@ -135,13 +162,19 @@ def run_batch(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     cancel: threading.Event | None = None,
     on_start: Callable[[Job], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Result]:
     """Process ``jobs`` with decode, inference and encode overlapped; yield results as they finish.
 
-    A failing file yields a ``failed`` result and the batch goes on. Setting ``cancel``
-    stops feeding new files; decoded files not yet inferred come back ``cancelled``.
+    A failing file yields a ``failed`` result and the batch goes on, whatever failed (the
+    file, ``on_start``, a stage); if iterating ``jobs`` fails, that is reported and the files
+    in flight finish. Setting ``cancel`` stops feeding new files; decoded files not yet
+    inferred come back ``cancelled``. ``stop`` is the feeder's own "no more files" (a hot
+    folder's); once either is set, files still unfinished after STOP_GRACE seconds without
+    progress come back ``cancelled`` and the batch ends.
     """
     cancel = cancel or threading.Event()
+    stop = stop or threading.Event()
     engine.load()  # fail fast (missing/tampered model) before touching any file
     # At most this many photos are between decoding and written, as decoded pixels or as
     # the rendered export: say one being written, one being rendered, one in the model.
@@ -152,73 +185,88 @@ def run_batch(
     predicted_q: queue.Queue[Any] = queue.Queue(maxsize=1)
     rendered_q: queue.Queue[Any] = queue.Queue(maxsize=1)
     results: queue.Queue[Any] = queue.Queue()
+    in_flight: dict[tuple[str, str], Job] = {}  # (label, source) of files started, not yet reported
 
+    def fail(job: Job, exc: BaseException, started: float) -> None:
+        slots.release()
+        results.put(_failure(job, exc, started))
+
+    # Each stage guards its whole loop body (a failure is that file's) and always passes
+    # _DONE on, so a stage that dies anyway never leaves the next one waiting.
     def decode_stage() -> None:
-        for job in jobs:
-            if cancel.is_set():
-                break
-            slots.acquire()
-            started = time.perf_counter()
-            if on_start:
-                on_start(job)
-            try:
-                decoded = open_image(job.source, max_pixels, job.label)
-                tensor = engine.prepare(decoded.image)
-            except Exception as exc:
-                slots.release()
-                results.put(_failure(job, exc, started))
-                continue
-            decoded_q.put((job, decoded, tensor, started))
-        decoded_q.put(_DONE)
+        try:
+            for job in jobs:
+                if cancel.is_set():
+                    break
+                slots.acquire()
+                started = time.perf_counter()
+                in_flight[(job.label, str(job.source))] = job
+                try:
+                    if on_start:
+                        on_start(job)
+                    decoded = open_image(job.source, max_pixels, job.label)
+                    tensor = engine.prepare(decoded.image)
+                except Exception as exc:
+                    fail(job, exc, started)
+                    continue
+                decoded_q.put((job, decoded, tensor, started))
+        except Exception as exc:
+            results.put(_feed_failure(exc))
+        finally:
+            decoded_q.put(_DONE)
 
     def infer_stage() -> None:
-        while (item := decoded_q.get()) is not _DONE:
-            job, decoded, tensor, started = item
-            if cancel.is_set():
-                slots.release()
-                results.put(Result(job.label, str(job.source), "cancelled", message="cancelled"))
-                continue
-            try:
-                prob = engine.infer(tensor)
-            except Exception as exc:
-                slots.release()
-                results.put(_failure(job, exc, started))
-                continue
-            del tensor
-            predicted_q.put((job, decoded, prob, started))
-        predicted_q.put(_DONE)
+        try:
+            while (item := decoded_q.get()) is not _DONE:
+                job, decoded, tensor, started = item
+                if cancel.is_set():
+                    slots.release()
+                    results.put(Result(job.label, str(job.source), "cancelled", message="cancelled"))
+                    continue
+                try:
+                    prob = engine.infer(tensor)
+                except Exception as exc:
+                    fail(job, exc, started)
+                    continue
+                del tensor
+                predicted_q.put((job, decoded, prob, started))
+        finally:
+            predicted_q.put(_DONE)
 
     def render_stage() -> None:
-        while (item := predicted_q.get()) is not _DONE:
-            job, decoded, prob, started = item
-            width, height = decoded.size
-            warnings, exif = list(decoded.warnings), decoded.exif
-            try:
-                image, flags = _render(job, decoded, prob, settings)
-            except Exception as exc:
-                slots.release()
-                results.put(_failure(job, exc, started))
-                continue
-            finally:
-                del decoded, item
-            rendered_q.put((job, image, exif, flags, started, width, height, warnings))
-        rendered_q.put(_DONE)
+        try:
+            while (item := predicted_q.get()) is not _DONE:
+                job, decoded, prob, started = item
+                try:
+                    width, height = decoded.size
+                    warnings, exif = list(decoded.warnings), decoded.exif
+                    image, flags = _render(job, decoded, prob, settings)
+                except Exception as exc:
+                    fail(job, exc, started)
+                    continue
+                finally:
+                    del decoded, item
+                rendered_q.put((job, image, exif, flags, started, width, height, warnings))
+        finally:
+            rendered_q.put(_DONE)
 
     def write_stage() -> None:
-        while (item := rendered_q.get()) is not _DONE:
-            job, image, exif, flags, started, width, height, warnings = item
-            try:
-                _write(job, image, settings, exif)
-            except Exception as exc:
-                results.put(_failure(job, exc, started))
-                continue
-            finally:
-                del image, item
-                slots.release()
-            results.put(Result(job.label, str(job.source), "written", output=str(job.output),
-                               seconds=time.perf_counter() - started, width=width, height=height,
-                               warnings=warnings, flags=flags))
-        results.put(_DONE)
+        try:
+            while (item := rendered_q.get()) is not _DONE:
+                job, image, exif, flags, started, width, height, warnings = item
+                try:
+                    _write(job, image, settings, exif)
+                except Exception as exc:
+                    results.put(_failure(job, exc, started))
+                    continue
+                finally:
+                    del image, item
+                    slots.release()
+                results.put(Result(job.label, str(job.source), "written", output=str(job.output),
+                                   seconds=time.perf_counter() - started, width=width, height=height,
+                                   warnings=warnings, flags=flags))
+        finally:
+            results.put(_DONE)
 
     threads = [
         threading.Thread(target=stage, name=f"knockout-{stage.__name__}", daemon=True)
@@ -226,12 +274,21 @@ def run_batch(
     ]
     for thread in threads:
         thread.start()
+    gave_up = False
     try:
-        while (result := results.get()) is not _DONE:
+        while (result := _next_result(results, lambda: cancel.is_set() or stop.is_set())) is not _DONE:
+            if result is None:  # stopped, and a file is stuck: give up on what is left
+                gave_up = True
+                yield from _unfinished(in_flight, "cancelled", "stopped before this file was finished")
+                return
+            in_flight.pop((result.label, result.source), None)
             yield result
+        yield from _unfinished(in_flight, "failed", "not finished: the batch stopped unexpectedly")
     finally:
         # Normal end, Ctrl+C or the caller stopping early: stop feeding, let the file being
-        # written finish (so no partial output is left), and wait for the stages to drain.
+        # written finish (so no partial output is left), and wait for the stages to drain,
+        # but not for ever: a stage stuck on a dead share is a daemon thread, left behind.
         cancel.set()
+        deadline = time.monotonic() + (0.0 if gave_up else STOP_GRACE)
         for thread in threads:
-            thread.join()
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -6,7 +6,9 @@ same on two polls in a row, so a copy in progress is never read half-written; hi
 names and the temporary names copy tools and we ourselves use (``.part``, ``.tmp``,
 ``~``) are ignored. Every file goes through the output folder's journal, so a restart
 never redoes a file that was written. Jobs reach ``run_batch`` from a generator, so the
-model is loaded once and decode, inference and encoding overlap as in ``cut``.
+model is loaded once and decode, inference and encoding overlap as in ``cut``. Files nobody
+should open (a FIFO with an image name, a symlink loop, a symlink that pulls in a file from
+outside the watched folder) are skipped, and said once (``app.inputs.refusal``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from app.core.decode import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from app.core.export import ExportSettings
-from app.inputs import Source, output_name
+from app.inputs import Source, output_name, refusal
 from app.journal import Journal, Signature, signature
 from app.pipeline import Job, Result, run_batch
 
@@ -66,7 +68,9 @@ class Watcher:
         self.cancel = threading.Event()  # also drop files decoded but not yet inferred
         self.counts = {"written": 0, "failed": 0, "skipped": 0}
         self.after_export: Callable[[Result], None] | None = None  # preset rules check + audit (app.controls)
+        self.error: str | None = None  # why watching stopped by itself, if it did
         self._taken: dict[Path, Signature] = {}  # versions handed to the pipeline (or found done)
+        self._refused: set[Path] = set()  # files skipped unread, each said once
         inbox_real = inbox.resolve()
         self._excluded = {p.resolve() for p in (out_dir, move_done) if p is not None}
         if inbox_real in self._excluded:
@@ -79,10 +83,16 @@ class Watcher:
         found: dict[Path, Signature] = {}
         for root, dirs, files in os.walk(self.inbox):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                             and (Path(root) / d).resolve() not in self._excluded)
+                             and Path(os.path.realpath(Path(root) / d)) not in self._excluded)
             for name in sorted(files):
                 if is_candidate(name):
                     path = Path(root) / name
+                    if why := refusal(path, within=self.inbox):
+                        if why[0] != "unreadable" and path not in self._refused:  # unreadable: it vanished
+                            self._refused.add(path)
+                            self._say(f"skipped {path.relative_to(self.inbox)}: {why[1]}", force=True)
+                        continue
+                    self._refused.discard(path)
                     with contextlib.suppress(OSError):  # vanished between listing and stat
                         found[path] = signature(path)
         return found
@@ -113,7 +123,8 @@ class Watcher:
                 previous = current
                 self.stop.wait(self.interval)
         except Exception as exc:  # never let the feeding thread die silently: the pipeline would wait forever
-            self._say(f"knockout: watching stopped: {type(exc).__name__}: {exc}")
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._say(f"knockout: watching stopped: {self.error}", force=True)
             self.counts["failed"] += 1
 
     def _job(self, path: Path, journal: Journal) -> Job:
@@ -173,7 +184,7 @@ class Watcher:
         self._say(f"knockout: watching {self.inbox} → {self.out_dir} every {self.interval:g} s · "
                   f"model {engine.spec.id} · {engine.description}{stop_hint}")
         for result in run_batch(engine, self.jobs(journal), self.settings, max_pixels,
-                                cancel=self.cancel, on_start=journal.started):
+                                cancel=self.cancel, on_start=journal.started, stop=self.stop):
             if self.after_export is not None:
                 self.after_export(result)
             journal.record(result)
@@ -192,7 +203,9 @@ class Watcher:
 @contextlib.contextmanager
 def stop_on_signals(stop: threading.Event, cancel: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM: the first stops taking files (the current ones finish), a second also
-    drops files not yet in the model. Only the main thread can set handlers; elsewhere a no-op."""
+    drops files not yet in the model; a file that does not finish (a dead network share) is
+    given up after ``app.pipeline.STOP_GRACE`` s, so a stop always ends the run. Only the main
+    thread can set handlers; elsewhere a no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

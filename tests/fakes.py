@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from app.inference.manifest import InputSpec, ModelSpec, OutputSpec
@@ -55,3 +56,26 @@ def photo(path, size=(96, 64), fmt=None, **save_args) -> None:
     img.paste((230, 200, 180), (w // 4, h // 4, 3 * w // 4, 3 * h // 4))
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format=fmt, **save_args)
+
+
+def finish_within(seconds: float, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` on a daemon thread: its value (or its exception), or a test failure
+    if it has not returned in ``seconds``, so a regression that hangs fails instead of hanging
+    the suite. The bound is generous; it is never what a test measures."""
+
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the test's thread as is, SystemExit too
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="test-finish-within", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{getattr(fn, '__name__', fn)} did not return within {seconds} s: it hangs")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")

@@ -214,6 +214,25 @@ def test_a_watched_folder_is_cut_out_exported_and_journaled(tmp_path, hub):
     runner.stop()
 
 
+def test_a_hot_folder_that_stopped_by_itself_is_not_shown_as_watching(tmp_path, hub, monkeypatch):
+    from app.watch import Watcher
+
+    api, runner = _api(tmp_path, hub)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+
+    def scan(self):
+        raise PermissionError(13, "Permission denied", str(inbox))
+
+    monkeypatch.setattr(Watcher, "scan", scan)
+    started = api.watch_start({"inbox": str(inbox), "folder": str(tmp_path / "out"), "preset": "png-master"})
+    assert started["ok"], started
+    assert _wait_for(lambda: api.status()["watch"] is None)
+    assert "Permission denied" in api.status()["watch_error"]
+    assert api.watch_stop()["ok"]
+    runner.stop()
+
+
 def test_watching_needs_a_real_folder_outside_the_output(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
     assert api.watch_start({"inbox": str(tmp_path / "nope"), "folder": str(tmp_path / "o")})["error"]

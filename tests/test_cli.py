@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from app import cli
-from tests.fakes import photo
+from tests.fakes import finish_within, photo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,14 +45,14 @@ def test_bad_inputs_are_each_reported_by_name_the_rest_written_exit_1(tmp_path, 
     _png_header_only(src / "huge.png", 30000, 30000)
     photo(src / "locked.jpg")
     (tmp_path / "no-images").mkdir()
-    real_open = Path.open
+    real_open = os.open
 
-    def deny(self, *args, **kwargs):  # root can read anything, so simulate a permission problem
-        if self.name == "locked.jpg":
+    def deny(path, *args, **kwargs):  # root can read anything, so simulate a permission problem
+        if Path(path).name == "locked.jpg":
             raise PermissionError(13, "Permission denied")
-        return real_open(self, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", deny)
+    monkeypatch.setattr(os, "open", deny)  # how open_image opens a photo
     code = cli.main(["cut", str(src), str(tmp_path / "no-images"), "-o", str(tmp_path / "out"), "--json", "-q"])
     assert code == 1
     report = json.loads(capsys.readouterr().out)
@@ -116,6 +116,19 @@ def test_failures_are_printed_on_stderr_with_name_and_reason(tmp_path, fake_engi
     assert cli.main(["cut", str(tmp_path / "broken.jpg"), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "FAILED" in err and "broken.jpg" in err and "not an image" in err
+
+
+def test_odd_files_in_a_folder_are_named_with_a_reason_and_the_good_ones_written(tmp_path, fake_engine, capsys):
+    photo(tmp_path / "in" / "a.jpg")
+    (tmp_path / "in" / "loop.jpg").symlink_to("loop.jpg")
+    os.mkfifo(tmp_path / "in" / "x.jpg")
+    code = finish_within(60, cli.main, ["cut", str(tmp_path / "in"), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0 and (tmp_path / "out" / "a.png").is_file()
+    assert "Traceback" not in err
+    assert "loop.jpg" in err and "symlink loop" in err
+    assert "x.jpg" in err and "not a regular file" in err
+    assert "1 written, 2 skipped, 0 failed" in err
 
 
 @pytest.mark.parametrize("argv", [

@@ -388,7 +388,7 @@ def test_permission_denied_is_unreadable(tmp_path: Path, monkeypatch: pytest.Mon
     def refuse(self: Path, *args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)  # open_image opens with os.open (O_NONBLOCK: a FIFO never blocks)
     with pytest.raises(errors.Unreadable) as caught:
         open_image(path)
     assert "permission denied" in str(caught.value)

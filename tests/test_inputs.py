@@ -1,3 +1,5 @@
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,60 @@ def test_non_ascii_names_are_kept(tmp_path):
     sources, _ = inputs.collect([str(tmp_path)])
     jobs, _ = inputs.plan(sources, tmp_path / "out", ".png")
     assert jobs[0].output == Path(tmp_path / "out" / "café-日本.png")
+
+
+# -- odd files in a folder: skipped with a reason before anything opens them ---------------
+
+def test_a_fifo_or_socket_with_an_image_name_in_a_folder_is_skipped_with_a_reason(tmp_path):
+    photo(tmp_path / "in" / "a.jpg")
+    os.mkfifo(tmp_path / "in" / "x.jpg")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "in" / "s.png"))
+        sources, problems = inputs.collect([str(tmp_path / "in")])
+    assert [s.path.name for s in sources] == ["a.jpg"]
+    by_name = {Path(p.label).name: p for p in problems}
+    assert set(by_name) == {"s.png", "x.jpg"}
+    assert all(p.status == "skipped" and "not a regular file" in p.message for p in by_name.values())
+
+
+def test_a_fifo_named_on_the_command_line_is_refused_by_name(tmp_path):
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    sources, problems = inputs.collect([str(fifo)])
+    assert sources == []
+    assert [(p.label, p.status) for p in problems] == [(str(fifo), "failed")]
+    assert "not a regular file" in problems[0].message
+
+
+def test_a_symlink_that_leaves_the_folder_is_skipped_and_one_inside_is_kept(tmp_path):
+    photo(tmp_path / "private" / "me.jpg")
+    photo(tmp_path / "in" / "a.jpg")
+    (tmp_path / "in" / "pulled-in.jpg").symlink_to(tmp_path / "private" / "me.jpg")
+    (tmp_path / "in" / "sub").mkdir()
+    (tmp_path / "in" / "sub" / "alias.jpg").symlink_to(Path("..") / "a.jpg")
+    sources, problems = inputs.collect([str(tmp_path / "in")])
+    assert [s.path.name for s in sources] == ["a.jpg"]  # the alias is the same file: once
+    [skipped] = problems
+    assert Path(skipped.label).name == "pulled-in.jpg" and skipped.status == "skipped"
+    assert "outside" in skipped.message
+
+
+def test_a_symlink_out_of_a_glob_folder_is_skipped(tmp_path):
+    photo(tmp_path / "private" / "me.jpg")
+    photo(tmp_path / "in" / "a.jpg")
+    (tmp_path / "in" / "b.jpg").symlink_to(tmp_path / "private" / "me.jpg")
+    sources, problems = inputs.collect([str(tmp_path / "in" / "*.jpg")])
+    assert [s.path.name for s in sources] == ["a.jpg"]
+    assert [Path(p.label).name for p in problems] == ["b.jpg"] and "outside" in problems[0].message
+
+
+def test_a_symlink_loop_in_a_folder_is_reported_and_the_rest_planned(tmp_path):
+    photo(tmp_path / "in" / "a.jpg")
+    (tmp_path / "in" / "loop.jpg").symlink_to("loop.jpg")
+    (tmp_path / "in" / "sub").mkdir()
+    (tmp_path / "in" / "sub" / "round").symlink_to(Path("..") / "sub")  # a folder that contains itself
+    sources, problems = inputs.collect([str(tmp_path / "in"), str(tmp_path / "in" / "loop.jpg")])
+    jobs, _ = inputs.plan(sources, tmp_path / "out", ".png")
+    assert [j.source.name for j in jobs] == ["a.jpg"]
+    assert [(Path(p.label).name, p.status) for p in problems] == [("loop.jpg", "skipped"), ("loop.jpg", "failed")]
+    assert all("symlink loop" in p.message for p in problems)

@@ -1,3 +1,4 @@
+import errno
 import hashlib
 import json
 import os
@@ -11,11 +12,12 @@ import pytest
 from PIL import Image
 
 from app import cli
+from app.core.errors import OutputError
 from app.core.export import ExportSettings
 from app.journal import JOURNAL_NAME, Journal, JournalError, header_for, remove_stale_parts
 from app.pipeline import Job, Result
 from tests import onnx_graphs
-from tests.fakes import photo
+from tests.fakes import finish_within, photo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -205,6 +207,125 @@ def test_resume_keeps_plan_results_that_are_not_about_existing_outputs(tmp_path)
     jobs = [Job(tmp_path / "a.jpg", tmp_path / "out" / "a.png", "a.jpg")]
     with Journal.open(tmp_path / "out", header) as journal:
         assert journal.resume(jobs, early) == (jobs, early)
+
+
+# -- a shared output folder: the journal is ours, private, and never a link -------------
+
+def test_a_journal_that_is_a_symlink_is_refused_and_its_target_left_alone(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the next user's notes\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / JOURNAL_NAME).symlink_to(victim)
+    with pytest.raises(JournalError, match="symbolic link") as exc:
+        Journal.open(out, header_for(ExportSettings(), "fake", "{stem}"))
+    assert str(out / JOURNAL_NAME) in str(exc.value)
+    assert victim.read_text() == "the next user's notes\n"
+
+
+def test_cut_into_a_folder_whose_journal_is_a_symlink_is_a_usage_error_and_harms_nothing(
+        tmp_path, fake_engine, capsys):
+    photo(tmp_path / "photo.jpg")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the next user's notes\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / JOURNAL_NAME).symlink_to(victim)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["cut", str(tmp_path / "photo.jpg"), "-o", str(out), "-q"])
+    assert exc.value.code == cli.EXIT_USAGE
+    assert victim.read_text() == "the next user's notes\n"
+    assert str(out / JOURNAL_NAME) in capsys.readouterr().err
+    assert not (out / "photo.png").exists() and fake_engine.runs == 0
+
+
+def test_a_journal_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / JOURNAL_NAME)
+    header = header_for(ExportSettings(), "fake", "{stem}")
+    with pytest.raises(JournalError, match="not a regular file"):
+        finish_within(20, Journal.open, out, header)
+
+
+def test_the_journal_is_created_readable_by_its_owner_only(tmp_path):
+    with Journal.open(tmp_path / "out", header_for(ExportSettings(), "fake", "{stem}")):
+        pass
+    assert (tmp_path / "out" / JOURNAL_NAME).stat().st_mode & 0o777 == 0o600
+
+
+# -- any file name, and a full disk --------------------------------------------------------
+
+NOT_UTF8 = os.fsdecode(b"caf\xe9-\xff.jpg")  # a Latin-1 name copied from an old share
+
+
+def test_a_file_name_that_is_not_utf8_is_journaled_and_a_rerun_skips_it(tmp_path, fake_engine):
+    photo(tmp_path / "in" / NOT_UTF8)
+    photo(tmp_path / "in" / "b.jpg")
+    out = tmp_path / "out"
+    assert finish_within(60, _cut, tmp_path / "in", out) == 0
+    assert (out / os.fsdecode(b"caf\xe9-\xff.png")).is_file() and (out / "b.png").is_file()
+    (out / JOURNAL_NAME).read_text(encoding="utf-8")  # still a valid UTF-8 text file
+    sources = {Path(r["source"]).name for r in _records(out, "done") if r["status"] == "written"}
+    assert sources == {NOT_UTF8, "b.jpg"}
+    assert finish_within(60, _cut, tmp_path / "in", out) == 0
+    assert fake_engine.runs == 2  # both done in the earlier run
+
+
+def _fail_journal_sync_for(out: Path, name: str, monkeypatch) -> None:
+    """The disk fills up just as the journal's start line for ``name`` is made durable."""
+    real = os.fsync
+    journal = out / JOURNAL_NAME
+
+    def fsync(fd: int) -> None:
+        if os.path.samestat(os.fstat(fd), os.stat(journal)):
+            last = journal.read_text(encoding="utf-8", errors="replace").splitlines()[-1]
+            if '"start"' in last and name in last:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_full_disk_while_journaling_a_file_fails_that_file_and_the_batch_ends(
+        tmp_path, fake_engine, capsys, monkeypatch):
+    for name in ("a", "b", "c"):
+        photo(tmp_path / "in" / f"{name}.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    Journal.open(out, header_for(ExportSettings(), "fake", "{stem}")).close()
+    _fail_journal_sync_for(out, "b.jpg", monkeypatch)
+    assert finish_within(60, cli.main, ["cut", str(tmp_path / "in"), "-o", str(out), "--json", "-q"]) == 1
+    files = {Path(f["label"]).name: f for f in json.loads(capsys.readouterr().out)["files"]}
+    assert files["a.jpg"]["status"] == files["c.jpg"]["status"] == "written"
+    assert files["b.jpg"]["status"] == "failed"
+    assert "journal" in files["b.jpg"]["message"] and "No space left" in files["b.jpg"]["message"]
+    assert not (out / "b.png").exists()
+
+
+def test_a_journal_write_that_failed_midway_leaves_the_next_records_readable(tmp_path, monkeypatch):
+    from app import journal as journal_module
+
+    src = tmp_path / "a.jpg"
+    photo(src)
+    out = tmp_path / "out"
+    header = header_for(ExportSettings(), "fake", "{stem}")
+    real_write = os.write
+    with Journal.open(out, header) as journal:
+        def torn(fd: int, data: bytes) -> int:  # half the line reaches the disk, then it is full
+            monkeypatch.setattr(journal_module.os, "write", real_write)
+            real_write(fd, bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(journal_module.os, "write", torn)
+        job = Job(src, out / "a.png", "a.jpg")
+        with pytest.raises(OutputError, match="No space left"):
+            journal.started(job)
+        journal.started(job)  # space was freed: the same file starts again
+        (out / "a.png").write_bytes(src.read_bytes())
+        journal.record(Result("a.jpg", str(src), "written", output=str(out / "a.png")))
+    with Journal.open(out, header) as journal:
+        assert journal.is_done(src)
 
 
 # -- crash test: a real `python -m app cut` killed at random points -----------------------

@@ -1,13 +1,16 @@
+import errno
+import os
 import threading
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from app.core.decode import open_image
 from app.core.export import ExportSettings
 from app.pipeline import Job, cut_image, matte, run_batch
-from tests.fakes import FakeEngine, photo
+from tests.fakes import FakeEngine, finish_within, photo
 
 
 def _jobs(tmp_path, names):
@@ -253,3 +256,95 @@ def test_recover_parts_setting_brings_back_a_part_dropped_from_a_plain_backdrop(
     recovered = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, recover_parts=True)))
     assert plain[100, 200] == 0 and recovered[100, 200] == 255
     assert recovered[20, 20] == 0 and recovered[210, 200] == plain[210, 200] == 255
+
+
+# -- a batch always ends: one odd file, a failing journal or a dead stage never hang it ----
+
+def test_a_failure_when_a_file_starts_fails_that_file_and_the_others_are_written(tmp_path):
+    jobs = _jobs(tmp_path, ["a.jpg", "b.jpg", "c.jpg"])
+
+    def on_start(job):  # the journal's start line: a full disk, an unencodable name...
+        if job.label == "b.jpg":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    results = finish_within(30, lambda: list(run_batch(FakeEngine(), jobs, ExportSettings(), on_start=on_start)))
+    status = {r.label: r.status for r in results}
+    assert status == {"a.jpg": "written", "b.jpg": "failed", "c.jpg": "written"}
+    assert "No space left" in next(r.message for r in results if r.label == "b.jpg")
+    assert not (tmp_path / "out" / "b.png").exists()
+
+
+def test_a_list_of_files_that_breaks_midway_ends_the_batch_with_a_reported_failure(tmp_path):
+    jobs = _jobs(tmp_path, ["a.jpg", "b.jpg"])
+
+    def listing():
+        yield jobs[0]
+        raise PermissionError(13, "Permission denied", str(tmp_path / "in"))
+
+    results = finish_within(30, lambda: list(run_batch(FakeEngine(), listing(), ExportSettings())))
+    assert [r.status for r in results if r.label == "a.jpg"] == ["written"]
+    [problem] = [r for r in results if r.label != "a.jpg"]
+    assert problem.status == "failed" and "Permission denied" in problem.message
+
+
+class _StageDeath(BaseException):
+    """Something no per-file guard catches (like a thread killed by the interpreter)."""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the point
+def test_a_stage_that_dies_never_leaves_the_batch_waiting(tmp_path, monkeypatch):
+    import app.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "STOP_GRACE", 1.0, raising=False)
+
+    def render(*args, **kwargs):
+        raise _StageDeath("render stage gone")
+
+    monkeypatch.setattr(pipeline, "_render", render)
+    jobs = _jobs(tmp_path, [f"{i}.jpg" for i in range(6)])
+    results = finish_within(30, lambda: list(run_batch(FakeEngine(), jobs, ExportSettings())))
+    assert results and all(r.status != "written" for r in results)
+    assert {r.label for r in results} <= {j.label for j in jobs}
+
+
+def test_a_fifo_given_as_a_photo_fails_at_once_instead_of_blocking(tmp_path):
+    jobs = _jobs(tmp_path, ["a.jpg"])
+    fifo = tmp_path / "in" / "x.jpg"
+    os.mkfifo(fifo)
+    jobs.insert(0, Job(fifo, tmp_path / "out" / "x.png", "x.jpg"))
+    results = {r.label: r for r in finish_within(30, lambda: list(run_batch(FakeEngine(), jobs, ExportSettings())))}
+    assert results["x.jpg"].status == "failed" and "not a regular file" in results["x.jpg"].message
+    assert results["a.jpg"].status == "written"
+
+
+def test_a_cancelled_batch_gives_up_on_a_stuck_file_after_the_grace(tmp_path, monkeypatch):
+    import app.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "STOP_GRACE", 0.5, raising=False)
+    stuck, release = threading.Event(), threading.Event()
+
+    def decode(path, *args, **kwargs):
+        if path.name == "stuck.jpg":  # a network share that stopped answering mid-read
+            stuck.set()
+            release.wait(60)
+        return open_image(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "open_image", decode)
+    jobs = _jobs(tmp_path, ["a.jpg", "stuck.jpg", "c.jpg"])
+    cancel = threading.Event()
+
+    def run():
+        seen = []
+        for result in run_batch(FakeEngine(), jobs, ExportSettings(), cancel=cancel):
+            seen.append(result)
+            stuck.wait(10)
+            cancel.set()
+        return seen
+
+    try:
+        results = finish_within(30, run)
+    finally:
+        release.set()
+    status = {r.label: r.status for r in results}
+    assert status["a.jpg"] == "written" and status["stuck.jpg"] == "cancelled"
+    assert "c.jpg" not in status or status["c.jpg"] == "cancelled"

@@ -16,7 +16,7 @@ from app.core.export import ExportSettings
 from app.journal import JOURNAL_NAME, Journal, header_for
 from app.watch import Watcher, is_candidate
 from tests import onnx_graphs
-from tests.fakes import FakeEngine, photo
+from tests.fakes import FakeEngine, finish_within, photo
 
 POLL = 0.15
 REPO = Path(__file__).resolve().parent.parent
@@ -239,3 +239,71 @@ def test_ctrl_c_stops_a_running_watch_command_cleanly_with_exit_0(tmp_path):
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "3 written" in err
+
+
+# -- odd files in the inbox, and stopping for sure -------------------------------------------
+
+def test_odd_files_in_the_inbox_are_skipped_once_with_a_reason_and_watching_goes_on(tmp_path, fake_engine, capsys):
+    inbox = tmp_path / "inbox"
+    photo(inbox / "a.jpg")
+    photo(tmp_path / "private" / "me.jpg")
+    os.mkfifo(inbox / "x.jpg")  # would block whoever opens it
+    (inbox / "pulled-in.jpg").symlink_to(tmp_path / "private" / "me.jpg")
+    (inbox / "loop.jpg").symlink_to("loop.jpg")
+    (inbox / "round").symlink_to("round")  # a folder link that points at itself
+    assert finish_within(60, _watch_once, inbox, tmp_path / "out") == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a.png"]
+    err = capsys.readouterr().err
+    assert "watching stopped" not in err
+    for name, reason in (("x.jpg", "not a regular file"), ("pulled-in.jpg", "outside"), ("loop.jpg", "symlink loop")):
+        [line] = [line for line in err.splitlines() if name in line]
+        assert reason in line
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_watch(tmp_path, fake_engine):
+    inbox = tmp_path / "inbox"
+    photo(inbox / os.fsdecode(b"\xe9t\xe9.jpg"))
+    photo(inbox / "b.jpg")
+    assert finish_within(60, _watch_once, inbox, tmp_path / "out") == 0
+    assert (tmp_path / "out" / os.fsdecode(b"\xe9t\xe9.png")).is_file() and (tmp_path / "out" / "b.png").is_file()
+    assert finish_within(60, _watch_once, inbox, tmp_path / "out") == 0
+    assert fake_engine.runs == 2  # a restart finds both in the journal
+
+
+def test_sigterm_stops_the_watch_even_while_a_file_is_stuck(tmp_path, monkeypatch):
+    import app.pipeline as pipeline
+    from app.core.decode import open_image
+
+    monkeypatch.setattr(pipeline, "STOP_GRACE", 0.5, raising=False)
+    monkeypatch.setattr(cli, "_engine", lambda args: FakeEngine())
+    stuck, release, rescued = threading.Event(), threading.Event(), threading.Event()
+
+    def decode(path, *args, **kwargs):
+        if path.name == "stuck.jpg":  # a network share that stopped answering mid-read
+            stuck.set()
+            release.wait(120)
+        return open_image(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "open_image", decode)
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    photo(inbox / "stuck.jpg")
+    returned = threading.Event()
+
+    def terminate_once_stuck() -> None:
+        if stuck.wait(30):
+            os.kill(os.getpid(), signal.SIGTERM)
+        if not returned.wait(30):  # the regression: only freeing the file lets the test end
+            rescued.set()
+            release.set()
+
+    killer = threading.Thread(target=terminate_once_stuck, daemon=True)
+    killer.start()
+    try:
+        code = cli.main(["watch", str(inbox), "-o", str(out), "--interval", str(POLL), "-q"])
+    finally:
+        returned.set()
+        release.set()
+    killer.join(timeout=30)
+    assert stuck.is_set() and not rescued.is_set(), "watch ignored SIGTERM while a file was stuck"
+    assert code == 0
+    assert not (out / "stuck.png").exists()

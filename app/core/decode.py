@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Iterator
@@ -126,7 +127,8 @@ def open_checked(
         return
     path = Path(source)
     try:
-        fh = path.open("rb")
+        _refuse_special(os.stat(path).st_mode, label)  # before opening: a FIFO blocks, a device may act
+        fh = open(os.open(path, _READ_FLAGS), "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise Unreadable("the file does not exist", label) from None
     except IsADirectoryError:
@@ -136,10 +138,23 @@ def open_checked(
     except OSError as exc:
         raise Unreadable(f"the file cannot be read ({exc.strerror or exc})", label) from None
     with fh:
-        if os.fstat(fh.fileno()).st_size == 0:
+        st = os.fstat(fh.fileno())
+        _refuse_special(st.st_mode, label)  # swapped in after the check above
+        if st.st_size == 0:
             raise EmptyFile("the file is empty (0 bytes)", label)
         with _damage_is_typed(label):
             yield _identify(fh, max_pixels, label)
+
+
+# O_NONBLOCK: a FIFO swapped in after the check must not wait for a writer; O_BINARY: Windows.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _refuse_special(mode: int, label: str) -> None:
+    if stat.S_ISDIR(mode):
+        raise Unreadable("this is a folder, not a file", label)
+    if not stat.S_ISREG(mode):
+        raise Unreadable("not a regular file (a pipe, device or socket), so it is not read", label)
 
 
 def open_image(

@@ -22,7 +22,10 @@ export class HotFolder {
       event.preventDefault();
       this.start();
     });
-    on('watch', (event) => this.set(event.watch));
+    on('watch', (event) => {
+      this.set(event.watch);
+      if (event.error) toast(event.error, 'error'); // watching stopped by itself (e.g. the folder is gone)
+    });
   }
 
   /** Show the hot folder state (null = not watching). */

@@ -1,0 +1,91 @@
+"""The window's hot folder (app/hotfolder.py): it keeps going past a bad file, and when it
+cannot go on it says so instead of showing "Watching" for ever."""
+
+import errno
+import os
+import queue
+import time
+
+import pytest
+
+from app.events import EventHub
+from app.hotfolder import HotFolder
+from app.jobs import JobRunner
+from app.journal import JOURNAL_NAME
+from app.presets import get_preset
+from tests.fakes import FakeEngine, photo
+
+
+def _wait_for(check, timeout: float = 30.0) -> bool:
+    """Poll ``check`` (the bound only keeps a broken test from hanging)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+@pytest.fixture
+def runner(tmp_path):
+    (tmp_path / "spill").mkdir()
+    runner = JobRunner(lambda: FakeEngine(), EventHub(), tmp_path / "spill").start()
+    yield runner
+    runner.stop()
+
+
+def _hot_folder(tmp_path, runner) -> HotFolder:
+    (tmp_path / "inbox").mkdir(exist_ok=True)
+    folder = HotFolder(runner, tmp_path / "inbox", tmp_path / "out", get_preset("png-master"), "{stem}", "fake",
+                       interval=0.05)
+    return folder
+
+
+def _events(sub: "queue.Queue[dict]") -> list[dict]:
+    return [sub.get_nowait() for _ in range(sub.qsize())]
+
+
+def test_when_watching_fails_the_hot_folder_says_it_stopped_and_why(tmp_path, runner, monkeypatch):
+    events = runner.hub.subscribe()
+    hot = _hot_folder(tmp_path, runner)
+
+    def scan():
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "inbox"))
+
+    monkeypatch.setattr(hot.watcher, "scan", scan)
+    hot.start()
+    seen: list[dict] = []
+    try:
+        assert _wait_for(lambda: hot.describe() is None), "the hot folder still says it is watching"
+        assert "Permission denied" in hot.error
+        assert _wait_for(lambda: seen.extend(_events(events)) or any(
+            e["type"] == "watch" and e["watch"] is None and "Permission denied" in e["error"] for e in seen))
+    finally:
+        hot.stop()
+
+
+def test_a_full_disk_on_a_photo_journal_line_fails_that_photo_and_the_next_is_exported(
+        tmp_path, runner, monkeypatch):
+    hot = _hot_folder(tmp_path, runner)
+    journal = tmp_path / "out" / JOURNAL_NAME
+    real = os.fsync
+
+    def fsync(fd: int) -> None:  # the disk is full just as a.jpg's start line is made durable
+        if os.path.samestat(os.fstat(fd), os.stat(journal)):
+            last = journal.read_text(encoding="utf-8", errors="replace").splitlines()[-1]
+            if '"start"' in last and "a.jpg" in last:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    photo(tmp_path / "inbox" / "a.jpg")
+    hot.start()
+    try:
+        assert _wait_for(lambda: hot.counts["failed"] == 1)
+        photo(tmp_path / "inbox" / "b.jpg")
+        assert _wait_for(lambda: (tmp_path / "out" / "b.png").exists()), "the hot folder stopped at a.jpg"
+        assert _wait_for(lambda: hot.counts["written"] == 1)
+        assert hot.describe() is not None  # still watching
+        assert not (tmp_path / "out" / "a.png").exists()
+    finally:
+        hot.stop()
