@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.decode import IMAGE_SUFFIXES
+from app.naming import render_name
 from app.pipeline import Job, Result
 
 DEFAULT_TEMPLATE = "{stem}"
@@ -132,20 +133,12 @@ def _dedupe(sources: list[Source]) -> list[Source]:
 
 
 def output_name(source: Source, template: str, extension: str) -> Path:
-    """``template`` with {stem}, {name}, {ext}, {parent} -> a relative output path."""
+    """``template`` with {stem}, {name}, {ext}, {parent} -> a relative output path (app.naming)."""
     try:
-        name = template.format(
-            stem=source.path.stem,
-            name=source.path.name,
-            ext=source.path.suffix.lstrip("."),
-            parent=source.path.parent.name,
-        )
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ValueError(
-            f"bad --name template {template!r}: use {{stem}}, {{name}}, {{ext}}, {{parent}} ({exc})"
-        ) from None
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
-        raise ValueError(f"bad --name template {template!r}: it must give a plain file name")
+        name = render_name(template, {"stem": source.path.stem, "name": source.path.name,
+                                      "ext": source.path.suffix.lstrip("."), "parent": source.path.parent.name})
+    except ValueError as exc:
+        raise ValueError(f"bad --name template: {exc}") from None
     return source.relative.parent / f"{name}{extension}"
 
 

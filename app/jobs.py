@@ -25,7 +25,7 @@ from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import ImageError
 from app.document import Document, Residency
 from app.events import EventHub
-from app.inputs import IMAGE_SUFFIXES
+from app.inputs import collect
 from app.pipeline import full_alpha
 
 STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")
@@ -343,18 +343,11 @@ class JobRunner:
 
 
 def _expand(paths: Iterable[str | Path], errors: list[dict[str, str]]) -> list[Path]:
-    """Files as given, folders walked (sorted) for images; problems reported by path."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
-            if not images:
-                errors.append({"path": str(path), "message": "No images in this folder."})
-            found.extend(images)
-        elif path.is_file():
-            found.append(path)
-        else:
-            errors.append({"path": str(path), "message": "This file does not exist (moved or deleted?)."})
-    return found
+    """Files as given, folders walked for images, exactly as ``knockout cut`` collects them
+    (app.inputs: FIFOs, loops and symlinks out of a dropped folder are refused); problems are
+    reported by path as sentences for the queue."""
+    sources, problems = collect([str(p) for p in paths])
+    for problem in problems:
+        message = problem.message or "cannot be opened"
+        errors.append({"path": problem.source, "message": message[0].upper() + message[1:] + "."})
+    return [source.path for source in sources]

@@ -35,6 +35,7 @@ from PIL import Image
 
 from app.core.errors import OutputError
 from app.core.export import EXTENSIONS, ExportSettings
+from app.core.private import open_private
 from app.pipeline import Job, Result
 
 JOURNAL_NAME = ".knockout-journal.jsonl"
@@ -94,27 +95,20 @@ def _lock(fd: int) -> bool:
 
 
 # Never through a symlink; never wait on a FIFO; not inherited by children; bytes as they are.
-_OPEN_FLAGS = (os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-               | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND  # open_private adds no-follow, close-on-exec...
 
 
-def _open_private(path: Path) -> int:
-    """The journal's descriptor, opened (or created 0600) only if it is a regular file itself."""
-    refusal = f"refusing to use {path} as the batch journal"
-    if not hasattr(os, "O_NOFOLLOW") and path.is_symlink():  # pragma: no cover - Windows
-        raise JournalError(f"{refusal}: it is a symbolic link (someone else may have put it there); remove it")
+def _open_journal_file(path: Path) -> int:
+    """The journal's descriptor (app.core.private: created 0600, never through a symbolic link,
+    only a regular file), or JournalError saying why it was refused."""
     try:
-        fd = os.open(path, _OPEN_FLAGS, 0o600)
+        return open_private(path, _OPEN_FLAGS)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
-            raise JournalError(f"{refusal}: it is a symbolic link (someone else may have put it there); "
-                               "remove it or choose another output folder") from None
+        if exc.errno in (errno.ELOOP, errno.EINVAL, errno.ENXIO):
+            why = exc.strerror.rsplit(": ", 1)[-1] if exc.strerror else "it is not a regular file"
+            raise JournalError(f"refusing to use {path} as the batch journal: {why} (someone else may have "
+                               "put it there); remove it or choose another output folder") from None
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise JournalError(f"{refusal}: it is not a regular file (a pipe, device or folder); "
-                           "remove it or choose another output folder")
-    return fd
 
 
 def remove_stale_parts(out_dir: Path) -> int:
@@ -156,7 +150,7 @@ class Journal:
         when the folder's batch has the same settings and was interrupted: that one resumes.
         """
         out_dir.mkdir(parents=True, exist_ok=True)
-        fd = _open_private(out_dir / JOURNAL_NAME)
+        fd = _open_journal_file(out_dir / JOURNAL_NAME)
         try:
             if not _lock(fd):
                 raise JournalError(f"another knockout run is writing to {out_dir}; wait for it to finish "

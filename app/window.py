@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app import netguard, paths
+from app.core.private import open_private, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,6 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
 
     from app.bridge import Api
     from app.core.decode import DEFAULT_MAX_PIXELS
-    from app.core.private import private_dir
     from app.events import EventHub
     from app.jobs import JobRunner
     from app.policy import PolicyError, load_policy
@@ -197,12 +197,15 @@ def _qt_flags() -> None:
             os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = (flags + " --no-sandbox").strip()
 
 
+LOG_NAME = "knockout-app.log"
+
+
 def _log_to_file() -> None:
     """Windowed builds have no console: warnings and errors go to the user log folder."""
     with contextlib.suppress(OSError):
-        folder = paths.user_log_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(folder / "knockout-app.log", encoding="utf-8")
+        # The log names the user's files: private like the audit log (app.core.private).
+        fd = open_private(private_dir(paths.user_log_dir()) / LOG_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        handler = logging.StreamHandler(open(fd, "a", encoding="utf-8"))  # noqa: SIM115 - lives with the process
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.setLevel(logging.INFO)
         logging.getLogger().addHandler(handler)

@@ -1,6 +1,8 @@
 """The desktop job runner: one worker, states and events, cancel/retry/remove."""
 
+import os
 import threading
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -77,7 +79,25 @@ def test_folders_are_walked_for_images(tmp_path, hub):
     (tmp_path / "empty").mkdir()
     added, errors = runner.add([tmp_path / "shoot", tmp_path / "empty"])
     assert sorted(a["name"] for a in added) == ["a.png", "b.jpg"]
-    assert errors == [{"path": str(tmp_path / "empty"), "message": "No images in this folder."}]
+    assert errors == [{"path": str(tmp_path / "empty"),
+                       "message": "No image files in this folder (or its subfolders)."}]
+    runner.stop()
+
+
+def test_a_dropped_folder_never_pulls_in_a_photo_through_a_symlink_or_opens_a_fifo(tmp_path, hub):
+    runner, _ = _runner(tmp_path, hub)
+    shared, private = tmp_path / "shared", tmp_path / "private"
+    shared.mkdir()
+    private.mkdir()
+    photo(shared / "a.jpg")
+    photo(private / "secret.jpg")
+    (shared / "colleague.jpg").symlink_to(private / "secret.jpg")
+    os.mkfifo(shared / "pipe.jpg")
+    added, errors = runner.add([shared])
+    assert [a["name"] for a in added] == ["a.jpg"]
+    reasons = {Path(e["path"]).name: e["message"] for e in errors}
+    assert "outside" in reasons["colleague.jpg"] and "not a regular file" in reasons["pipe.jpg"].lower()
+    assert runner.wait_idle()
     runner.stop()
 
 

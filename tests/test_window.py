@@ -8,6 +8,7 @@ test-artifacts/ for a person to look at.
 import importlib
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -148,3 +149,36 @@ def test_a_screenshot_that_cannot_be_taken_says_which_tool_failed_and_what_it_sa
     assert result["screenshot_error"].startswith("PIL.ImageGrab.grab(xdisplay=':4242') failed: ")
     assert len(result["screenshot_error"]) > len("PIL.ImageGrab.grab(xdisplay=':4242') failed: ") + 5
     assert not shot.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_the_app_log_is_private_and_never_written_through_a_symlink(tmp_path, monkeypatch, umask_022):
+    import logging
+
+    from app import window
+
+    monkeypatch.setattr(paths, "user_log_dir", lambda: tmp_path / "logs")
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        window._log_to_file()
+        (added,) = [h for h in root.handlers if h not in before]
+        logging.getLogger("knockout.test").warning("opened photo.jpg")
+        added.flush()
+        log = tmp_path / "logs" / window.LOG_NAME
+        assert "opened photo.jpg" in log.read_text()
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700
+        root.removeHandler(added)
+        added.close()
+        log.unlink()
+        victim = tmp_path / "victim.txt"
+        victim.write_text("keep me")
+        log.symlink_to(victim)
+        window._log_to_file()  # refused quietly: no log rather than someone else's file
+        assert [h for h in root.handlers if h not in before] == []
+        assert victim.read_text() == "keep me"
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+            handler.close()
