@@ -111,7 +111,12 @@ def collect(inputs: list[str]) -> tuple[list[Source], list[Result]]:
             if not files:
                 problems.append(Result(given, given, "failed", code="no_match",
                                        message="no image files match this pattern"))
+            seen: set[tuple[str, str]] = set()  # ** follows folder links: one file, many paths
             for file in files:
+                place = (os.path.realpath(file.parent), file.name)
+                if place in seen:
+                    continue
+                seen.add(place)
                 if why := refusal(file, within=root):
                     problems.append(Result(str(file), str(file), "skipped", code=why[0], message=why[1]))
                 else:

@@ -157,3 +157,13 @@ def test_a_symlink_loop_in_a_folder_is_reported_and_the_rest_planned(tmp_path):
     assert [j.source.name for j in jobs] == ["a.jpg"]
     assert [(Path(p.label).name, p.status) for p in problems] == [("loop.jpg", "skipped"), ("loop.jpg", "failed")]
     assert all("symlink loop" in p.message for p in problems)
+
+
+def test_a_glob_through_a_folder_that_contains_itself_names_each_refused_file_once(tmp_path):
+    photo(tmp_path / "in" / "a.jpg")
+    (tmp_path / "in" / "loop.jpg").symlink_to("loop.jpg")
+    (tmp_path / "in" / "sub").mkdir()
+    (tmp_path / "in" / "sub" / "up").symlink_to("..")  # glob's ** follows it round and round
+    sources, problems = inputs.collect([str(tmp_path / "in" / "**" / "*.jpg")])
+    assert [s.path.name for s in sources] == ["a.jpg"]
+    assert [Path(p.label).name for p in problems] == ["loop.jpg"]
