@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from app.core.errors import explain
 from app.document import NotReady
 from app.events import EventHub
 
@@ -228,10 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if not self.app.host_ok(self.headers.get("Host")):
-            return self._error(HTTPStatus.FORBIDDEN, "forbidden")
+            return self._error(HTTPStatus.FORBIDDEN, "forbidden", "This address needs the window's token.")
         if url.path == "/events" or url.path.startswith("/doc/"):
             if not self.app.token_ok(query.get("t")):
-                return self._error(HTTPStatus.FORBIDDEN, "forbidden")
+                return self._error(HTTPStatus.FORBIDDEN, "forbidden", "This address needs the window's token.")
             if url.path == "/events":
                 return self._events()
             return self._document(url.path, query)
@@ -241,9 +242,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if not self.app.host_ok(self.headers.get("Host")) or not self.app.token_ok(query.get("t")):
-            return self._error(HTTPStatus.FORBIDDEN, "forbidden")
+            return self._error(HTTPStatus.FORBIDDEN, "forbidden", "This address needs the window's token.")
         if url.path != "/paste" or self.app.on_paste is None:
-            return self._error(HTTPStatus.NOT_FOUND, "not found")
+            return self._error(HTTPStatus.NOT_FOUND, "not-found", "Nothing here (the photo may have been removed).")
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 < length <= MAX_PASTE_BYTES:
             return self._json(HTTPStatus.BAD_REQUEST, {"ok": False, "error": {
@@ -257,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
         relative = "index.html" if path in ("", "/") else path.lstrip("/")
         target = (self.app.ui_dir / relative).resolve()
         if not target.is_relative_to(self.app.ui_dir) or not target.is_file():
-            return self._error(HTTPStatus.NOT_FOUND, "not found")
+            return self._error(HTTPStatus.NOT_FOUND, "not-found", "Nothing here (the photo may have been removed).")
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if target.suffix == ".js":
             kind = "text/javascript"
@@ -266,7 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _document(self, path: str, query: dict[str, str]) -> None:
         match = _DOC_ROUTE.match(path)
         if not match:
-            return self._error(HTTPStatus.NOT_FOUND, "not found")
+            return self._error(HTTPStatus.NOT_FOUND, "not-found", "Nothing here (the photo may have been removed).")
         try:
             doc = self.app.documents(match["id"])
             view = query.get("view", "cutout")
@@ -277,11 +278,12 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 body, kind = doc.tile(view, int(match["z"]), int(match["x"]), int(match["y"]))
         except KeyError:
-            return self._error(HTTPStatus.NOT_FOUND, "not found")
+            return self._error(HTTPStatus.NOT_FOUND, "not-found", "Nothing here (the photo may have been removed).")
         except NotReady:
-            return self._error(HTTPStatus.CONFLICT, "not ready")
-        except Exception:  # unreadable source and the like: the queue already says why
-            return self._error(HTTPStatus.UNPROCESSABLE_ENTITY, "cannot render")
+            return self._error(HTTPStatus.CONFLICT, "not-ready", "The cutout is not finished yet.")
+        except Exception as exc:  # an unreadable source (the queue already says why), or a bug (logged)
+            explained = explain(exc)
+            return self._error(HTTPStatus.UNPROCESSABLE_ENTITY, explained.code, explained.message)
         self._send(HTTPStatus.OK, body, kind, cache="private, max-age=3600")
 
     def _events(self) -> None:
@@ -310,8 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", cache="no-store")
 
-    def _error(self, status: HTTPStatus, text: str) -> None:
-        self._send(status, text.encode(), "text/plain; charset=utf-8", cache="no-store")
+    def _error(self, status: HTTPStatus, code: str, message: str) -> None:
+        """Failures answer in the bridge's error shape, so the page reads every one alike."""
+        self._json(status, {"ok": False, "error": {"code": code, "message": message}})
 
     def _send(self, status: HTTPStatus, body: bytes, kind: str, cache: str) -> None:
         self.send_response(status)

@@ -277,3 +277,12 @@ def test_the_event_stream_outlives_the_idle_timeout(tmp_path):
         stream.close()
     finally:
         srv.stop()
+
+
+def test_failures_answer_in_the_bridges_error_shape(server):
+    resp, body = _get(server, "/doc/d1/thumb")
+    assert resp.status == 403 and resp.getheader("Content-Type") == "application/json"
+    assert json.loads(body)["error"]["code"] == "forbidden"
+    resp, body = _get(server, f"/doc/nope/thumb?t={server.token}")
+    assert resp.status == 404 and json.loads(body) == {
+        "ok": False, "error": {"code": "not-found", "message": "Nothing here (the photo may have been removed)."}}

@@ -1,20 +1,73 @@
-"""Typed errors for bad input, each with a message a person can act on."""
+"""One error hierarchy and one way to say what went wrong.
+
+Every error Knockout raises on purpose is a :class:`KnockoutError`: ``code`` is stable for
+machines (scripts reading ``--json``, the page), ``message`` is a sentence a person can act
+on. :func:`explain` is the one mapping from any exception to what a person reads, used by
+the command line, the window's bridge, the picture server and the batch alike. Anything
+else is a bug: it is logged with its traceback under a short reference and reported as
+unexpected, never dressed up as the user's mistake.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
+from dataclasses import dataclass
 
-class ImageError(Exception):
-    """Base class: ``code`` is stable for machines, ``str(err)`` is for people."""
+log = logging.getLogger("knockout")
 
-    code = "image_error"
 
-    def __init__(self, message: str, path: str | None = None) -> None:
+class KnockoutError(Exception):
+    """Base of every error Knockout raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, path: str | None = None, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
+        if code is not None:
+            self.code = code
 
     def __str__(self) -> str:
         return self.message
+
+
+@dataclass(frozen=True)
+class Explained:
+    """What a person reads about a failure: a stable ``code`` and a plain ``message``.
+    ``unexpected`` marks a bug (logged under ``reference``), not bad input."""
+
+    code: str
+    message: str
+    unexpected: bool = False
+    reference: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def explain(exc: BaseException) -> Explained:
+    """The one mapping from an exception to what a person reads (see the module docstring)."""
+    if isinstance(exc, KnockoutError):
+        return Explained(exc.code, exc.message)
+    if isinstance(exc, MemoryError):
+        return Explained("out_of_memory", "not enough memory for this image; close other programs or try a "
+                                          "smaller photo")
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return Explained("io_error", f"could not read or write{where}: {exc.strerror or exc}")
+    reference = secrets.token_hex(4)
+    log.error("unexpected error [%s]", reference, exc_info=(type(exc), exc, exc.__traceback__))
+    return Explained("internal_error", f"unexpected error ({type(exc).__name__}): a bug in Knockout, not a "
+                                       f"problem with your file; the log has the details under {reference}",
+                     unexpected=True, reference=reference)
+
+
+class ImageError(KnockoutError):
+    """A photo that cannot be read or written; ``path`` names it."""
+
+    code = "image_error"
 
 
 class Unreadable(ImageError):
