@@ -131,10 +131,10 @@ def start(args: argparse.Namespace, argv: list[str],
     if policy.max_megapixels and getattr(args, "max_megapixels", None) is not None:
         args.max_megapixels = min(args.max_megapixels, policy.max_megapixels)
     if policy.allowed_models is not None and hasattr(args, "model"):
-        from app.settings import default_model
+        from app.inference.manifest import bundled_default
 
         if args.model is None:
-            default = default_model()
+            default = bundled_default()
             args.model = default if default in policy.allowed_models else policy.allowed_models[0]
         elif args.model not in policy.allowed_models:
             raise ControlError(f"model {args.model!r} is not allowed by your organisation's policy "

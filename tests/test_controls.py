@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from app import audit, cli, controls, paths
-from app.policy import SETTING_KEYS
+from app.settings_schema import KEYS
 from tests.fakes import photo
 from tests.imaging_fixtures import GPS_IFD, camera_exif
 
@@ -218,7 +218,7 @@ def test_a_policy_locked_preset_setting_is_used_by_cut_and_cannot_be_swapped(tmp
 # A policy that pins everything it can. Pinned values are the ones a flag cannot ask for
 # (audit and sidecar off, the cutout switches on), so each flag below would change something.
 FULL_LOCK = {"lock_presets": ["marketplace"], "force_cpu": True, "audit": False, "keep_exif_fields": [],
-             "allowed_models": ["isnet-medium"], "max_megapixels": 50, "lock": list(SETTING_KEYS),
+             "allowed_models": ["isnet-medium"], "max_megapixels": 50, "lock": list(KEYS),
              "settings": {"template": "{stem}-{preset}", "sidecar": False}}
 
 # For each option that changes what is written: arguments that ask for something else than
