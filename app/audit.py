@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from app import __version__, paths
+from app import __version__, filelock, paths
 from app.core.atomic import write_atomic
 from app.core.export import ExportSettings
 from app.core.private import open_private, private_dir
@@ -58,16 +58,11 @@ def _json_safe(settings: ExportSettings) -> dict[str, Any]:
 
 
 def _append(path: Path, line: str) -> None:
-    """Append one line with a process-wide and (on POSIX) a cross-process lock, then fsync."""
+    """Append one line with a process-wide and a cross-process lock (``app.filelock``), then fsync."""
     private_dir(path.parent)
     data = (line + "\n").encode("utf-8")
     with _lock, os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab") as fh:
-        try:
-            import fcntl
-
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - Windows: appends of one small line are not interleaved
-            pass
+        filelock.lock(fh.fileno())
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

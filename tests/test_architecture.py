@@ -151,6 +151,12 @@ def test_app_inference_imports_only_core_inference_and_paths():
     assert upward == {}
 
 
+def test_only_the_lock_helper_touches_the_platform_lock_modules():
+    users = {module: sorted(where) for module in MODULES for name, where in imports_of(module).items()
+             if name in LOCK_MODULES}
+    assert set(users) <= {"app.filelock"}, users
+
+
 # ---------------------------------------------------------------- one fact, one place
 
 
