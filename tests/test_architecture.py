@@ -170,6 +170,14 @@ def _where(predicate) -> dict[str, list[int]]:
     return found
 
 
+def test_image_suffixes_are_checked_in_one_place():
+    def names_the_set(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Name) and node.id == "IMAGE_SUFFIXES") or (
+            isinstance(node, ast.alias) and node.name == "IMAGE_SUFFIXES")
+
+    assert set(_where(names_the_set)) == {"app.core.decode"}
+
+
 def test_only_paths_asks_platformdirs_where_folders_are():
     users = {module for module in MODULES for name in imports_of(module) if name.split(".")[0] == "platformdirs"}
     assert users == {"app.paths"}
