@@ -170,6 +170,14 @@ def _where(predicate) -> dict[str, list[int]]:
     return found
 
 
+def test_the_device_choices_are_written_once():
+    def device_list(node: ast.AST) -> bool:
+        return (isinstance(node, (ast.Tuple, ast.List))
+                and [getattr(e, "value", None) for e in node.elts] == ["auto", "cpu"])
+
+    assert set(_where(device_list)) == {"app.inference.providers"}
+
+
 def test_image_suffixes_are_checked_in_one_place():
     def names_the_set(node: ast.AST) -> bool:
         return (isinstance(node, ast.Name) and node.id == "IMAGE_SUFFIXES") or (
