@@ -186,6 +186,14 @@ def test_image_suffixes_are_checked_in_one_place():
     assert set(_where(names_the_set)) == {"app.core.decode"}
 
 
+def test_files_are_hashed_in_one_place():
+    def streams_a_hash(node: ast.AST) -> bool:  # for block in iter(lambda: fh.read(n), b""): ...
+        return (isinstance(node, ast.For) and isinstance(node.iter, ast.Call)
+                and getattr(node.iter.func, "id", None) == "iter" and isinstance(node.iter.args[0], ast.Lambda))
+
+    assert set(_where(streams_a_hash)) == {"app.core.digest"}
+
+
 def test_only_paths_asks_platformdirs_where_folders_are():
     users = {module for module in MODULES for name in imports_of(module) if name.split(".")[0] == "platformdirs"}
     assert users == {"app.paths"}
