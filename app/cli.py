@@ -100,8 +100,9 @@ def _add_export_options(p: argparse.ArgumentParser) -> None:
                    help=f"refuse larger images before decoding (default {DEFAULT_MAX_PIXELS / 1e6:.0f})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="knockout", description="Remove image backgrounds, offline.")
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``knockout`` parser; its sub-commands' parsers are of ``parser_class`` too."""
+    parser = parser_class(prog="knockout", description="Remove image backgrounds, offline.")
     parser.add_argument("--version", action="version", version=f"knockout {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -339,3 +339,17 @@ def test_importing_a_preset_with_an_unbounded_template_width_fails_clearly(tmp_p
     assert cli.main(["presets", "import", str(tmp_path / "wide.json")]) == 1
     assert "{stem:>400000} is wider than a file name (at most 255)" in capsys.readouterr().err
     assert not paths.user_presets_dir().exists()
+
+
+@pytest.mark.parametrize(("argv", "typed"), [
+    (["cut", "a.jpg"], {"command", "inputs"}),
+    (["cut", "a.jpg", "--format", "png", "--device", "auto", "-o", "out"],  # the defaults' values, typed
+     {"command", "inputs", "format", "device", "output"}),
+    (["cut", "--keep-exif-field", "Artist", "--no-decontaminate", "a.jpg", "--form", "webp"],  # --form: abbreviated
+     {"command", "inputs", "keep_exif_field", "decontaminate", "format"}),
+    (["watch", "in", "--once", "--quality", "80"], {"command", "inbox", "once", "quality"}),
+])
+def test_start_records_which_options_the_user_really_typed(home, argv, typed):
+    args = cli.build_parser().parse_args(argv)
+    controls.start(args, argv, cli.build_parser)
+    assert args.explicit == typed
