@@ -14,7 +14,6 @@ but a regular file, at the log's path is refused rather than written through.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import threading
@@ -22,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from app import __version__, paths
+from app import __version__, filelock, paths
 from app.core.atomic import write_atomic
+from app.core.digest import sha256_file
 from app.core.export import ExportSettings
 from app.core.private import open_private, private_dir
 
@@ -41,16 +41,12 @@ def sidecar_path(output: Path) -> Path:
     return output.with_name(output.name + ".json")
 
 
-def sha256_file(path: Path) -> str | None:
-    """Hex sha256 of a file's bytes, None if it cannot be read (e.g. a pasted image has no file)."""
-    digest = hashlib.sha256()
+def _fingerprint(path: Path) -> str | None:
+    """The file's sha256, None if it cannot be read (e.g. a pasted image has no file)."""
     try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        return sha256_file(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _json_safe(settings: ExportSettings) -> dict[str, Any]:
@@ -58,16 +54,11 @@ def _json_safe(settings: ExportSettings) -> dict[str, Any]:
 
 
 def _append(path: Path, line: str) -> None:
-    """Append one line with a process-wide and (on POSIX) a cross-process lock, then fsync."""
+    """Append one line with a process-wide and a cross-process lock (``app.filelock``), then fsync."""
     private_dir(path.parent)
     data = (line + "\n").encode("utf-8")
     with _lock, os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab") as fh:
-        try:
-            import fcntl
-
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - Windows: appends of one small line are not interleaved
-            pass
+        filelock.lock(fh.fileno())
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
@@ -81,8 +72,8 @@ def record_export(*, source: Path, output: Path, model_id: str, model_sha256: st
         "knockout_audit": SCHEMA,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "app_version": __version__,
-        "source": {"name": source.name, "sha256": sha256_file(source)},
-        "output": {"path": str(output.resolve()), "sha256": sha256_file(output)},
+        "source": {"name": source.name, "sha256": _fingerprint(source)},
+        "output": {"path": str(output.resolve()), "sha256": _fingerprint(output)},
         "model": {"id": model_id, "sha256": model_sha256},
         "preset": preset_id,
         "settings": _json_safe(settings),

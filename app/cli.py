@@ -19,6 +19,7 @@ from app import __version__, allocator, controls, diagnose, evaluation, netguard
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.export import FORMATS, ExportSettings, parse_colour
 from app.inference.manifest import ManifestError
+from app.inference.providers import DEVICES
 from app.inference.session import ModelError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_POLICY = 0, 1, 2, 3
@@ -61,7 +62,7 @@ def _fill(text: str) -> float:
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model id (see `knockout models list`); default: the bundled default")
-    p.add_argument("--device", choices=("auto", "cpu"), default="auto",
+    p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto picks DirectML/CoreML/CUDA when present, else CPU; cpu forces the CPU")
     p.add_argument("--threads", type=int, default=None, help="CPU inference threads (default: all cores)")
 
@@ -99,8 +100,9 @@ def _add_export_options(p: argparse.ArgumentParser) -> None:
                    help=f"refuse larger images before decoding (default {DEFAULT_MAX_PIXELS / 1e6:.0f})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="knockout", description="Remove image backgrounds, offline.")
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The ``knockout`` parser; its sub-commands' parsers are of ``parser_class`` too."""
+    parser = parser_class(prog="knockout", description="Remove image backgrounds, offline.")
     parser.add_argument("--version", action="version", version=f"knockout {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

@@ -56,6 +56,8 @@ EXPORT_DESTS = {"format": "format", "bg": "background", "mask_only": "mask_only"
                 "keep_exif_field": "keep_exif_fields", "decontaminate": "decontaminate",
                 "refine_edges": "refine_edges", "keep_specks": "remove_specks", "punch_holes": "punch_holes",
                 "recover_parts": "recover_parts"}
+# cli.build_parser: the parser, its sub-commands' parsers made with the given class
+ParserFactory = Callable[[type[argparse.ArgumentParser]], argparse.ArgumentParser]
 CLI_FIELDS = tuple(f for f in naming.FIELDS if f != "preset")  # {preset} only with a preset
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -97,23 +99,33 @@ def add_parsers(sub: Any) -> None:
 # ---------------------------------------------------------------- start-up
 
 
-def _explicit(argv: list[str], build_parser: Callable[[], argparse.ArgumentParser]) -> set[str]:
-    """Option dests the user really typed for this sub-command (defaults suppressed)."""
-    parser = build_parser()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                for option in sub._actions:
-                    option.default = argparse.SUPPRESS
+class _TypedOnly(argparse.Namespace):
+    """A namespace that answers for every public name, so argparse (which fills in a default only
+    where the namespace lacks the name) fills in none: after a parse it holds what was typed."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # argparse's own bookkeeping must still be missing when absent
+            raise AttributeError(name)
+        return None  # what `append`/`count` options start from
+
+
+class _TypedOnlyParser(argparse.ArgumentParser):
+    """Parses into a fresh ``_TypedOnly``, sub-commands too (argparse parses each into its own)."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[Any, list[str]]:
+        return super().parse_known_args(args, _TypedOnly() if namespace is None else namespace)
+
+
+def _explicit(argv: list[str], build_parser: ParserFactory) -> set[str]:
+    """Option dests the user really typed for this sub-command (no defaults)."""
     try:
-        given, _ = parser.parse_known_args(argv)
+        given, _ = build_parser(_TypedOnlyParser).parse_known_args(argv)
     except SystemExit:  # pragma: no cover - the first parse already accepted argv
         return set()
     return set(vars(given))
 
 
-def start(args: argparse.Namespace, argv: list[str],
-          build_parser: Callable[[], argparse.ArgumentParser]) -> Policy:
+def start(args: argparse.Namespace, argv: list[str], build_parser: ParserFactory) -> Policy:
     """Load and apply the policy to ``args``; PolicyError if it is broken, ControlError if it forbids args."""
     args.explicit = _explicit(argv, build_parser)
     try:
@@ -131,10 +143,10 @@ def start(args: argparse.Namespace, argv: list[str],
     if policy.max_megapixels and getattr(args, "max_megapixels", None) is not None:
         args.max_megapixels = min(args.max_megapixels, policy.max_megapixels)
     if policy.allowed_models is not None and hasattr(args, "model"):
-        from app.settings import default_model
+        from app.inference.manifest import bundled_default
 
         if args.model is None:
-            default = default_model()
+            default = bundled_default()
             args.model = default if default in policy.allowed_models else policy.allowed_models[0]
         elif args.model not in policy.allowed_models:
             raise ControlError(f"model {args.model!r} is not allowed by your organisation's policy "

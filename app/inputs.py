@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.decode import IMAGE_SUFFIXES
+from app.core.decode import is_image_name
 from app.naming import render_name
 from app.pipeline import Job, Result
 
@@ -30,10 +30,6 @@ class Source:
     path: Path
     relative: Path  # path below the folder it came from (or just the name)
     label: str
-
-
-def _is_image_name(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
 def refusal(path: Path, within: Path | None = None) -> tuple[str, str] | None:
@@ -68,7 +64,7 @@ def _walk(folder: Path, given: str) -> tuple[list[Source], list[Result]]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
-            if _is_image_name(path):
+            if is_image_name(path):
                 rel = path.relative_to(folder)
                 label = os.path.join(given, str(rel))
                 if why := refusal(path, within=folder):
@@ -107,7 +103,7 @@ def collect(inputs: list[str]) -> tuple[list[Source], list[Result]]:
         elif glob.has_magic(given):
             root = _glob_root(given)
             matches = [Path(m) for m in sorted(glob.glob(given, recursive=True))]
-            files = [m for m in matches if _is_image_name(m) and not m.is_dir()]
+            files = [m for m in matches if is_image_name(m) and not m.is_dir()]
             if not files:
                 problems.append(Result(given, given, "failed", code="no_match",
                                        message="no image files match this pattern"))

@@ -129,7 +129,7 @@ class JobRunner:
         errors: list[dict[str, str]] = []
         for path in _expand(paths, errors):
             doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels)
-            doc._residency = self.residency
+            doc._residency = self.residency  # noqa: SLF001 - another change removes this reach-in
             doc.then = then
             with self._lock:
                 self.docs[doc.id] = doc

@@ -5,8 +5,8 @@ a header with everything that decides what the outputs look like (export setting
 template, model id), then a ``start`` line when a file enters the pipeline and a ``done``
 line when it is written or fails. Rerunning the same command skips sources whose
 recorded output is still there and intact, redoes the one that was interrupted, and
-refuses to mix settings in one folder. While a batch runs it holds an advisory lock on
-the journal, so two runs (``cut`` and ``watch``) never write into one folder at once;
+refuses to mix settings in one folder. While a batch runs it holds a lock on the journal
+(``app.filelock``), so two runs (``cut`` and ``watch``) never write into one folder at once;
 holding it also makes it safe to delete unfinished ``.part`` files left by a crash.
 
 Output folders are often shared, so the journal is opened without following a symbolic
@@ -33,6 +33,7 @@ from typing import Any
 
 from PIL import Image
 
+from app import filelock
 from app.core.errors import OutputError
 from app.core.export import EXTENSIONS, ExportSettings
 from app.core.private import open_private
@@ -79,19 +80,6 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     flat_new = {**new["settings"], "model": new["model"], "name": new["name"]}
     return [f"{key} {flat_old.get(key)!r} → {flat_new.get(key)!r}"
             for key in flat_new if flat_old.get(key) != flat_new.get(key)]
-
-
-def _lock(fd: int) -> bool:
-    """Exclusive advisory lock on the open journal; False if another process holds it."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no advisory lock, see the module note
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 # Never through a symlink; never wait on a FIFO; not inherited by children; bytes as they are.
@@ -152,7 +140,7 @@ class Journal:
         out_dir.mkdir(parents=True, exist_ok=True)
         fd = _open_journal_file(out_dir / JOURNAL_NAME)
         try:
-            if not _lock(fd):
+            if not filelock.try_lock(fd):
                 raise JournalError(f"another knockout run is writing to {out_dir}; wait for it to finish "
                                    "or choose another output folder")
             text = _read_all(fd)

@@ -41,6 +41,11 @@ def sample_photo() -> Path:
     return assets_dir() / "sample-coffee.jpg"
 
 
+def default_output_dir() -> Path:
+    """The user's Pictures/Knockout folder: where exports go unless the user or IT chose another."""
+    return Path(platformdirs.user_pictures_dir()) / APP_NAME
+
+
 def user_data_dir() -> Path:
     """Per-user data (models IT or the user added); reported by ``knockout diagnose``."""
     return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))

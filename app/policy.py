@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app import paths
+from app import paths, settings_schema
+from app.settings_schema import SettingsError, validate
 
 if TYPE_CHECKING:
     from app.core.export import ExportSettings
@@ -49,8 +50,6 @@ POLICY_FILE = "knockout-policy.json"
 ENV_FILE = "KNOCKOUT_POLICY_FILE"
 REGISTRY_KEY = r"SOFTWARE\Policies\Knockout"
 SCHEMA = 1
-SETTING_KEYS = ("model", "device", "output_dir", "theme", "preset", "template", "audit", "sidecar",
-                "refine_edges", "decontaminate", "remove_specks")
 FILE_KEYS = {"knockout_policy", "lock_presets", "force_cpu", "default_output_dir", "max_megapixels",
              "keep_exif_fields", "audit", "allowed_models", "lock", "settings", "allow_policy_override"}
 EXPORT_SWITCHES = ("refine_edges", "decontaminate", "remove_specks")  # settings that are ExportSettings fields
@@ -105,9 +104,7 @@ class Policy:
         locked = self.locked_settings()
         if not locked:
             return {}
-        from app.settings import defaults
-
-        base, pinned = defaults(), self.pinned_values()
+        base, pinned = settings_schema.defaults(), self.pinned_values()
         return {key: pinned.get(key, base[key]) for key in locked}
 
     def pinned_values(self) -> dict[str, Any]:
@@ -212,10 +209,10 @@ def policy_from_dict(data: Any, where: str) -> Policy:
         values["allowed_models"] = models
     if "lock" in data:
         lock_keys = _strings(data["lock"], "lock", where)
-        bad = [k for k in lock_keys if k not in SETTING_KEYS]
+        bad = [k for k in lock_keys if k not in settings_schema.KEYS]
         if bad:
             raise PolicyError(f"{where}: lock names unknown setting(s) {', '.join(bad)} "
-                              f"(settings: {', '.join(SETTING_KEYS)})")
+                              f"(settings: {', '.join(settings_schema.KEYS)})")
         values["lock"] = lock_keys
     if "settings" in data:
         values["settings"] = _settings(data["settings"], where)
@@ -238,8 +235,6 @@ def _keep_fields(value: Any, where: str) -> tuple[str, ...]:
 def _settings(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PolicyError(f"{where}: settings must be an object of user settings")
-    from app.settings import SettingsError, validate
-
     try:
         return validate(value)
     except SettingsError as exc:

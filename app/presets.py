@@ -26,7 +26,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from PIL import ExifTags
 
@@ -35,9 +35,7 @@ from app.core.atomic import write_atomic
 from app.core.compliance import Rules
 from app.core.export import FORMATS, WHITE, ExportSettings, parse_colour
 from app.naming import check_template
-
-if TYPE_CHECKING:
-    from app.policy import Policy
+from app.policy import NO_POLICY, Policy, load_policy
 
 SCHEMA = 1
 MAX_FILE_BYTES = 64 * 1024
@@ -314,8 +312,6 @@ def load_presets(policy: Policy | None = None, problems: list[str] | None = None
 
 def _machine_policy(policy: Policy | None) -> Policy:
     """None means "the machine's policy": forgetting to pass it must not drop IT's locks."""
-    from app.policy import load_policy
-
     return load_policy() if policy is None else policy
 
 
@@ -327,8 +323,6 @@ def _allowed_ids(policy: Policy) -> set[str] | None:
 
 def get_preset(preset_id: str, policy: Policy | None = None) -> Preset:
     """The preset with this id, or PresetError saying which ids exist."""
-    from app.policy import NO_POLICY
-
     policy = _machine_policy(policy)
     presets = load_presets(policy)
     for preset in presets:

@@ -1,10 +1,10 @@
 """Retention: nothing outlives the session unless the user saved it.
 
 Each run gets its own temp folder ``<user cache>/session-<pid>-<random>`` (0700) holding a
-``session.lock`` marker that the owning process keeps open and locked (flock on POSIX,
-msvcrt on Windows). The folder is removed on exit (context manager and atexit). A run
-that crashed leaves its folder behind with nobody holding the lock; the next start
-(``Session()`` or ``cleanup_stale()``) removes it. Testing the lock, not just the pid,
+``session.lock`` marker that the owning process keeps open and locked (``app.filelock``).
+The folder is removed on exit (context manager and atexit). A run that crashed leaves its
+folder behind with nobody holding the lock; the next start (``Session()`` or
+``cleanup_stale()``) removes it. Testing the lock, not just the pid,
 means a recycled pid can never keep a dead session alive. ``clear_cache()`` ("Clear
 cache" / ``knockout cache clear``) removes everything in the cache folder except live
 sessions and the running window's ``instance.json`` (no image content: its address).
@@ -19,35 +19,15 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from app import paths
+from app import filelock, paths
 from app.core.private import open_private, private_dir
 
 PREFIX = "session-"
 MARKER = "session.lock"
 PRESERVE = {"instance.json"}  # the running window's single-instance address
 GRACE_SECONDS = 60  # a folder younger than this without a marker may be a session starting up
-
-
-def _try_lock(fh: IO[Any]) -> bool:
-    """Exclusive, non-blocking lock on an open file; False if another holder has it."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        import msvcrt
-
-        try:
-            fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError:
-            return False
-        return True
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
 
 
 def is_live(folder: Path) -> bool:
@@ -60,7 +40,7 @@ def is_live(folder: Path) -> bool:
             return False  # the folder is gone
     try:
         with open(marker, "r+b") as fh:
-            return not _try_lock(fh)  # closing the file drops a lock we just took
+            return not filelock.try_lock(fh.fileno())  # closing the file drops a lock we just took
     except FileNotFoundError:
         return False
     except OSError:
@@ -121,7 +101,7 @@ class Session:
         self._marker: IO[bytes] | None = os.fdopen(marker, "w+b")  # held for the session
         self._marker.write(f"{os.getpid()}\n".encode("ascii"))
         self._marker.flush()
-        if not _try_lock(self._marker):  # pragma: no cover - a fresh random name: nobody else has it
+        if not filelock.try_lock(self._marker.fileno()):  # pragma: no cover - a fresh random name: nobody else has it
             raise OSError(f"cannot lock {self.path / MARKER}")
         atexit.register(self.close)
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app import __version__, netguard, paths
+from app.inference.providers import DEVICES
 
 EXIT_OK, EXIT_FAILED = 0, 1
 MIN_SHARE = 0.05  # at least this share of the sample must be clearly opaque, and as much clearly transparent
@@ -48,7 +49,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "self-test", help="check this installation: bundled model, its hash, a cut-out of the sample",
         description="Load the bundled default model, verify its sha256, cut out the embedded sample photo "
         "in memory and print the execution provider with timings. Exit code 0 when all checks pass.")
-    p.add_argument("--device", choices=("auto", "cpu"), default="auto", help="as for `knockout cut`")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="as for `knockout cut`")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     return p
 

@@ -14,57 +14,17 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
-
-import platformdirs
+from typing import Any, BinaryIO
 
 from app import paths
 from app.core.atomic import write_atomic
-from app.naming import check_template
-
-if TYPE_CHECKING:
-    from app.policy import Policy
+from app.policy import Policy, load_policy
+from app.presets import PresetError, get_preset
+from app.settings_schema import SettingsError, defaults, validate
 
 SETTINGS_FILE = "settings.json"
 SCHEMA = 1
-DEVICES = ("auto", "cpu")
-THEMES = ("system", "light", "dark")
-# True/false settings. The cutout quality steps (refine_edges, remove_specks: the mask a photo
-# gets when it is opened; decontaminate: its export) are on by default, like the CLI's.
-FLAGS = ("audit", "sidecar", "refine_edges", "decontaminate", "remove_specks")
 _save_lock = threading.Lock()  # bridge calls run on their own threads: no lost updates
-
-
-class SettingsError(Exception):
-    """A setting we refuse; ``code`` is "unknown", "invalid" or "locked" (for the bridge's envelope)."""
-
-    def __init__(self, message: str, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def default_model() -> str:
-    """The bundled manifest's default model id (read cheaply: no model discovery)."""
-    try:
-        data = json.loads((paths.bundled_models_dir() / "manifest.json").read_text(encoding="utf-8"))
-        declared = data.get("default")
-        return declared if isinstance(declared, str) and declared else "isnet-medium"
-    except (OSError, ValueError, AttributeError):
-        return "isnet-medium"
-
-
-def default_output_dir() -> str:
-    """The user's Pictures/Knockout folder (where platformdirs says Pictures is)."""
-    return str(Path(platformdirs.user_pictures_dir()) / "Knockout")
-
-
-def defaults() -> dict[str, Any]:
-    return {"model": default_model(), "device": "auto", "output_dir": default_output_dir(), "theme": "system",
-            "preset": "png-master", "template": "{stem}-{preset}", "audit": False, "sidecar": False,
-            "refine_edges": True, "decontaminate": True, "remove_specks": True}
-
-
-DEFAULTS = defaults()
 
 
 @dataclass(frozen=True)
@@ -78,39 +38,6 @@ class Effective:
     def as_dict(self) -> dict[str, Any]:
         """The bridge's ``{settings, locked}``."""
         return {"settings": dict(self.values), "locked": sorted(self.locked)}
-
-
-def _check(key: str, value: Any) -> Any:
-    if key in FLAGS:
-        if not isinstance(value, bool):
-            raise SettingsError(f"{key} must be true or false, not {value!r}")
-        return value
-    if not isinstance(value, str) or not value.strip():
-        raise SettingsError(f"{key} must be a non-empty text, not {value!r}")
-    value = value.strip()
-    if key == "device" and value not in DEVICES:
-        raise SettingsError(f"device must be one of {', '.join(DEVICES)}, not {value!r}")
-    if key == "theme" and value not in THEMES:
-        raise SettingsError(f"theme must be one of {', '.join(THEMES)}, not {value!r}")
-    if key == "template":
-        try:
-            check_template(value)
-        except ValueError as exc:
-            raise SettingsError(str(exc)[0].upper() + str(exc)[1:]) from None
-    if key == "output_dir":
-        value = str(Path(value).expanduser())
-    return value
-
-
-def validate(changes: Any) -> dict[str, Any]:
-    """Checked copies of ``changes``; SettingsError for an unknown key or a bad value."""
-    if not isinstance(changes, dict):
-        raise SettingsError("settings must be an object of key: value")
-    known = DEFAULTS.keys()
-    unknown = sorted(set(changes) - set(known))
-    if unknown:
-        raise SettingsError(f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(known)})", "unknown")
-    return {key: _check(key, value) for key, value in changes.items()}
 
 
 def settings_file() -> Path:
@@ -140,11 +67,7 @@ def _stored(problems: list[str]) -> dict[str, Any]:
 
 
 def _policy(policy: Policy | None) -> Policy:
-    if policy is None:
-        from app.policy import load_policy
-
-        return load_policy()
-    return policy
+    return load_policy() if policy is None else policy
 
 
 def load_settings(policy: Policy | None = None) -> Effective:
@@ -183,8 +106,6 @@ def _save(changes: dict[str, Any], policy: Policy) -> Effective:
         raise SettingsError(f"model {checked['model']!r} is not allowed by your organisation's policy "
                             f"(allowed: {', '.join(policy.allowed_models)})", "locked")
     if "preset" in checked:
-        from app.presets import PresetError, get_preset
-
         try:
             get_preset(checked["preset"], policy)
         except PresetError as exc:

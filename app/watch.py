@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app.core.decode import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
+from app.core.decode import DEFAULT_MAX_PIXELS, is_image_name
 from app.core.export import ExportSettings
 from app.inputs import Source, output_name, refusal
 from app.journal import Journal, Signature, signature
@@ -34,10 +34,7 @@ IGNORED_ENDINGS = (".part", ".tmp", ".crdownload", ".download", "~")
 
 def is_candidate(name: str) -> bool:
     """An image name that is not hidden and not a temporary file of a copy in progress."""
-    lowered = name.lower()
-    if name.startswith(".") or lowered.endswith(IGNORED_ENDINGS):
-        return False
-    return Path(lowered).suffix in IMAGE_SUFFIXES
+    return is_image_name(name) and not name.lower().endswith(IGNORED_ENDINGS)
 
 
 class Watcher:

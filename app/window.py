@@ -21,6 +21,7 @@ from typing import Any
 
 from app import netguard, paths
 from app.core.private import open_private, private_dir
+from app.inference.providers import DEVICES
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class WindowShell:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="knockout app", description="Open the Knockout window.")
     parser.add_argument("files", nargs="*", help="photos or folders to open")
-    parser.add_argument("--device", choices=["auto", "cpu"], help="override the device setting for this run")
+    parser.add_argument("--device", choices=DEVICES, help="override the device setting for this run")
     parser.add_argument("--new-window", action="store_true", help="do not hand files to a running window")
     return parser.parse_args(argv)
 
@@ -170,7 +171,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
         finally:
             if listener:
                 listener.close()
-            api._stop_watch()
+            api._stop_watch()  # noqa: SLF001 - another change removes this reach-in
             runner.stop()
             server.stop()
     return 0

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from app import audit, cli, controls, paths
-from app.policy import SETTING_KEYS
+from app.settings_schema import KEYS
 from tests.fakes import photo
 from tests.imaging_fixtures import GPS_IFD, camera_exif
 
@@ -218,7 +218,7 @@ def test_a_policy_locked_preset_setting_is_used_by_cut_and_cannot_be_swapped(tmp
 # A policy that pins everything it can. Pinned values are the ones a flag cannot ask for
 # (audit and sidecar off, the cutout switches on), so each flag below would change something.
 FULL_LOCK = {"lock_presets": ["marketplace"], "force_cpu": True, "audit": False, "keep_exif_fields": [],
-             "allowed_models": ["isnet-medium"], "max_megapixels": 50, "lock": list(SETTING_KEYS),
+             "allowed_models": ["isnet-medium"], "max_megapixels": 50, "lock": list(KEYS),
              "settings": {"template": "{stem}-{preset}", "sidecar": False}}
 
 # For each option that changes what is written: arguments that ask for something else than
@@ -339,3 +339,17 @@ def test_importing_a_preset_with_an_unbounded_template_width_fails_clearly(tmp_p
     assert cli.main(["presets", "import", str(tmp_path / "wide.json")]) == 1
     assert "{stem:>400000} is wider than a file name (at most 255)" in capsys.readouterr().err
     assert not paths.user_presets_dir().exists()
+
+
+@pytest.mark.parametrize(("argv", "typed"), [
+    (["cut", "a.jpg"], {"command", "inputs"}),
+    (["cut", "a.jpg", "--format", "png", "--device", "auto", "-o", "out"],  # the defaults' values, typed
+     {"command", "inputs", "format", "device", "output"}),
+    (["cut", "--keep-exif-field", "Artist", "--no-decontaminate", "a.jpg", "--form", "webp"],  # --form: abbreviated
+     {"command", "inputs", "keep_exif_field", "decontaminate", "format"}),
+    (["watch", "in", "--once", "--quality", "80"], {"command", "inbox", "once", "quality"}),
+])
+def test_start_records_which_options_the_user_really_typed(home, argv, typed):
+    args = cli.build_parser().parse_args(argv)
+    controls.start(args, argv, cli.build_parser)
+    assert args.explicit == typed

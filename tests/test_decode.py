@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from app.core import errors
-from app.core.decode import open_image
+from app.core.decode import is_image_name, open_image
 from tests.imaging_fixtures import (
     ORIENTATION,
     camera_exif,
@@ -453,3 +453,13 @@ def test_plain_rgb_without_profile_is_passed_through(tmp_path: Path) -> None:
     assert decoded.colour_note == "no usable profile (assumed sRGB)"
     assert decoded.warnings == []
     assert decoded.exif is None
+
+
+@pytest.mark.parametrize(("name", "offered"), [
+    ("photo.jpg", True), ("PHOTO.JPEG", True), ("scan.Tiff", True), ("phone.HEIC", True),
+    ("sub/dir/shot.webp", True), (".photo.jpg", False), ("sub/.hidden.png", False),
+    ("notes.txt", False), ("jpg", False), ("photo.jpg.part", False), ("archive.tar.gz", False),
+])
+def test_is_image_name_offers_visible_files_with_an_extension_we_open(name, offered):
+    assert is_image_name(name) is offered
+    assert is_image_name(Path(name)) is offered

@@ -303,3 +303,14 @@ def test_manifest_imports_without_onnxruntime() -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_bundled_default_is_the_manifests_declared_id_and_falls_back_when_it_cannot_be_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: tmp_path)
+    assert mf.bundled_default() == mf.FALLBACK_MODEL  # no manifest at all
+    (tmp_path / mf.MANIFEST_NAME).write_text(json.dumps({"default": "tiny", "models": []}), encoding="utf-8")
+    assert mf.bundled_default() == "tiny"
+    (tmp_path / mf.MANIFEST_NAME).write_text("[1, 2]", encoding="utf-8")
+    assert mf.bundled_default() == mf.FALLBACK_MODEL
+    (tmp_path / mf.MANIFEST_NAME).write_bytes(b"\xff\xfe not text")
+    assert mf.bundled_default() == mf.FALLBACK_MODEL

@@ -64,6 +64,13 @@ DAMAGE = (SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, st
 _open_formats: list[str] | None = None
 
 
+def is_image_name(name: str | os.PathLike[str]) -> bool:
+    """Whether a folder walk should offer this file: not hidden (no leading dot) and an extension
+    we open. Names only: opening the file decides for real (``open_checked``)."""
+    path = Path(name)
+    return not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
+
+
 def _plugins() -> list[str]:
     """Load Pillow's plugins and the decode-only HEIF one (pi-heif); return the formats we open."""
     global _open_formats

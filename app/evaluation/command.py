@@ -24,6 +24,7 @@ from app.core.errors import ImageError
 from app.evaluation import report
 from app.evaluation.pairs import Pair, SizeMismatch, load_mask, match
 from app.evaluation.results import Row, Summary, summarise, to_csv, worst
+from app.inference.providers import DEVICES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_WORST = 8
@@ -44,7 +45,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="folder of true foreground colour layers: adds the white-flatten error in the edge band")
     p.add_argument("--model", action="append", metavar="ID",
                    help="model id to score; repeat for several (default: the bundled default)")
-    p.add_argument("--device", choices=("auto", "cpu"), default="auto", help="as for `knockout cut`")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="as for `knockout cut`")
     p.add_argument("--refine-edges", action=argparse.BooleanOptionalAction, default=True,
                    help="as for `knockout cut` (default: on)")
     p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ImageOps
 
-from app.core.decode import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, open_checked
+from app.core.decode import DEFAULT_MAX_PIXELS, is_image_name, open_checked
 from app.core.errors import ImageError
 
 
@@ -37,7 +37,7 @@ def _images_by_stem(folder: Path, duplicates: list[str]) -> dict[str, Path]:
     """Image files directly in ``folder`` keyed by stem; a repeated stem keeps the first (sorted)."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
+        if not is_image_name(path) or not path.is_file():
             continue
         if path.stem in found:
             duplicates.append(path.name)
@@ -54,7 +54,7 @@ def match(images: Path, masks: Path, ignore: Path | None = None, fg: Path | None
     fg_by_stem = _images_by_stem(fg, duplicates) if fg else {}
     result = Matching([], duplicates=duplicates)
     for path in sorted(images.iterdir()):
-        if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
+        if not is_image_name(path) or not path.is_file():
             continue
         mask = mask_by_stem.get(path.stem)
         if mask is None or mask.resolve() == path.resolve():

@@ -17,6 +17,7 @@ from typing import Any
 from app import paths
 
 MANIFEST_NAME = "manifest.json"
+FALLBACK_MODEL = "isnet-medium"  # the default id when no manifest names one
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
@@ -186,6 +187,17 @@ def load_manifest(path: Path, source: str = "bundled") -> tuple[list[ModelSpec],
     return models, data.get("default")
 
 
+def bundled_default() -> str:
+    """The bundled manifest's declared default model id, read cheaply (no entry is checked, no folder
+    searched): what the settings and the command line start from before any model is loaded."""
+    try:
+        data = json.loads((paths.bundled_models_dir() / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return FALLBACK_MODEL
+    declared = data.get("default") if isinstance(data, dict) else None
+    return declared if isinstance(declared, str) and declared else FALLBACK_MODEL
+
+
 @dataclass
 class Catalogue:
     """Every usable model, the default id, and the problems met while reading manifests."""
@@ -234,5 +246,5 @@ def discover(folders: list[tuple[Path, str]] | None = None) -> Catalogue:
                 continue
             models[spec.id] = spec
     if default is None:
-        default = next(iter(models), "isnet-medium")
+        default = next(iter(models), FALLBACK_MODEL)
     return Catalogue(models, default, problems)

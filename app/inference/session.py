@@ -20,6 +20,7 @@ from io import FileIO
 from pathlib import Path
 from typing import Any
 
+from app.core.digest import sha256_stream
 from app.inference import providers
 from app.inference.manifest import ModelSpec
 
@@ -67,11 +68,9 @@ def verify_file(spec: ModelSpec) -> None:
     """Refuse the model by name if its file is missing, unreadable, or its sha256 differs.
 
     Streamed, for reports (``knockout models``, diagnose); loading uses ``read_verified``."""
-    digest = hashlib.sha256()
     with _model_file(spec) as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    _check_digest(spec, digest.hexdigest())
+        actual = sha256_stream(fh)
+    _check_digest(spec, actual)
 
 
 def read_verified(spec: ModelSpec) -> bytes:
