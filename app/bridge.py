@@ -336,7 +336,8 @@ class Api:
         def record(doc: Any, output: Path) -> None:
             audit.record_export(source=doc.path, output=output, model_id=str(status.get("model_id", "")),
                                 model_sha256=str(status.get("model_sha256", "")), preset_id=preset.id,
-                                settings=with_mask_options(preset.settings, doc.mask_options), sidecar=sidecar)
+                                settings=with_mask_options(preset.settings, doc.provenance and doc.provenance.mask),
+                                sidecar=sidecar)
 
         return record
 

@@ -15,27 +15,25 @@ from typing import Any
 
 from PIL import Image
 
-from app.core import backdrop, cleanup, compliance
+from app.core import compliance
 from app.core.compose import Cutout
 from app.core.errors import OutputError
 from app.core.export import ExportSettings, render, save
 from app.document import Document
 from app.naming import render_name
+from app.pipeline import MaskOptions, fix_mask
 from app.policy import Policy, load_policy
 from app.presets import Preset
 
 MASK_OPTIONS = ("refine_edges", "remove_specks")
 
 
-def with_mask_options(export: ExportSettings, options: Mapping[str, bool] | None) -> ExportSettings:
-    """``export`` saying how a mask was made (``Document.mask_options``); unchanged if unknown."""
-    if not options:
+def with_mask_options(export: ExportSettings, options: MaskOptions | None) -> ExportSettings:
+    """``export`` saying how a mask was made (``Document.provenance``); unchanged if unknown."""
+    if options is None or (options.refine_edges, options.remove_specks) == (export.refine_edges,
+                                                                            export.remove_specks):
         return export
-    refine = bool(options.get("refine_edges", export.refine_edges))
-    specks = bool(options.get("remove_specks", export.remove_specks))
-    if (refine, specks) == (export.refine_edges, export.remove_specks):
-        return export
-    return dataclasses.replace(export, refine_edges=refine, remove_specks=specks)
+    return dataclasses.replace(export, refine_edges=options.refine_edges, remove_specks=options.remove_specks)
 
 
 def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | None = None) -> Preset:
@@ -64,11 +62,8 @@ def file_name(template: str, source: Path, preset: Preset) -> str:
 def render_document(doc: Document, settings: ExportSettings) -> tuple[Image.Image, bytes | None]:
     """The pixels to write for ``doc`` (its current, possibly touched-up mask) and its EXIF."""
     with doc.lock:
-        cut = doc.cutout()
-        if settings.punch_holes:  # product presets ask for it
-            cut = Cutout(cut.rgb, cleanup.clean(cut.rgb, cut.alpha, holes=True))
-        if settings.recover_parts:  # a team preset for backdrop shoots may
-            cut = Cutout(cut.rgb, backdrop.recover(cut.rgb, cut.alpha) or cut.alpha)
+        cut = doc.cutout()  # product presets punch holes; a team preset for backdrop shoots may recover parts
+        cut = Cutout(cut.rgb, fix_mask(cut.rgb, cut.alpha, MaskOptions.of(settings).fixes_only()))
         return render(cut, settings), doc.exif
 
 

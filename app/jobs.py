@@ -26,7 +26,7 @@ from app.core.errors import ImageError
 from app.document import Document, Residency
 from app.events import EventHub
 from app.inputs import collect
-from app.pipeline import full_alpha
+from app.pipeline import MaskOptions, Provenance, alpha_for
 
 STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")
 
@@ -128,8 +128,8 @@ class JobRunner:
         added: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
         for path in _expand(paths, errors):
-            doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels)
-            doc._residency = self.residency
+            doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels,
+                           residency=self.residency)
             doc.then = then
             with self._lock:
                 self.docs[doc.id] = doc
@@ -257,14 +257,13 @@ class JobRunner:
             if self._take_cancel(doc):
                 return
             with self._lock:
-                refine, specks = self.refine_edges, self.remove_specks
-            alpha = full_alpha(decoded, prob, refine, specks=specks)
-            doc.mask_options = {"refine_edges": refine, "remove_specks": specks}
+                options = MaskOptions(self.refine_edges, self.remove_specks)
+            alpha = alpha_for(decoded, prob, options)
             self._set(doc, "working", progress=0.92)
             flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
             if self._take_cancel(doc):
                 return
-            doc.attach(decoded, alpha, flags)
+            doc.attach(decoded, alpha, flags, Provenance(engine.spec, options))
             self._publish_item(doc)
         except Exception as exc:
             self._set(doc, "failed", progress=0.0, message=plain_error(exc))

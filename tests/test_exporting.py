@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from app.exporting import app_preset, with_mask_options
+from app.pipeline import MaskOptions
 from app.policy import Policy
 from app.presets import get_preset
 
@@ -50,10 +51,10 @@ def test_mask_options_come_from_the_apps_settings_not_the_preset():
 
 def test_with_mask_options_records_how_a_mask_was_made_and_keeps_settings_when_unknown():
     export = get_preset("png-master", Policy()).settings
-    made = with_mask_options(export, {"refine_edges": False, "remove_specks": True})
+    made = with_mask_options(export, MaskOptions(refine_edges=False, remove_specks=True))
     assert (made.refine_edges, made.remove_specks, made.format) == (False, True, export.format)
     assert with_mask_options(export, None) is export
-    assert with_mask_options(export, {"refine_edges": export.refine_edges}) is export
+    assert with_mask_options(export, MaskOptions(export.refine_edges, export.remove_specks)) is export
 
 
 def test_a_preset_asking_to_recover_parts_brings_them_back_in_the_exported_mask(tmp_path):
