@@ -25,6 +25,7 @@ from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import ImageError
 from app.document import Document, Residency
 from app.events import EventHub
+from app.inference.manifest import ModelSpec
 from app.inputs import collect
 from app.pipeline import MaskOptions, Provenance, alpha_for
 
@@ -105,6 +106,13 @@ class JobRunner:
             self.status = {**self.status, "ready": False, "provider": "Loading model…"}
         self.hub.publish({"type": "status", "status": self.status})
         self._tasks.put(("warm", None))
+
+    def model_spec(self) -> ModelSpec:
+        """The model photos are cut out with now (a journal names it), known before it has loaded:
+        from the engine itself, never from the status the page shows."""
+        with self._lock:
+            engine, factory = self._engine, self._engine_factory
+        return (engine if engine is not None else factory()).spec  # an engine only loads on the worker
 
     def use_mask_options(self, refine_edges: bool, remove_specks: bool) -> None:
         """How photos cut out from now on get their mask (the Settings dialog's cutout quality).

@@ -136,8 +136,6 @@ def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
 def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> tuple[Image.Image, list]:
     """The pixels to write for one photo and its QA flags, judged on the full-frame mask (before
     any crop). The decoded photo is released here: only the rendered image goes on."""
-    if job.output.resolve() == job.source.resolve():
-        raise OutputError("refusing to overwrite the source file", job.label)
     alpha = alpha_for(decoded, prob, MaskOptions.of(settings))
     flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
     image = render(Cutout(decoded.image, alpha), settings)
@@ -148,6 +146,8 @@ def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettin
 
 def write_output(job: Job, image: Image.Image, settings: ExportSettings, exif: bytes | None) -> None:
     """Encode and write atomically (app.core.export.save); OutputError names the file and why."""
+    if job.output.resolve() == job.source.resolve():
+        raise OutputError("refusing to overwrite the source file", job.label)
     try:
         save(image, job.output, settings, exif)
     except OSError as exc:

@@ -1,7 +1,9 @@
 """The js_api object, called directly (no window): validation, envelopes, delegation."""
 
+import dataclasses
 import os
 import stat
+import threading
 
 import numpy as np
 import pytest
@@ -515,3 +517,45 @@ def test_pasted_images_are_kept_in_a_private_folder(tmp_path, hub, umask_022):
     (kept,) = (tmp_path / "pasted").glob("clip-*.png")
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     runner.stop()
+
+
+class _SlowLoadingEngine(FakeEngine):
+    """Its model takes a while to load, as the real one does at start-up."""
+
+    def __init__(self):
+        super().__init__()
+        self.spec = dataclasses.replace(self.spec, id="slow-model", sha256="ab" * 32)
+        self.release = threading.Event()
+
+    def load(self):
+        assert self.release.wait(20)
+        return self
+
+
+def test_a_hot_folder_started_while_the_model_loads_records_the_models_provenance(tmp_path, hub):
+    import json
+
+    from app import audit
+
+    (tmp_path / "spill").mkdir()
+    engine = _SlowLoadingEngine()
+    runner = JobRunner(lambda: engine, hub, tmp_path / "spill").start()
+    api = Api(runner, "tok", FakeShell(), NO_POLICY, paste_dir=tmp_path / "pasted")
+    assert api.set_settings({"audit": True})["ok"]
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    assert not api.status()["status"]["ready"]  # the page has not seen the model yet
+    assert api.watch_start({"inbox": str(inbox), "folder": str(out), "preset": "png-master",
+                            "template": "{stem}"})["ok"]
+    engine.release.set()
+    photo(inbox / "a.jpg")
+    try:
+        assert _wait_for(lambda: audit.default_log_path().exists())
+    finally:
+        api.watch_stop()
+        runner.stop()
+    (line,) = audit.default_log_path().read_text().splitlines()
+    assert json.loads(line)["model"] == {"id": "slow-model", "sha256": "ab" * 32}
+    header = json.loads((out / ".knockout-journal.jsonl").read_text().splitlines()[0])
+    assert header["model"] == "slow-model"
+
