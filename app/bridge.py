@@ -17,11 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-import numpy as np
-from PIL import Image
-
 from app import __version__, retention
-from app.core import backdrop, cleanup
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
 from app.core.private import private_dir
@@ -191,30 +187,15 @@ class Api:
 
     @_envelope
     def punch_holes(self, doc_id: str) -> dict[str, Any]:
-        """Make enclosed gaps that show the background transparent (undoable), e.g. inside a mug handle."""
-        doc = self._runner.get(_doc_id(doc_id))
-        with doc.lock:
-            punched = cleanup.clean(doc.rgb(), Image.fromarray(doc.alpha(), "L"), holes=True)
-            result = doc.replace_mask(np.asarray(punched, dtype=np.uint8))
-        if result["box"] is None:
-            raise BridgeError("no-holes", "No enclosed gaps showing the background were found in this cutout.")
-        self._runner.reassess(doc)
-        return result
+        """Queue making enclosed gaps that show the background transparent (undoable), e.g. inside a
+        mug handle; the job runner does it and answers with the photo's next ``item`` event."""
+        return {"queued": self._runner.fix(_doc_id(doc_id), "punch_holes")}
 
     @_envelope
     def recover_parts(self, doc_id: str) -> dict[str, Any]:
-        """Bring back subject parts the model cut away from a plain backdrop (undoable)."""
-        doc = self._runner.get(_doc_id(doc_id))
-        with doc.lock:
-            raised = backdrop.recover(doc.rgb(), Image.fromarray(doc.alpha(), "L"))
-            if raised is None:
-                raise BridgeError("no-backdrop", "The background is not one plain colour, so parts of the subject "
-                                                 "cannot be told from it: paint them back with Restore.")
-            result = doc.replace_mask(np.asarray(raised, dtype=np.uint8))
-        if result["box"] is None:
-            raise BridgeError("nothing-left-out", "Nothing beside the subject stands out from the plain background.")
-        self._runner.reassess(doc)
-        return result
+        """Queue bringing back subject parts the model cut away from a plain backdrop (undoable);
+        answered like ``punch_holes``."""
+        return {"queued": self._runner.fix(_doc_id(doc_id), "recover_parts")}
 
     # -- export -------------------------------------------------------------------------
     @_envelope

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from app import mask_fixes
 from app.core import qa
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import ImageError
-from app.document import Document, Residency
+from app.document import Document, NotReady, Residency
 from app.events import EventHub
 from app.inference.manifest import ModelSpec
 from app.inputs import collect
@@ -76,7 +76,8 @@ class JobRunner:
         self.status: dict[str, Any] = {"provider": "Starting…", "model": "", "ready": False, "offline": True}
         self._engine_factory = engine_factory
         self._engine: Any = None
-        self._tasks: queue.Queue[Any] = queue.Queue()
+        self._tasks: queue.PriorityQueue[tuple[int, int, str, Any]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._cancelled: set[str] = set()
@@ -88,13 +89,13 @@ class JobRunner:
     def start(self) -> JobRunner:
         """Start the worker; it warms the model up first so the first photo is quick."""
         self._worker.start()
-        self._tasks.put(("warm", None))
+        self._queue("warm")
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self.cancel(None)
-        self._tasks.put(("stop", None))
+        self._queue("stop")
         if self._worker.is_alive():
             self._worker.join(timeout=10)
 
@@ -105,7 +106,7 @@ class JobRunner:
             self._engine = None
             self.status = {**self.status, "ready": False, "provider": "Loading model…"}
         self.hub.publish({"type": "status", "status": self.status})
-        self._tasks.put(("warm", None))
+        self._queue("warm")
 
     def model_spec(self) -> ModelSpec:
         """The model photos are cut out with now (a journal names it), known before it has loaded:
@@ -123,7 +124,7 @@ class JobRunner:
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every queued task is finished (tests and the CLI-less benchmark)."""
         done = threading.Event()
-        self._tasks.put(("mark", done))
+        self._queue("mark", done)
         return done.wait(timeout)
 
     # -- the queue ------------------------------------------------------------------
@@ -141,7 +142,7 @@ class JobRunner:
             doc.then = then
             with self._lock:
                 self.docs[doc.id] = doc
-            self._tasks.put(("cut", doc.id))
+            self._queue("cut", doc.id)
             added.append(doc.as_item())
             self._publish_item(doc)
         return added, errors
@@ -180,7 +181,7 @@ class JobRunner:
             if doc.state in ("failed", "cancelled"):
                 self._cancelled.discard(doc.id)
                 self._set(doc, "queued", progress=0.0, message=None)
-                self._tasks.put(("cut", doc.id))
+                self._queue("cut", doc.id)
         return doc.as_item()
 
     def remove(self, doc_id: str) -> None:
@@ -198,16 +199,31 @@ class JobRunner:
 
     def after_queue(self, call: Callable[[], None]) -> None:
         """Run ``call`` on the worker once everything queued so far is done."""
-        self._tasks.put(("call", call))
+        self._queue("call", call)
 
     def export(self, task: ExportTask) -> int:
-        self._tasks.put(("export", task))
+        self._queue("export", task)
         return len(task.ids)
+
+    def fix(self, doc_id: str, kind: str) -> bool:
+        """Queue a whole-mask fix of a finished document (app.mask_fixes): it runs on the worker,
+        before queued cutouts since the user waits for it, and its answer comes with the item event."""
+        if kind not in mask_fixes.FIXES:
+            raise ValueError(f"unknown fix {kind!r}")
+        doc = self.get(doc_id)
+        if not doc.finished:
+            raise NotReady(f"{doc.name} is not cut out yet")
+        self._queue("fix", (doc_id, kind), urgent=True)
+        return True
+
+    def _queue(self, kind: str, arg: Any = None, urgent: bool = False) -> None:
+        """Tasks run in the order queued, except an edit the user waits for, which goes first."""
+        self._tasks.put((0 if urgent else 1, next(self._order), kind, arg))
 
     # -- the worker -----------------------------------------------------------------
     def _work(self) -> None:
         while not self._stop.is_set():
-            kind, arg = self._tasks.get()
+            _priority, _order, kind, arg = self._tasks.get()
             try:
                 if kind == "stop":
                     return
@@ -221,6 +237,8 @@ class JobRunner:
                     self._cut(arg)
                 elif kind == "export":
                     self._export(arg)
+                elif kind == "fix":
+                    self._fix(*arg)
             except Exception as exc:  # the worker must survive anything one task does
                 self.hub.publish({"type": "error", "message": plain_error(exc)})
 
@@ -326,16 +344,17 @@ class JobRunner:
             self._set(doc, "cancelled", progress=0.0, message="Cancelled")
         return True
 
-    def reassess(self, doc: Document) -> None:
-        """Run the quality checks again on a finished document's whole-mask edit (punched holes,
-        recovered parts), so its flags say what is still worth a look; brush strokes do not."""
-        with doc.lock:
-            if not doc.finished:
-                return
-            flags = [flag.as_dict() for flag in qa.assess_images(doc.rgb(), Image.fromarray(doc.alpha(), "L"))]
-            doc.flags = flags
-            doc.state = "flagged" if flags else "done"
-        self._publish_item(doc)
+    def _fix(self, doc_id: str, kind: str) -> None:
+        """A whole-mask fix (app.mask_fixes); the page gets its answer as the item event's ``edit``."""
+        try:
+            doc = self.get(doc_id)
+        except KeyError:
+            return  # removed meanwhile
+        try:
+            answer = mask_fixes.apply(doc, kind)
+        except Exception as exc:  # the page waits for an answer, whatever happened
+            answer = {"kind": kind, "ok": False, "error": {"code": "internal", "message": plain_error(exc)}}
+        self._publish_item(doc, edit=answer)
 
     def _set(self, doc: Document, state: str, progress: float | None = None, message: str | None = None) -> None:
         with doc.lock:
@@ -345,8 +364,9 @@ class JobRunner:
             doc.message = message
         self._publish_item(doc)
 
-    def _publish_item(self, doc: Document) -> None:
-        self.hub.publish({"type": "item", "item": doc.as_item(), "summary": self.summary()})
+    def _publish_item(self, doc: Document, edit: dict[str, Any] | None = None) -> None:
+        event = {"type": "item", "item": doc.as_item(), "summary": self.summary()}
+        self.hub.publish(event if edit is None else {**event, "edit": edit})
 
 
 def _expand(paths: Iterable[str | Path], errors: list[dict[str, str]]) -> list[Path]:
