@@ -232,7 +232,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
     batch_journal = _open_journal(args, settings, engine.spec.id) if sources else None
     if batch_journal is not None:
         jobs, early = batch_journal.resume(jobs, early)
-    exports, provenance = _export_path(args, settings, engine, batch_journal)
+    exports, provenance = controls.export_path(args, settings, engine, batch_journal)
     reporter = Reporter(len(jobs), quiet=args.quiet)
     results = [*problems, *early]
     for result in results:
@@ -270,17 +270,6 @@ def cmd_cut(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
 
-def _export_path(args: argparse.Namespace, settings: ExportSettings, engine: Any, journal: Any) -> tuple[Any, Any]:
-    """The one export path (app.export_service) as the flags ask for it, and what makes the files:
-    the engine's model and the mask options of ``settings``."""
-    from app.export_service import ExportService
-    from app.pipeline import MaskOptions, Provenance
-
-    service = ExportService(settings, getattr(args, "preset_obj", None), bool(getattr(args, "audit", False)),
-                            bool(getattr(args, "sidecar", False)), journal)
-    return service, Provenance(engine.spec, MaskOptions.of(settings))
-
-
 def _open_journal(args: argparse.Namespace, settings: ExportSettings, model: str) -> Any:
     """The output folder's journal (resume, stale temp files); a batch with other settings is a usage error."""
     from app.journal import Journal, JournalError, header_for
@@ -315,7 +304,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     engine = _engine(args)
     with _open_journal(args, settings, engine.spec.id) as batch_journal, \
             stop_on_signals(watcher.stop, watcher.cancel):
-        exports, provenance = _export_path(args, settings, engine, batch_journal)
+        exports, provenance = controls.export_path(args, settings, engine, batch_journal)
         failed = watcher.run(engine, batch_journal, int(args.max_megapixels * 1e6),
                              finish=lambda result: exports.finish(result, provenance))
     return EXIT_FAILED if failed and args.once else EXIT_OK

@@ -9,8 +9,9 @@ Kept out of ``app.cli`` so the CLI only has small hooks:
   pinned value, and a flag asking for another one is refused naming the policy key);
 - ``export_settings(args, settings)`` at the end of ``cli.settings_from``: the ``--preset``
   (explicit flags override it unless it is locked), then the policy, last (``Policy.apply``);
-- ``rules_summary(args, results)`` after ``cut``: one line when files break the preset's rules
-  (each file was checked on the one export path, app.export_service);
+- ``export_path(args, settings, engine, journal)``: the one export path (app.export_service)
+  ``cut`` / ``watch`` hand each result to: the preset's rules check, the audit record, the journal;
+- ``rules_summary(args, results)`` after ``cut``: one line when files break the preset's rules;
 - ``run(args)`` for ``knockout presets …`` and ``knockout cache clear``.
 """
 
@@ -248,7 +249,19 @@ def _name(template: str, preset: presets.Preset | None, policy: Policy) -> str:
         raise ControlError(f"the file name template {template!r}{source} names {{preset}}: add --preset ID") from None
 
 
-# ---------------------------------------------------------------- after the batch
+# ---------------------------------------------------------------- the export path and after the batch
+
+
+def export_path(args: argparse.Namespace, settings: ExportSettings, engine: Any, journal: Any) -> tuple[Any, Any]:
+    """The one export path (app.export_service) for ``cut`` / ``watch`` as the flags ask for it
+    (the preset's rules, the audit record and sidecar, the journal), and what makes the files:
+    the engine's model and the mask options of ``settings``."""
+    from app.export_service import ExportService
+    from app.pipeline import MaskOptions, Provenance
+
+    service = ExportService(settings, getattr(args, "preset_obj", None), bool(getattr(args, "audit", False)),
+                            bool(getattr(args, "sidecar", False)), journal)
+    return service, Provenance(engine.spec, MaskOptions.of(settings))
 
 
 def rules_summary(args: argparse.Namespace, results: list[Any]) -> None:

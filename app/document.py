@@ -65,9 +65,7 @@ class Document:
     version: int = 0
     exif: bytes | None = None
     then: Callable[[Document], None] | None = field(default=None, repr=False)  # see JobRunner.add
-    # how its mask was made (the model, the mask options), for the audit record: the Settings
-    # dialog or the model may have changed since the photo was cut out
-    provenance: Provenance | None = None
+    provenance: Provenance | None = None  # how its mask was made, for the audit record (see attach)
     residency: Residency | None = field(default=None, repr=False)  # who keeps its pixels in memory
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _rgb: Image.Image | None = field(default=None, repr=False)

@@ -5,6 +5,10 @@ stages overlapped on four threads (decode+resize, inference, edges+render, encod
 and bounded hand-over queues, so decoding, edge work and PNG encoding (which releases
 the GIL) hide behind each other and the model while at most a handful of decoded photos
 are alive at once.
+
+The mask recipe lives here, once (``MaskOptions``, ``alpha_for``, ``fix_mask``): the batch, the
+window's cutouts, its export-time fixes and its Punch holes / Recover parts buttons all use it.
+What happens to a cutout after that is app.export_service.
 """
 
 from __future__ import annotations
