@@ -257,8 +257,8 @@ class JobRunner:
             raise
         with self._lock:
             self._engine = engine
-            self.status = {"provider": engine.description, "model": engine.spec.name, "model_id": engine.spec.id,
-                           "model_sha256": engine.spec.sha256, "ready": True, "offline": True}
+            # what the page shows; journals and audit records read the engine's spec (model_spec, Provenance)
+            self.status = {"provider": engine.description, "model": engine.spec.name, "ready": True, "offline": True}
         self.hub.publish({"type": "status", "status": self.status})
         return engine
 
