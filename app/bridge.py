@@ -17,16 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-import numpy as np
-from PIL import Image
-
-from app import __version__, audit, retention
-from app.core import backdrop, cleanup
+from app import __version__, retention
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
 from app.core.private import private_dir
 from app.document import TILE, NotReady
-from app.exporting import Exporter, app_preset, file_name, with_mask_options
+from app.exporting import Exporter, app_preset, file_name
 from app.hotfolder import HotFolder
 from app.inference.manifest import discover
 from app.jobs import ExportTask, JobRunner, plain_error
@@ -191,30 +187,15 @@ class Api:
 
     @_envelope
     def punch_holes(self, doc_id: str) -> dict[str, Any]:
-        """Make enclosed gaps that show the background transparent (undoable), e.g. inside a mug handle."""
-        doc = self._runner.get(_doc_id(doc_id))
-        with doc.lock:
-            punched = cleanup.clean(doc.rgb(), Image.fromarray(doc.alpha(), "L"), holes=True)
-            result = doc.replace_mask(np.asarray(punched, dtype=np.uint8))
-        if result["box"] is None:
-            raise BridgeError("no-holes", "No enclosed gaps showing the background were found in this cutout.")
-        self._runner.reassess(doc)
-        return result
+        """Queue making enclosed gaps that show the background transparent (undoable), e.g. inside a
+        mug handle; the job runner does it and answers with the photo's next ``item`` event."""
+        return {"queued": self._runner.fix(_doc_id(doc_id), "punch_holes")}
 
     @_envelope
     def recover_parts(self, doc_id: str) -> dict[str, Any]:
-        """Bring back subject parts the model cut away from a plain backdrop (undoable)."""
-        doc = self._runner.get(_doc_id(doc_id))
-        with doc.lock:
-            raised = backdrop.recover(doc.rgb(), Image.fromarray(doc.alpha(), "L"))
-            if raised is None:
-                raise BridgeError("no-backdrop", "The background is not one plain colour, so parts of the subject "
-                                                 "cannot be told from it: paint them back with Restore.")
-            result = doc.replace_mask(np.asarray(raised, dtype=np.uint8))
-        if result["box"] is None:
-            raise BridgeError("nothing-left-out", "Nothing beside the subject stands out from the plain background.")
-        self._runner.reassess(doc)
-        return result
+        """Queue bringing back subject parts the model cut away from a plain backdrop (undoable);
+        answered like ``punch_holes``."""
+        return {"queued": self._runner.fix(_doc_id(doc_id), "recover_parts")}
 
     # -- export -------------------------------------------------------------------------
     @_envelope
@@ -230,8 +211,8 @@ class Api:
         ids = [_doc_id(i) for i in ids]
         if not ids:
             raise BridgeError("nothing", "Nothing to export yet: wait until a photo is cut out.")
-        exporter = Exporter(preset, template, folder, written=self._written,
-                            on_written=self._auditor(preset, settings))
+        exporter = Exporter(preset, template, folder, written=self._written, audited=bool(settings.get("audit")),
+                            sidecar=bool(settings.get("sidecar")))
         return {"queued": self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))}
 
     @_envelope
@@ -255,8 +236,8 @@ class Api:
             raise BridgeError("invalid", "Choose an output folder outside the watched folder.")
         try:
             self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template,
-                                        str(self._runner.status.get("model_id", "")),
-                                        on_written=self._auditor(preset, settings)).start()
+                                        audited=bool(settings.get("audit")),
+                                        sidecar=bool(settings.get("sidecar"))).start()
         except (JournalError, OSError) as exc:
             raise BridgeError("watch", str(exc)) from None
         return {"watch": self._hotfolder.describe()}
@@ -326,20 +307,6 @@ class Api:
         return {"settings": effective.values, "locked": sorted(effective.locked)}
 
     # -- helpers ------------------------------------------------------------------------
-    def _auditor(self, preset: Any, settings: dict[str, Any]) -> Callable[[Any, Path], None] | None:
-        """The audit record for each written export, when audit is on (by setting or policy)."""
-        status = self._runner.status
-        if not settings.get("audit"):
-            return None
-        sidecar = bool(settings.get("sidecar"))
-
-        def record(doc: Any, output: Path) -> None:
-            audit.record_export(source=doc.path, output=output, model_id=str(status.get("model_id", "")),
-                                model_sha256=str(status.get("model_sha256", "")), preset_id=preset.id,
-                                settings=with_mask_options(preset.settings, doc.mask_options), sidecar=sidecar)
-
-        return record
-
     def _export_choice(self, request: dict[str, Any]) -> tuple[Any, str, Path, dict[str, Any]]:
         """Preset, name template and folder for an export: what the page asked for, except
         where IT's policy pinned the setting (then the page's value is ignored); and the

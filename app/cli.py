@@ -234,6 +234,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
     batch_journal = _open_journal(args, settings, engine.spec.id) if sources else None
     if batch_journal is not None:
         jobs, early = batch_journal.resume(jobs, early)
+    exports, provenance = controls.export_path(args, settings, engine, batch_journal)
     reporter = Reporter(len(jobs), quiet=args.quiet)
     results = [*problems, *early]
     for result in results:
@@ -245,9 +246,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
             reporter.start(engine.description, engine.spec.id)
             on_start = batch_journal.started if batch_journal else None
             for result in run_batch(engine, jobs, settings, int(args.max_megapixels * 1e6), on_start=on_start):
-                controls.after_export(args, engine, settings, result)  # preset rules check, audit record
-                if batch_journal is not None:
-                    batch_journal.record(result)
+                exports.finish(result, provenance)  # the preset's rules, the audit record, the journal line
                 results.append(result)
                 reporter.report(result)
         if batch_journal is not None:
@@ -305,10 +304,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     engine = _engine(args)
-    watcher.after_export = lambda result: controls.after_export(args, engine, settings, result)
     with _open_journal(args, settings, engine.spec.id) as batch_journal, \
             stop_on_signals(watcher.stop, watcher.cancel):
-        failed = watcher.run(engine, batch_journal, int(args.max_megapixels * 1e6))
+        exports, provenance = controls.export_path(args, settings, engine, batch_journal)
+        failed = watcher.run(engine, batch_journal, int(args.max_megapixels * 1e6),
+                             finish=lambda result: exports.finish(result, provenance))
     return EXIT_FAILED if failed and args.once else EXIT_OK
 
 

@@ -9,8 +9,9 @@ Kept out of ``app.cli`` so the CLI only has small hooks:
   pinned value, and a flag asking for another one is refused naming the policy key);
 - ``export_settings(args, settings)`` at the end of ``cli.settings_from``: the ``--preset``
   (explicit flags override it unless it is locked), then the policy, last (``Policy.apply``);
-- ``after_export(args, engine, settings, result)`` for each file ``cut`` wrote: the
-  preset's compliance check (violations become the file's warnings) and the audit record;
+- ``export_path(args, settings, engine, journal)``: the one export path (app.export_service)
+  ``cut`` / ``watch`` hand each result to: the preset's rules check, the audit record, the journal;
+- ``rules_summary(args, results)`` after ``cut``: one line when files break the preset's rules;
 - ``run(args)`` for ``knockout presets …`` and ``knockout cache clear``.
 """
 
@@ -24,8 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app import audit, naming, paths, presets, retention
-from app.core import compliance
+from app import naming, paths, presets, retention
 from app.core.export import ExportSettings
 from app.policy import ENV_FILE, NO_POLICY, Policy, PolicyError, load_policy
 
@@ -261,41 +261,25 @@ def _name(template: str, preset: presets.Preset | None, policy: Policy) -> str:
         raise ControlError(f"the file name template {template!r}{source} names {{preset}}: add --preset ID") from None
 
 
-# ---------------------------------------------------------------- after each export
+# ---------------------------------------------------------------- the export path and after the batch
 
 
-def after_export(args: argparse.Namespace, engine: Any, settings: ExportSettings, result: Any) -> None:
-    """Compliance check of the written file against its preset's rules, then the audit record."""
-    if result.status != "written" or not result.output:
-        return
-    preset = getattr(args, "preset_obj", None)
-    output = Path(result.output)
-    if preset is not None and preset.rules is not None:
-        try:
-            from PIL import Image
+def export_path(args: argparse.Namespace, settings: ExportSettings, engine: Any, journal: Any) -> tuple[Any, Any]:
+    """The one export path (app.export_service) for ``cut`` / ``watch`` as the flags ask for it
+    (the preset's rules, the audit record and sidecar, the journal), and what makes the files:
+    the engine's model and the mask options of ``settings``."""
+    from app.export_service import ExportService
+    from app.pipeline import MaskOptions, Provenance
 
-            with Image.open(output) as written:
-                written.load()
-                violations = compliance.check(written, preset.rules)
-        except OSError as exc:
-            violations = [compliance.Violation("unreadable", f"cannot re-read the output to check it ({exc})")]
-        result.warnings.extend(f"{preset.id} rules: {v.message}" for v in violations)
-        if violations:
-            result.violations = [v.as_dict() for v in violations]  # shows in --json
-    if getattr(args, "audit", False):
-        try:
-            audit.record_export(source=Path(result.source), output=output, model_id=engine.spec.id,
-                                model_sha256=engine.spec.sha256, preset_id=preset.id if preset else None,
-                                settings=settings, sidecar=bool(getattr(args, "sidecar", False)))
-        except OSError as exc:
-            result.status, result.code = "failed", "audit_failed"
-            result.message = f"written, but the audit record could not be saved ({exc.strerror or exc})"
+    service = ExportService(settings, getattr(args, "preset_obj", None), bool(getattr(args, "audit", False)),
+                            bool(getattr(args, "sidecar", False)), journal)
+    return service, Provenance(engine.spec, MaskOptions.of(settings))
 
 
 def rules_summary(args: argparse.Namespace, results: list[Any]) -> None:
     """One closing line when files break their preset's rules (each file's reasons were noted above)."""
     preset = getattr(args, "preset_obj", None)
-    broken = [r for r in results if getattr(r, "violations", None)]
+    broken = [r for r in results if r.violations]
     if preset is not None and broken and not getattr(args, "quiet", False):
         print(f"knockout: {len(broken)} file{'s' if len(broken) != 1 else ''} break the {preset.id} preset's "
               "rules (see the notes above)", file=sys.stderr)

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,9 @@ from app.core import brush
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
 from app.core.private import open_private, private_dir
+
+if TYPE_CHECKING:
+    from app.pipeline import Provenance
 
 TILE = 512
 PREVIEW = 2048
@@ -61,9 +65,8 @@ class Document:
     version: int = 0
     exif: bytes | None = None
     then: Callable[[Document], None] | None = field(default=None, repr=False)  # see JobRunner.add
-    # how its mask was made ({"refine_edges": …, "remove_specks": …}), for the audit record: the
-    # Settings dialog may have changed since the photo was opened
-    mask_options: dict[str, bool] | None = None
+    provenance: Provenance | None = None  # how its mask was made, for the audit record (see attach)
+    residency: Residency | None = field(default=None, repr=False)  # who keeps its pixels in memory
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _rgb: Image.Image | None = field(default=None, repr=False)
     _alpha: np.ndarray | None = field(default=None, repr=False)
@@ -72,7 +75,6 @@ class Document:
     _redo: list[Edit] = field(default_factory=list, repr=False)
     _cache: dict[tuple[object, ...], tuple[bytes, str]] = field(default_factory=dict, repr=False)
     _thumb: bytes | None = field(default=None, repr=False)
-    _residency: Residency | None = field(default=None, repr=False)
 
     # -- state shown in the queue -------------------------------------------------
     @property
@@ -89,9 +91,11 @@ class Document:
         """Decode the source (orientation, colour profile → sRGB, size guard)."""
         return open_image(self.path, self.max_pixels, self.name)
 
-    def attach(self, decoded: Decoded, alpha: Image.Image, flags: list[dict[str, str]]) -> None:
-        """Keep the finished cutout: the photo, the model's mask and the quality flags."""
+    def attach(self, decoded: Decoded, alpha: Image.Image, flags: list[dict[str, str]],
+               provenance: Provenance | None = None) -> None:
+        """Keep the finished cutout: the photo, the model's mask, the quality flags and how it was made."""
         with self.lock:
+            self.provenance = provenance
             self._rgb = decoded.image
             self._alpha = np.array(alpha, dtype=np.uint8)
             self.exif = decoded.exif
@@ -132,8 +136,14 @@ class Document:
             return self._model
 
     def cutout(self) -> Cutout:
+        """The photo and its current mask; the mask shares the document's pixels (hold ``lock``)."""
         with self.lock:
             return Cutout(self.rgb(), Image.fromarray(self.alpha(), "L"))
+
+    def snapshot(self) -> Cutout:
+        """The cutout as it is now, safe to use without the lock: edits go on meanwhile (an export)."""
+        with self.lock:
+            return Cutout(self.rgb(), Image.fromarray(self.alpha().copy(), "L"))
 
     def evict(self) -> bool:
         """Drop the pixels from memory (an edited mask goes to the session folder first).
@@ -168,8 +178,8 @@ class Document:
         return self.spill_dir / f"{self.id}-{kind}.png"
 
     def _touch(self) -> None:
-        if self._residency is not None:
-            self._residency.touch(self)
+        if self.residency is not None:
+            self.residency.touch(self)
 
     def _changed(self) -> None:
         self.version += 1

@@ -1,41 +1,26 @@
-"""Writing an edited cutout from the desktop app with a preset: the preset as the app's
-settings and IT's policy adjust it, the file name from the template, the pixels through
-the same render/save path as the command line, the compliance check of the preset's
-rules, and the audit record when it is on.
+"""Exporting from the desktop app with a preset: the preset as the app's settings and IT's
+policy adjust it, and the file name from the template. The rest (render, write, the preset's
+rules, the audit record) is the one export path, app.export_service.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-from app.core import backdrop, cleanup, compliance
-from app.core.compose import Cutout
 from app.core.errors import OutputError
-from app.core.export import ExportSettings, render, save
 from app.document import Document
+from app.export_service import ExportService, export_fields
 from app.naming import render_name
+from app.pipeline import Job
 from app.policy import Policy, load_policy
 from app.presets import Preset
 
 MASK_OPTIONS = ("refine_edges", "remove_specks")
-
-
-def with_mask_options(export: ExportSettings, options: Mapping[str, bool] | None) -> ExportSettings:
-    """``export`` saying how a mask was made (``Document.mask_options``); unchanged if unknown."""
-    if not options:
-        return export
-    refine = bool(options.get("refine_edges", export.refine_edges))
-    specks = bool(options.get("remove_specks", export.remove_specks))
-    if (refine, specks) == (export.refine_edges, export.remove_specks):
-        return export
-    return dataclasses.replace(export, refine_edges=refine, remove_specks=specks)
 
 
 def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | None = None) -> Preset:
@@ -61,49 +46,33 @@ def file_name(template: str, source: Path, preset: Preset) -> str:
     return name + preset.settings.extension
 
 
-def render_document(doc: Document, settings: ExportSettings) -> tuple[Image.Image, bytes | None]:
-    """The pixels to write for ``doc`` (its current, possibly touched-up mask) and its EXIF."""
-    with doc.lock:
-        cut = doc.cutout()
-        if settings.punch_holes:  # product presets ask for it
-            cut = Cutout(cut.rgb, cleanup.clean(cut.rgb, cut.alpha, holes=True))
-        if settings.recover_parts:  # a team preset for backdrop shoots may
-            cut = Cutout(cut.rgb, backdrop.recover(cut.rgb, cut.alpha) or cut.alpha)
-        return render(cut, settings), doc.exif
-
-
 @dataclass
 class Exporter:
-    """Exports documents into ``folder``; a name already on disk gets ``-2``, ``-3``… unless this
-    session wrote it (exporting again after touching up the mask replaces our own file)."""
+    """Exports documents into ``folder`` through the one export path (app.export_service); a name
+    already on disk gets ``-2``, ``-3``… unless this session wrote it (exporting again after
+    touching up the mask replaces our own file)."""
 
     preset: Preset
     template: str
     folder: Path
     written: set[Path] = field(default_factory=set)
-    on_written: Callable[[Document, Path], None] | None = None  # the audit record, when audit is on
+    audited: bool = False  # an audit record per export (the audit setting or IT's policy)
+    sidecar: bool = False
+    service: ExportService = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        self.service = ExportService(self.preset.settings, self.preset, self.audited, self.sidecar)
+
     def __call__(self, doc: Document) -> dict[str, Any]:
-        if not doc.finished:
+        """On the job runner's worker: the ``export`` event's fields, or OutputError saying why not."""
+        if not doc.finished or doc.provenance is None:
             raise OutputError(f"{doc.name} is not cut out yet", doc.name)
-        target = self._target(doc)
-        image, exif = render_document(doc, self.preset.settings)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            save(image, target, self.preset.settings, exif)
-        except OSError as exc:
-            raise OutputError(f"Could not write {target}: {exc.strerror or exc}", doc.name) from None
-        with self._lock:
-            self.written.add(target)
-        problems = []
-        if self.preset.rules:  # checked on the file as written (profile, JPEG noise), as a reviewer sees it
-            with Image.open(target) as written:
-                problems = compliance.check(written, self.preset.rules)
-        if self.on_written is not None:
-            self.on_written(doc, target)
-        return {"path": str(target), "message": "; ".join(p.message for p in problems) or None,
-                "violations": [{"code": p.code, "message": p.message} for p in problems]}
+        job = Job(doc.path, self._target(doc), doc.name)
+        result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance)
+        if result.status != "written":
+            raise OutputError(result.message or f"{doc.name} could not be exported", doc.name)
+        return export_fields(result)
 
     def _target(self, doc: Document) -> Path:
         name = Path(file_name(self.template, doc.path, self.preset))

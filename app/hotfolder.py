@@ -1,6 +1,7 @@
 """The desktop app's hot folder: the same watching and journal as ``knockout watch``, but
 every photo goes through the app's one job runner, so it shows in the queue and the
-model is never loaded twice.
+model is never loaded twice, and is written through the one export path
+(app.export_service: the preset's rules, the audit record and the journal line, as ``cut``).
 
 The command line's :class:`~app.watch.Watcher` decides *when* a file is complete and
 *where* its cutout goes (mirrored name, never someone else's file); the output folder's
@@ -13,15 +14,12 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from app import naming
-from app.core.export import save
 from app.document import Document
-from app.exporting import render_document
+from app.export_service import ExportService, export_fields
 from app.jobs import JobRunner, plain_error
 from app.journal import Journal, header_for
 from app.pipeline import Job, Result
@@ -33,8 +31,7 @@ class HotFolder:
     """Watches ``inbox``; each complete image is cut out and exported to ``out_dir`` with ``preset``."""
 
     def __init__(self, runner: JobRunner, inbox: Path, out_dir: Path, preset: Preset, template: str,
-                 model_id: str, interval: float = 2.0,
-                 on_written: Callable[[Document, Path], None] | None = None) -> None:
+                 interval: float = 2.0, audited: bool = False, sidecar: bool = False) -> None:
         if not inbox.is_dir():
             raise ValueError(f"{inbox} is not a folder")
         self.runner = runner
@@ -42,10 +39,10 @@ class HotFolder:
         # The CLI's name templates know {stem} {name} {ext} {parent}; the preset id is filled in here.
         self.template = naming.fill(template, {"preset": preset.id})
         self.watcher = Watcher(inbox, out_dir, preset.settings, self.template, interval, quiet=True)
-        self.journal = Journal.open(out_dir, header_for(preset.settings, model_id, self.template))
+        self.journal = Journal.open(out_dir, header_for(preset.settings, runner.model_spec().id, self.template))
+        self.service = ExportService(preset.settings, preset, audited, sidecar, self.journal)
         self.counts = {"written": 0, "failed": 0}
         self.error: str | None = None  # why watching stopped by itself, if it did
-        self.on_written = on_written  # the audit record, when audit is on
         self._thread = threading.Thread(target=self._feed, name="knockout-hotfolder", daemon=True)
 
     def start(self) -> HotFolder:
@@ -83,35 +80,27 @@ class HotFolder:
             self.journal.started(job)
             _added, errors = self.runner.add([job.source], then=functools.partial(self._export, job))
         except Exception as exc:
-            self._record(job, None, plain_error(exc))
+            self._failed(job, plain_error(exc))
             return
         if errors:
-            self._record(job, None, errors[0]["message"])
+            self._failed(job, errors[0]["message"])
 
     def _export(self, job: Job, doc: Document) -> None:
-        """On the worker, right after the cutout: write it where the watcher said, journal it."""
-        started = time.perf_counter()
-        if not doc.finished:
-            self._record(job, None, doc.message or "could not be cut out", started)
+        """On the worker, right after the cutout: the one export path, to where the watcher said."""
+        if not doc.finished or doc.provenance is None:
+            self._failed(job, doc.message or "could not be cut out")
             return
-        try:
-            image, exif = render_document(doc, self.preset.settings)
-            save(image, job.output, self.preset.settings, exif)
-        except Exception as exc:
-            self._record(job, None, plain_error(exc), started)
-            return
-        self._record(job, job.output, None, started)
-        if self.on_written is not None:
-            self.on_written(doc, job.output)
-        self.runner.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "written",
-                                 "path": str(job.output), "message": None})
+        result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance)
+        self._count(result)
+        if result.status == "written":
+            self.runner.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "written",
+                                     **export_fields(result)})
 
-    def _record(self, job: Job, output: Path | None, error: str | None, started: float | None = None) -> None:
-        seconds = time.perf_counter() - started if started else 0.0
-        status = "written" if output is not None else "failed"
-        self.journal.record(Result(job.label, str(job.source), status, output=str(output) if output else None,
-                                   code=None if output else "failed", message=error, seconds=seconds))
-        self.counts[status] += 1
+    def _failed(self, job: Job, message: str) -> None:
+        self._count(self.service.finish(Result(job.label, str(job.source), "failed", code="failed", message=message)))
+
+    def _count(self, result: Result) -> None:
+        self.counts[result.status] += 1
         self._publish()
 
     def _publish(self) -> None:

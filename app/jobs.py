@@ -18,15 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from app import mask_fixes
 from app.core import qa
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import ImageError
-from app.document import Document, Residency
+from app.document import Document, NotReady, Residency
 from app.events import EventHub
+from app.inference.manifest import ModelSpec
 from app.inputs import collect
-from app.pipeline import full_alpha
+from app.pipeline import MaskOptions, Provenance, alpha_for
 
 STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")
 
@@ -75,7 +76,8 @@ class JobRunner:
         self.status: dict[str, Any] = {"provider": "Starting…", "model": "", "ready": False, "offline": True}
         self._engine_factory = engine_factory
         self._engine: Any = None
-        self._tasks: queue.Queue[Any] = queue.Queue()
+        self._tasks: queue.PriorityQueue[tuple[int, int, str, Any]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._cancelled: set[str] = set()
@@ -87,13 +89,13 @@ class JobRunner:
     def start(self) -> JobRunner:
         """Start the worker; it warms the model up first so the first photo is quick."""
         self._worker.start()
-        self._tasks.put(("warm", None))
+        self._queue("warm")
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self.cancel(None)
-        self._tasks.put(("stop", None))
+        self._queue("stop")
         if self._worker.is_alive():
             self._worker.join(timeout=10)
 
@@ -104,7 +106,14 @@ class JobRunner:
             self._engine = None
             self.status = {**self.status, "ready": False, "provider": "Loading model…"}
         self.hub.publish({"type": "status", "status": self.status})
-        self._tasks.put(("warm", None))
+        self._queue("warm")
+
+    def model_spec(self) -> ModelSpec:
+        """The model photos are cut out with now (a journal names it), known before it has loaded:
+        from the engine itself, never from the status the page shows."""
+        with self._lock:
+            engine, factory = self._engine, self._engine_factory
+        return (engine if engine is not None else factory()).spec  # an engine only loads on the worker
 
     def use_mask_options(self, refine_edges: bool, remove_specks: bool) -> None:
         """How photos cut out from now on get their mask (the Settings dialog's cutout quality).
@@ -115,7 +124,7 @@ class JobRunner:
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every queued task is finished (tests and the CLI-less benchmark)."""
         done = threading.Event()
-        self._tasks.put(("mark", done))
+        self._queue("mark", done)
         return done.wait(timeout)
 
     # -- the queue ------------------------------------------------------------------
@@ -128,12 +137,12 @@ class JobRunner:
         added: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
         for path in _expand(paths, errors):
-            doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels)
-            doc._residency = self.residency  # noqa: SLF001 - another change removes this reach-in
+            doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels,
+                           residency=self.residency)
             doc.then = then
             with self._lock:
                 self.docs[doc.id] = doc
-            self._tasks.put(("cut", doc.id))
+            self._queue("cut", doc.id)
             added.append(doc.as_item())
             self._publish_item(doc)
         return added, errors
@@ -172,7 +181,7 @@ class JobRunner:
             if doc.state in ("failed", "cancelled"):
                 self._cancelled.discard(doc.id)
                 self._set(doc, "queued", progress=0.0, message=None)
-                self._tasks.put(("cut", doc.id))
+                self._queue("cut", doc.id)
         return doc.as_item()
 
     def remove(self, doc_id: str) -> None:
@@ -190,16 +199,31 @@ class JobRunner:
 
     def after_queue(self, call: Callable[[], None]) -> None:
         """Run ``call`` on the worker once everything queued so far is done."""
-        self._tasks.put(("call", call))
+        self._queue("call", call)
 
     def export(self, task: ExportTask) -> int:
-        self._tasks.put(("export", task))
+        self._queue("export", task)
         return len(task.ids)
+
+    def fix(self, doc_id: str, kind: str) -> bool:
+        """Queue a whole-mask fix of a finished document (app.mask_fixes): it runs on the worker,
+        before queued cutouts since the user waits for it, and its answer comes with the item event."""
+        if kind not in mask_fixes.FIXES:
+            raise ValueError(f"unknown fix {kind!r}")
+        doc = self.get(doc_id)
+        if not doc.finished:
+            raise NotReady(f"{doc.name} is not cut out yet")
+        self._queue("fix", (doc_id, kind), urgent=True)
+        return True
+
+    def _queue(self, kind: str, arg: Any = None, urgent: bool = False) -> None:
+        """Tasks run in the order queued, except an edit the user waits for, which goes first."""
+        self._tasks.put((0 if urgent else 1, next(self._order), kind, arg))
 
     # -- the worker -----------------------------------------------------------------
     def _work(self) -> None:
         while not self._stop.is_set():
-            kind, arg = self._tasks.get()
+            _priority, _order, kind, arg = self._tasks.get()
             try:
                 if kind == "stop":
                     return
@@ -213,6 +237,8 @@ class JobRunner:
                     self._cut(arg)
                 elif kind == "export":
                     self._export(arg)
+                elif kind == "fix":
+                    self._fix(*arg)
             except Exception as exc:  # the worker must survive anything one task does
                 self.hub.publish({"type": "error", "message": plain_error(exc)})
 
@@ -231,8 +257,8 @@ class JobRunner:
             raise
         with self._lock:
             self._engine = engine
-            self.status = {"provider": engine.description, "model": engine.spec.name, "model_id": engine.spec.id,
-                           "model_sha256": engine.spec.sha256, "ready": True, "offline": True}
+            # what the page shows; journals and audit records read the engine's spec (model_spec, Provenance)
+            self.status = {"provider": engine.description, "model": engine.spec.name, "ready": True, "offline": True}
         self.hub.publish({"type": "status", "status": self.status})
         return engine
 
@@ -257,14 +283,13 @@ class JobRunner:
             if self._take_cancel(doc):
                 return
             with self._lock:
-                refine, specks = self.refine_edges, self.remove_specks
-            alpha = full_alpha(decoded, prob, refine, specks=specks)
-            doc.mask_options = {"refine_edges": refine, "remove_specks": specks}
+                options = MaskOptions(self.refine_edges, self.remove_specks)
+            alpha = alpha_for(decoded, prob, options)
             self._set(doc, "working", progress=0.92)
             flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
             if self._take_cancel(doc):
                 return
-            doc.attach(decoded, alpha, flags)
+            doc.attach(decoded, alpha, flags, Provenance(engine.spec, options))
             self._publish_item(doc)
         except Exception as exc:
             self._set(doc, "failed", progress=0.0, message=plain_error(exc))
@@ -319,16 +344,17 @@ class JobRunner:
             self._set(doc, "cancelled", progress=0.0, message="Cancelled")
         return True
 
-    def reassess(self, doc: Document) -> None:
-        """Run the quality checks again on a finished document's whole-mask edit (punched holes,
-        recovered parts), so its flags say what is still worth a look; brush strokes do not."""
-        with doc.lock:
-            if not doc.finished:
-                return
-            flags = [flag.as_dict() for flag in qa.assess_images(doc.rgb(), Image.fromarray(doc.alpha(), "L"))]
-            doc.flags = flags
-            doc.state = "flagged" if flags else "done"
-        self._publish_item(doc)
+    def _fix(self, doc_id: str, kind: str) -> None:
+        """A whole-mask fix (app.mask_fixes); the page gets its answer as the item event's ``edit``."""
+        try:
+            doc = self.get(doc_id)
+        except KeyError:
+            return  # removed meanwhile
+        try:
+            answer = mask_fixes.apply(doc, kind)
+        except Exception as exc:  # the page waits for an answer, whatever happened
+            answer = {"kind": kind, "ok": False, "error": {"code": "internal", "message": plain_error(exc)}}
+        self._publish_item(doc, edit=answer)
 
     def _set(self, doc: Document, state: str, progress: float | None = None, message: str | None = None) -> None:
         with doc.lock:
@@ -338,8 +364,9 @@ class JobRunner:
             doc.message = message
         self._publish_item(doc)
 
-    def _publish_item(self, doc: Document) -> None:
-        self.hub.publish({"type": "item", "item": doc.as_item(), "summary": self.summary()})
+    def _publish_item(self, doc: Document, edit: dict[str, Any] | None = None) -> None:
+        event = {"type": "item", "item": doc.as_item(), "summary": self.summary()}
+        self.hub.publish(event if edit is None else {**event, "edit": edit})
 
 
 def _expand(paths: Iterable[str | Path], errors: list[dict[str, str]]) -> list[Path]:

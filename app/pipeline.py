@@ -5,6 +5,10 @@ stages overlapped on four threads (decode+resize, inference, edges+render, encod
 and bounded hand-over queues, so decoding, edge work and PNG encoding (which releases
 the GIL) hide behind each other and the model while at most a handful of decoded photos
 are alive at once.
+
+The mask recipe lives here, once (``MaskOptions``, ``alpha_for``, ``fix_mask``): the batch, the
+window's cutouts, its export-time fixes and its Punch holes / Recover parts buttons all use it.
+What happens to a cutout after that is app.export_service.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from app.core.errors import ImageError, OutputError
 from app.core.export import ExportSettings, render, save
 from app.core.refine import refine_alpha
 from app.inference.engine import Engine
+from app.inference.manifest import ModelSpec
 
 
 @dataclass
@@ -51,37 +56,76 @@ class Result:
     height: int | None = None
     warnings: list[str] = field(default_factory=list)
     flags: list[dict[str, str]] = field(default_factory=list)  # QA (app.core.qa): reasons to look at it
+    violations: list[dict[str, str]] = field(default_factory=list)  # the preset's rules it breaks (compliance)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None and v != []}
 
 
-def full_alpha(decoded: Decoded, prob: np.ndarray, refine_edges: bool = True, *,
-               specks: bool = True, holes: bool = False, recover: bool = False) -> Image.Image:
-    """The model's probability map at the photo's size, cleaned up (app.core.cleanup; defaults as
-    ExportSettings'), with parts dropped from a plain backdrop recovered when asked
-    (app.core.backdrop), keeping the source's own transparency."""
-    alpha = refine_alpha(prob, decoded.image) if refine_edges else mask.upscale(prob, decoded.size)
-    alpha = cleanup.clean(decoded.image, alpha, specks=specks, holes=holes)
-    if recover:
-        alpha = backdrop.recover(decoded.image, alpha) or alpha
-    return mask.combine(alpha, decoded.alpha)
+@dataclass(frozen=True)
+class MaskOptions:
+    """How the model's answer becomes a photo's mask (the defaults are ExportSettings')."""
+
+    refine_edges: bool = True  # edges guided by the photo (app.core.refine), else a plain resize
+    remove_specks: bool = True  # stray islands and pinholes cleaned away (app.core.cleanup)
+    punch_holes: bool = False  # enclosed gaps that show the background made transparent
+    recover_parts: bool = False  # parts dropped from a plain backdrop brought back (app.core.backdrop)
+
+    @classmethod
+    def of(cls, settings: ExportSettings) -> MaskOptions:
+        return cls(settings.refine_edges, settings.remove_specks, settings.punch_holes, settings.recover_parts)
+
+    def fixes_only(self) -> MaskOptions:
+        """Only the whole-mask fixes (holes, recovery), for a mask that already exists: its edges
+        and clean-up were made with it, and the user may have touched it up since."""
+        return MaskOptions(False, False, self.punch_holes, self.recover_parts)
 
 
-def settings_alpha(decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> Image.Image:
-    """``full_alpha`` as ``settings`` ask for it."""
-    return full_alpha(decoded, prob, settings.refine_edges, specks=settings.remove_specks, holes=settings.punch_holes,
-                      recover=settings.recover_parts)
+@dataclass(frozen=True)
+class Provenance:
+    """How a cutout was made, for its audit record: the model (the engine's spec: id and sha256,
+    never what a window shows) and the mask options."""
+
+    model: ModelSpec
+    mask: MaskOptions
+
+
+class NoPlainBackdrop(ImageError):
+    """Parts were to be recovered, but the photo's background is not one plain colour."""
+
+    code = "no-backdrop"
+
+
+def alpha_for(decoded: Decoded, prob: np.ndarray, options: MaskOptions) -> Image.Image:
+    """The mask recipe: the model's probability map at the photo's full resolution, then the
+    whole-mask steps (``fix_mask``), keeping the source's own transparency."""
+    alpha = refine_alpha(prob, decoded.image) if options.refine_edges else mask.upscale(prob, decoded.size)
+    return mask.combine(fix_mask(decoded.image, alpha, options), decoded.alpha)
+
+
+def fix_mask(rgb: Image.Image, alpha: Image.Image, options: MaskOptions, strict: bool = False) -> Image.Image:
+    """The recipe's whole-mask steps, in order: clean-up (specks, pinholes), holes, recovery.
+    Recovery needs a plain backdrop: without one the mask stays as it is, or with ``strict``
+    (one fix the user asked for) NoPlainBackdrop says why."""
+    alpha = cleanup.clean(rgb, alpha, specks=options.remove_specks, holes=options.punch_holes)
+    if options.recover_parts:
+        recovered = backdrop.recover(rgb, alpha)
+        if recovered is None and strict:
+            raise NoPlainBackdrop("The background is not one plain colour, so parts of the subject cannot be "
+                                  "told from it: paint them back with Restore.")
+        alpha = alpha if recovered is None else recovered
+    return alpha
 
 
 def matte(engine: Engine, decoded: Decoded, refine_edges: bool = True, recover: bool = False) -> Image.Image:
     """Full-resolution alpha for a decoded photo."""
-    return full_alpha(decoded, engine.predict(decoded.image), refine_edges, recover=recover)
+    return alpha_for(decoded, engine.predict(decoded.image), MaskOptions(refine_edges, recover_parts=recover))
 
 
 def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Image.Image:
     """The exported pixels for one decoded photo."""
-    return render(Cutout(decoded.image, settings_alpha(decoded, engine.predict(decoded.image), settings)), settings)
+    alpha = alpha_for(decoded, engine.predict(decoded.image), MaskOptions.of(settings))
+    return render(Cutout(decoded.image, alpha), settings)
 
 
 def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
@@ -96,9 +140,7 @@ def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
 def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> tuple[Image.Image, list]:
     """The pixels to write for one photo and its QA flags, judged on the full-frame mask (before
     any crop). The decoded photo is released here: only the rendered image goes on."""
-    if job.output.resolve() == job.source.resolve():
-        raise OutputError("refusing to overwrite the source file", job.label)
-    alpha = settings_alpha(decoded, prob, settings)
+    alpha = alpha_for(decoded, prob, MaskOptions.of(settings))
     flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
     image = render(Cutout(decoded.image, alpha), settings)
     del alpha
@@ -106,14 +148,18 @@ def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettin
     return image, flags
 
 
-def _write(job: Job, image: Image.Image, settings: ExportSettings, exif: bytes | None) -> None:
+def write_output(job: Job, image: Image.Image, settings: ExportSettings, exif: bytes | None) -> None:
+    """Encode and write atomically (app.core.export.save); OutputError names the file and why."""
+    if job.output.resolve() == job.source.resolve():
+        raise OutputError("refusing to overwrite the source file", job.label)
     try:
         save(image, job.output, settings, exif)
     except OSError as exc:
         raise OutputError(f"cannot write {job.output} ({exc.strerror or exc})", job.label) from None
 
 
-def _failure(job: Job, exc: BaseException, started: float) -> Result:
+def failed(job: Job, exc: BaseException, started: float) -> Result:
+    """The result of a file that could not be done, with a reason a person can read."""
     if isinstance(exc, ImageError):
         code, message = exc.code, exc.message
     elif isinstance(exc, MemoryError):
@@ -189,7 +235,7 @@ def run_batch(
 
     def fail(job: Job, exc: BaseException, started: float) -> None:
         slots.release()
-        results.put(_failure(job, exc, started))
+        results.put(failed(job, exc, started))
 
     # Each stage guards its whole loop body (a failure is that file's) and always passes
     # _DONE on, so a stage that dies anyway never leaves the next one waiting.
@@ -255,9 +301,9 @@ def run_batch(
             while (item := rendered_q.get()) is not _DONE:
                 job, image, exif, flags, started, width, height, warnings = item
                 try:
-                    _write(job, image, settings, exif)
+                    write_output(job, image, settings, exif)
                 except Exception as exc:
-                    results.put(_failure(job, exc, started))
+                    results.put(failed(job, exc, started))
                     continue
                 finally:
                     del image, item

@@ -64,7 +64,6 @@ class Watcher:
         self.stop = threading.Event()  # stop taking new files; those in flight finish
         self.cancel = threading.Event()  # also drop files decoded but not yet inferred
         self.counts = {"written": 0, "failed": 0, "skipped": 0}
-        self.after_export: Callable[[Result], None] | None = None  # preset rules check + audit (app.controls)
         self.error: str | None = None  # why watching stopped by itself, if it did
         self._taken: dict[Path, Signature] = {}  # versions handed to the pipeline (or found done)
         self._refused: set[Path] = set()  # files skipped unread, each said once
@@ -174,17 +173,19 @@ class Watcher:
         if force or not self.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    def run(self, engine: Any, journal: Journal, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
-        """Watch until stopped (or, with ``once``, until the inbox is done); returns the failures."""
+    def run(self, engine: Any, journal: Journal, max_pixels: int = DEFAULT_MAX_PIXELS,
+            finish: Callable[[Result], Any] | None = None) -> int:
+        """Watch until stopped (or, with ``once``, until the inbox is done); returns the failures.
+        ``finish(result)`` follows each file (app.export_service: the preset's rules, the audit
+        record, the journal line); by default just the journal line."""
+        finish = finish or journal.record
         engine.load()
         stop_hint = "" if self.once else " · Ctrl+C to stop"
         self._say(f"knockout: watching {self.inbox} → {self.out_dir} every {self.interval:g} s · "
                   f"model {engine.spec.id} · {engine.description}{stop_hint}")
         for result in run_batch(engine, self.jobs(journal), self.settings, max_pixels,
                                 cancel=self.cancel, on_start=journal.started, stop=self.stop):
-            if self.after_export is not None:
-                self.after_export(result)
-            journal.record(result)
+            finish(result)
             if result.status == "failed" and self._changed_while_read(Path(result.source)):
                 self._say(f"note   {result.label}: still being written; will try again when it is complete")
                 continue

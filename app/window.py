@@ -171,7 +171,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
         finally:
             if listener:
                 listener.close()
-            api._stop_watch()  # noqa: SLF001 - another change removes this reach-in
+            api.watch_stop()
             runner.stop()
             server.stop()
     return 0

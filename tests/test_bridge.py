@@ -1,12 +1,15 @@
 """The js_api object, called directly (no window): validation, envelopes, delegation."""
 
+import dataclasses
 import os
 import stat
+import threading
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from app import mask_fixes
 from app.bridge import Api
 from app.events import EventHub
 from app.jobs import JobRunner
@@ -327,6 +330,21 @@ def test_audit_record_says_how_the_exported_mask_was_made_not_the_settings_of_to
     runner.stop()
 
 
+def _fix(api, runner, kind, doc_id):
+    """A whole-mask fix through the bridge: the call queues it, the worker does it, and its answer
+    comes with the photo's next item event (as the page gets it)."""
+    events = runner.hub.subscribe()
+    try:
+        assert getattr(api, kind)(doc_id) == {"ok": True, "queued": True}
+        assert runner.wait_idle()
+        seen = [events.get_nowait() for _ in range(events.qsize())]
+    finally:
+        runner.hub.unsubscribe(events)
+    (answer,) = [e["edit"] for e in seen if e["type"] == "item" and "edit" in e and e["item"]["id"] == doc_id]
+    assert answer["kind"] == kind
+    return answer
+
+
 def test_recover_parts_brings_back_what_the_mask_dropped_on_a_plain_backdrop_and_undoes(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
     scene = Image.new("RGB", (240, 200), (200, 202, 205))  # a grey studio sweep
@@ -338,16 +356,16 @@ def test_recover_parts_brings_back_what_the_mask_dropped_on_a_plain_backdrop_and
     pot_only = np.zeros((200, 240), np.uint8)
     pot_only[110:170, 90:150] = 255  # as if the model had kept only the pot
     doc.replace_mask(pot_only)
-    runner.reassess(doc)
+    mask_fixes.assess(doc)
     assert "left-out" in [flag["code"] for flag in doc.flags] and doc.state == "flagged"
-    recovered = api.recover_parts(doc_id)
-    assert recovered["ok"], recovered
+    recovered = _fix(api, runner, "recover_parts", doc_id)
+    assert recovered["ok"] and recovered["can_undo"], recovered
     assert "left-out" not in [flag["code"] for flag in doc.flags]  # the queue no longer asks for a look
     assert doc.alpha()[75, 120] == 255 and doc.alpha()[20, 20] == 0 and doc.alpha()[140, 120] == 255
     api.undo(doc_id)
     assert doc.alpha()[75, 120] == 0
     api.redo(doc_id)
-    assert api.recover_parts(doc_id)["error"]["code"] == "nothing-left-out"
+    assert _fix(api, runner, "recover_parts", doc_id)["error"]["code"] == "nothing-left-out"
     runner.stop()
 
 
@@ -360,7 +378,7 @@ def test_recover_parts_says_so_when_the_background_is_not_plain(tmp_path, hub):
     pot_only = np.zeros((200, 240), np.uint8)
     pot_only[110:170, 90:150] = 255
     runner.get(doc_id).replace_mask(pot_only)
-    error = api.recover_parts(doc_id)["error"]
+    error = _fix(api, runner, "recover_parts", doc_id)["error"]
     assert error["code"] == "no-backdrop" and "Restore" in error["message"]
     runner.stop()
 
@@ -378,14 +396,14 @@ def test_punch_holes_opens_a_background_gap_inside_the_subject_and_undoes(tmp_pa
     photo_pixels[80:120, 80:120] = (20, 30, 40)
     doc._rgb = Image.fromarray(photo_pixels)
     doc.replace_mask(gap)
-    punched = api.punch_holes(doc_id)
-    assert punched["ok"], punched
+    punched = _fix(api, runner, "punch_holes", doc_id)
+    assert punched["ok"] and punched["box"], punched
     assert doc.alpha()[100, 100] == 0 and doc.alpha()[50, 50] == 255
     api.undo(doc_id)
     assert doc.alpha()[100, 100] == 255
-    again = api.punch_holes(doc_id)
+    again = _fix(api, runner, "punch_holes", doc_id)
     assert again["ok"]
-    assert api.punch_holes(doc_id)["error"]["code"] == "no-holes"
+    assert _fix(api, runner, "punch_holes", doc_id)["error"]["code"] == "no-holes"
     runner.stop()
 
 
@@ -515,3 +533,70 @@ def test_pasted_images_are_kept_in_a_private_folder(tmp_path, hub, umask_022):
     (kept,) = (tmp_path / "pasted").glob("clip-*.png")
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     runner.stop()
+
+
+class _SlowLoadingEngine(FakeEngine):
+    """Its model takes a while to load, as the real one does at start-up."""
+
+    def __init__(self):
+        super().__init__()
+        self.spec = dataclasses.replace(self.spec, id="slow-model", sha256="ab" * 32)
+        self.release = threading.Event()
+
+    def load(self):
+        assert self.release.wait(20)
+        return self
+
+
+def test_a_hot_folder_started_while_the_model_loads_records_the_models_provenance(tmp_path, hub):
+    import json
+
+    from app import audit
+
+    (tmp_path / "spill").mkdir()
+    engine = _SlowLoadingEngine()
+    runner = JobRunner(lambda: engine, hub, tmp_path / "spill").start()
+    api = Api(runner, "tok", FakeShell(), NO_POLICY, paste_dir=tmp_path / "pasted")
+    assert api.set_settings({"audit": True})["ok"]
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    assert not api.status()["status"]["ready"]  # the page has not seen the model yet
+    assert api.watch_start({"inbox": str(inbox), "folder": str(out), "preset": "png-master",
+                            "template": "{stem}"})["ok"]
+    engine.release.set()
+    photo(inbox / "a.jpg")
+    try:
+        assert _wait_for(lambda: audit.default_log_path().exists())
+    finally:
+        api.watch_stop()
+        runner.stop()
+    (line,) = audit.default_log_path().read_text().splitlines()
+    assert json.loads(line)["model"] == {"id": "slow-model", "sha256": "ab" * 32}
+    header = json.loads((out / ".knockout-journal.jsonl").read_text().splitlines()[0])
+    assert header["model"] == "slow-model"
+
+
+
+def test_whole_mask_fixes_and_their_quality_check_run_on_the_job_runners_worker(tmp_path, hub, monkeypatch):
+    from app.core import backdrop, cleanup, qa
+
+    threads: dict[str, set[str]] = {"clean": set(), "recover": set(), "assess": set()}
+    for module, name, key in ((cleanup, "clean", "clean"), (backdrop, "recover", "recover"),
+                              (qa, "assess_images", "assess")):
+        real = getattr(module, name)
+
+        def spy(*args, real=real, key=key, **kwargs):
+            threads[key].add(threading.current_thread().name)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    api, runner = _api(tmp_path, hub)
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    for key in threads:
+        threads[key].clear()
+    assert api.punch_holes(doc_id)["ok"] is not None
+    assert api.recover_parts(doc_id)["ok"] is not None
+    assert runner.wait_idle()
+    runner.stop()
+    assert threads == {"clean": {"knockout-jobs"}, "recover": {"knockout-jobs"}, "assess": {"knockout-jobs"}}

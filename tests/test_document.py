@@ -85,7 +85,7 @@ def test_residency_keeps_only_the_most_recent_documents(tmp_path):
     docs = []
     for i in range(3):
         doc = _finished(tmp_path, size=(64, 64), name=f"p{i}.jpg")
-        doc._residency = keep
+        doc.residency = keep
         doc.alpha()
         docs.append(doc)
     assert docs[0]._alpha is None

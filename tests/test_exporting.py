@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from app.exporting import app_preset, with_mask_options
+from app.exporting import app_preset
 from app.policy import Policy
 from app.presets import get_preset
 
@@ -46,37 +46,6 @@ def test_mask_options_come_from_the_apps_settings_not_the_preset():
     preset = _with(get_preset("png-master", Policy()), refine_edges=False)  # a preset asking for plain edges
     result = app_preset(preset, {"refine_edges": True, "remove_specks": False})
     assert (result.settings.refine_edges, result.settings.remove_specks) == (True, False)
-
-
-def test_with_mask_options_records_how_a_mask_was_made_and_keeps_settings_when_unknown():
-    export = get_preset("png-master", Policy()).settings
-    made = with_mask_options(export, {"refine_edges": False, "remove_specks": True})
-    assert (made.refine_edges, made.remove_specks, made.format) == (False, True, export.format)
-    assert with_mask_options(export, None) is export
-    assert with_mask_options(export, {"refine_edges": export.refine_edges}) is export
-
-
-def test_a_preset_asking_to_recover_parts_brings_them_back_in_the_exported_mask(tmp_path):
-    import numpy as np
-    from PIL import Image
-
-    from app.core.decode import open_image
-    from app.core.export import ExportSettings
-    from app.document import Document
-    from app.exporting import render_document
-
-    scene = Image.new("RGB", (240, 200), (200, 202, 205))  # a grey sweep
-    scene.paste((190, 40, 30), (90, 110, 150, 170))  # a red pot...
-    scene.paste((50, 140, 40), (70, 40, 170, 110))  # ...and the plant above it
-    scene.save(tmp_path / "plant.png")
-    doc = Document("d1", tmp_path / "plant.png", "plant.png", tmp_path)
-    pot_only = Image.new("L", (240, 200), 0)
-    pot_only.paste(255, (90, 110, 150, 170))  # the model kept only the pot
-    doc.attach(open_image(doc.path), pot_only, [])
-    plain, _ = render_document(doc, ExportSettings(mask_only=True))
-    recovered, _ = render_document(doc, ExportSettings(mask_only=True, recover_parts=True))
-    assert np.asarray(plain)[75, 120] == 0 and np.asarray(recovered)[75, 120] == 255
-    assert doc.alpha()[75, 120] == 0  # the document's own mask is not changed by an export
 
 
 @pytest.mark.parametrize("pinned", [True, False])

@@ -36,7 +36,7 @@ def runner(tmp_path):
 
 def _hot_folder(tmp_path, runner) -> HotFolder:
     (tmp_path / "inbox").mkdir(exist_ok=True)
-    folder = HotFolder(runner, tmp_path / "inbox", tmp_path / "out", get_preset("png-master"), "{stem}", "fake",
+    folder = HotFolder(runner, tmp_path / "inbox", tmp_path / "out", get_preset("png-master"), "{stem}",
                        interval=0.05)
     return folder
 
@@ -89,3 +89,25 @@ def test_a_full_disk_on_a_photo_journal_line_fails_that_photo_and_the_next_is_ex
         assert not (tmp_path / "out" / "a.png").exists()
     finally:
         hot.stop()
+
+
+def test_a_preset_whose_rules_the_output_breaks_says_so_in_the_hot_folders_export_event(tmp_path, runner):
+    import dataclasses
+
+    from app.core.compliance import Rules
+
+    events = runner.hub.subscribe()
+    (tmp_path / "inbox").mkdir()
+    strict = dataclasses.replace(get_preset("png-master"), rules=Rules(min_size=1000))  # the photo is 96×64
+    hot = HotFolder(runner, tmp_path / "inbox", tmp_path / "out", strict, "{stem}", interval=0.05)
+    photo(tmp_path / "inbox" / "a.jpg")
+    hot.start()
+    seen: list[dict] = []
+    try:
+        assert _wait_for(lambda: seen.extend(_events(events)) or any(e["type"] == "export" for e in seen))
+    finally:
+        hot.stop()
+    (exported,) = [e for e in seen if e["type"] == "export"]
+    assert exported["state"] == "written" and (tmp_path / "out" / "a.png").exists()
+    assert [v["code"] for v in exported["violations"]] == ["too-small"]
+    assert "1000 px" in exported["message"]

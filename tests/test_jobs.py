@@ -224,3 +224,28 @@ def test_mask_options_apply_to_photos_cut_out_afterwards_and_open_ones_keep_thei
 def test_plain_error_never_returns_a_traceback():
     assert plain_error(MemoryError()).startswith("Not enough memory")
     assert "Something went wrong" in plain_error(RuntimeError("x" * 400))
+
+
+def test_a_whole_mask_fix_the_user_waits_for_goes_before_queued_cutouts(tmp_path, hub, events):
+    from app.document import NotReady
+
+    engine = SlowEngine()
+    engine.release.set()
+    runner, _ = _runner(tmp_path, hub, engine)
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        photo(tmp_path / name)
+    (a,), _ = runner.add([tmp_path / "a.jpg"])
+    assert runner.wait_idle()
+    engine.release.clear()
+    engine.entered.clear()
+    (_b, c), _ = runner.add([tmp_path / "b.jpg", tmp_path / "c.jpg"])
+    assert engine.entered.wait(10)  # b is in the model; c waits its turn
+    with pytest.raises(NotReady):
+        runner.fix(c["id"], "punch_holes")
+    _drain(events)
+    assert runner.fix(a["id"], "punch_holes")
+    engine.release.set()
+    assert runner.wait_idle()
+    order = [(e["item"]["id"], "edit" in e) for e in _drain(events) if e["type"] == "item"]
+    assert order.index((a["id"], True)) < order.index((c["id"], False))
+    runner.stop()

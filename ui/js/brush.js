@@ -3,12 +3,16 @@
 // A stroke is collected as points in full-resolution image coordinates while the user
 // drags, drawn live on the overlay canvas for feedback, and sent once on pointerup as
 // api.stroke(id, {mode, radius, hardness, points}). Python paints the real mask; we then
-// refetch only the tiles inside the changed box.
+// refetch only the tiles inside the changed box. Whole-mask fixes (punch holes, recover parts)
+// run on the app's job runner: the call queues one, and its answer (the same shape) comes with
+// the photo's next `item` event as `edit`.
 
-import { call } from './bridge.js';
+import { call, on } from './bridge.js';
 import { $, $$, showError } from './ui.js';
 
 const MAX_POINTS = 20000;
+const FIXES = new Set(['punch_holes', 'recover_parts']);
+const FIX_PATIENCE_MS = 60000; // then stop waiting: a later item event still shows the change
 
 export class Brush {
   constructor(viewer, { onEdited }) {
@@ -21,6 +25,11 @@ export class Brush {
     this.cursor = null; // [x, y] in viewport pixels
     this.busy = Promise.resolve(); // strokes go to Python one after another, in order
     this.state = { can_undo: false, can_redo: false };
+    this.fixes = new Map(); // doc id -> settles the queued whole-mask fix's answer
+    on('item', (event) => {
+      const settle = event.edit && this.fixes.get(event.item.id);
+      if (settle) settle(event.edit);
+    });
 
     viewer.brush = this;
     viewer.onChange(() => this.draw());
@@ -154,14 +163,31 @@ export class Brush {
     });
   }
 
-  /** Undo / redo / reset, in line with strokes still on their way. */
+  /** Undo / redo / reset / the whole-mask fixes, in line with strokes still on their way. */
   history(kind) {
     if (!this.viewer.ready) return;
     const docId = this.viewer.doc.id;
     this.busy = this.busy.then(async () => {
       if (kind === 'undo' && !this.state.can_undo) return;
       if (kind === 'redo' && !this.state.can_redo) return;
-      await this.applied(docId, await call(kind, docId));
+      const result = FIXES.has(kind) ? await this.fix(kind, docId) : await call(kind, docId);
+      if (result) await this.applied(docId, result);
+    });
+  }
+
+  /** Queue a whole-mask fix; resolves to its answer (or the call's error, or null after a minute). */
+  fix(kind, docId) {
+    return new Promise((resolve) => {
+      const settle = (answer) => {
+        clearTimeout(timer);
+        if (this.fixes.get(docId) === settle) this.fixes.delete(docId);
+        resolve(answer);
+      };
+      const timer = setTimeout(() => settle(null), FIX_PATIENCE_MS);
+      this.fixes.set(docId, settle); // before the call: the answer may come before the call returns
+      call(kind, docId).then((queued) => {
+        if (!queued.ok) settle(queued);
+      });
     });
   }
 
