@@ -43,10 +43,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE instead of stdout")
     p.add_argument("--model", help="model to load and time (default: the bundled default)")
     p.add_argument("--device", choices=providers.DEVICES, default="auto", help="as for `knockout cut`")
+    p.set_defaults(run=run)
     return p
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: object = None) -> int:
     report = collect(model=args.model, device=args.device)
     text = json.dumps(report, indent=2) + "\n" if args.json else render(report)
     if args.output is None:

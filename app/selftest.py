@@ -51,6 +51,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "in memory and print the execution provider with timings. Exit code 0 when all checks pass.")
     p.add_argument("--device", choices=DEVICES, default="auto", help="as for `knockout cut`")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(run=run)
     return p
 
 
@@ -154,7 +155,7 @@ def render(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: object = None) -> int:
     report = check(device=args.device)
     if args.json:
         sys.stdout.write(json.dumps(asdict(report), indent=2) + "\n")

@@ -47,7 +47,7 @@ def config_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     """The CLI's engine replaced by a fast stand-in (see tests/fakes.py)."""
     engine = FakeEngine()
-    monkeypatch.setattr(cli, "_engine", lambda args: engine)
+    monkeypatch.setattr(cli.options, "engine_for", lambda args: engine)
     return engine
 
 

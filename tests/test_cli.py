@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from app import cli
+from app.cli import controls, options, report
 from tests.fakes import finish_within, photo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,23 +91,28 @@ def test_summary_names_at_most_ten_flagged_files():
     from app.pipeline import Result
 
     results = [Result(f"{i}.jpg", f"{i}.jpg", "written", flags=[{"code": "halo", "message": "m"}]) for i in range(12)]
-    line = cli.flagged_summary(results)
+    line = report.flagged_summary(results)
     assert line.startswith("12 flagged for review: 0.jpg (halo), 1.jpg (halo)")
     assert "10.jpg" not in line and line.endswith("and 2 more (reasons: --json)")
-    assert cli.flagged_summary(results[:0]) is None
+    assert report.flagged_summary(results[:0]) is None
+
+
+def _settings(argv):
+    """The export settings ``argv`` asks for, as ``cut`` works them out (flags, preset, policy)."""
+    args = cli.build_parser().parse_args(argv)
+    return options.export_choice(args, controls.start(args, argv, cli.build_parser)).settings
 
 
 def test_clean_up_options_reach_the_export_settings():
-    default = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg"]))
-    asked = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg", "--punch-holes", "--keep-specks",
-                                                             "--recover-parts"]))
+    default = _settings(["cut", "a.jpg"])
+    asked = _settings(["cut", "a.jpg", "--punch-holes", "--keep-specks", "--recover-parts"])
     assert (default.remove_specks, default.punch_holes, default.recover_parts) == (True, False, False)
     assert (asked.remove_specks, asked.punch_holes, asked.recover_parts) == (False, True, True)
 
 
 def test_edge_refinement_and_decontamination_are_on_by_default_and_can_be_switched_off():
-    default = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg"]))
-    off = cli.settings_from(cli.build_parser().parse_args(["cut", "a.jpg", "--no-refine-edges", "--no-decontaminate"]))
+    default = _settings(["cut", "a.jpg"])
+    off = _settings(["cut", "a.jpg", "--no-refine-edges", "--no-decontaminate"])
     assert (default.refine_edges, default.decontaminate) == (True, True)
     assert (off.refine_edges, off.decontaminate) == (False, False)
 

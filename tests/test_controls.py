@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app import audit, cli, controls, paths
+from app import audit, cli, paths
+from app.cli import controls
 from app.settings_schema import KEYS
 from tests.fakes import photo
 from tests.imaging_fixtures import GPS_IFD, camera_exif
@@ -82,7 +83,7 @@ def test_policy_forces_cpu_caps_megapixels_and_restricts_models(tmp_path, home, 
         seen.append(args)
         return fake_engine
 
-    monkeypatch.setattr(cli, "_engine", engine)
+    monkeypatch.setattr(cli.options, "engine_for", engine)
     set_policy(home, force_cpu=True, max_megapixels=0.001, allowed_models=["isnet-medium"])
     photo(tmp_path / "a.jpg", size=(96, 64))  # 6144 px > 1000
     code = cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "-q"])  # --device auto: refused
@@ -247,8 +248,9 @@ def _machine_policy(config_dirs: Path, **keys) -> None:
 
 
 def _options(argv: list[str]) -> set[str]:
-    """Every option of a sub-command by its dest, through argparse's public parse (defaults included)."""
-    return set(vars(cli.build_parser().parse_args(argv)))
+    """Every option of a sub-command by its dest, through argparse's public parse (defaults included;
+    ``run`` is the command's own entry point, not an option)."""
+    return set(vars(cli.build_parser().parse_args(argv))) - {"run"}
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -351,5 +353,4 @@ def test_importing_a_preset_with_an_unbounded_template_width_fails_clearly(tmp_p
 ])
 def test_start_records_which_options_the_user_really_typed(home, argv, typed):
     args = cli.build_parser().parse_args(argv)
-    controls.start(args, argv, cli.build_parser)
-    assert args.explicit == typed
+    assert controls.start(args, argv, cli.build_parser).explicit == typed

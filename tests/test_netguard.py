@@ -173,7 +173,7 @@ def test_cli_main_installs_the_guard_before_parsing_arguments():
 
 
 def test_cut_start_line_says_offline(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "_engine", lambda args: FakeEngine())
+    monkeypatch.setattr(cli.options, "engine_for", lambda args: FakeEngine())
     photo(tmp_path / "a.jpg")
     assert cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out")]) == 0
     assert "knockout: 1 image · model fake · CPU · fake · offline\n" in capsys.readouterr().err

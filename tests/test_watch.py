@@ -162,7 +162,7 @@ def test_watch_usage_errors_exit_2(argv, tmp_path, fake_engine, monkeypatch):
 
 def test_sigterm_finishes_the_images_in_flight_and_exits_0(tmp_path, monkeypatch):
     engine = SlowEngine()
-    monkeypatch.setattr(cli, "_engine", lambda args: engine)
+    monkeypatch.setattr(cli.options, "engine_for", lambda args: engine)
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     for i in range(12):
         photo(inbox / f"p{i:02d}.jpg")
@@ -275,7 +275,7 @@ def test_sigterm_stops_the_watch_even_while_a_file_is_stuck(tmp_path, monkeypatc
     from app.core.decode import open_image
 
     monkeypatch.setattr(pipeline, "STOP_GRACE", 0.5, raising=False)
-    monkeypatch.setattr(cli, "_engine", lambda args: FakeEngine())
+    monkeypatch.setattr(cli.options, "engine_for", lambda args: FakeEngine())
     stuck, release, rescued = threading.Event(), threading.Event(), threading.Event()
 
     def decode(path, *args, **kwargs):

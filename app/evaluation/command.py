@@ -59,6 +59,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6,
                    help="refuse larger photos before decoding")
     p.add_argument("-v", "--verbose", action="store_true", help="also print every image's scores")
+    p.set_defaults(run=run)
     return p
 
 
@@ -84,7 +85,7 @@ def _check_folders(args: argparse.Namespace) -> str | None:
     return None
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, context: object = None) -> int:
     """Score every matched pair with every model; print the table, write CSV/HTML if asked."""
     from app.inference.manifest import ManifestError
     from app.inference.session import ModelError

@@ -1,27 +1,28 @@
-"""Privacy and IT controls for the command line: policy, presets, audit, compliance, cache.
+"""Privacy and IT controls for the command line: the policy over the flags, the preset, the export path.
 
-Kept out of ``app.cli`` so the CLI only has small hooks:
-
-- ``start(args, argv, build_parser)`` right after parsing: loads the machine policy
+- ``start(args, argv, build_parser) -> Controls`` right after parsing: loads the machine policy
   (PolicyError: the CLI refuses to run, except ``diagnose`` which reports it), removes
   session folders left by crashed runs, and applies the policy (forced CPU, allowed
   models, maximum size, and for ``cut`` / ``watch`` every locked setting: its flag takes the
   pinned value, and a flag asking for another one is refused naming the policy key);
-- ``export_settings(args, settings)`` at the end of ``cli.settings_from``: the ``--preset``
-  (explicit flags override it unless it is locked), then the policy, last (``Policy.apply``);
-- ``export_path(args, settings, engine, journal)``: the one export path (app.export_service)
+- ``export_choice(args, controls, settings) -> ExportChoice``: the ``--preset`` (explicit
+  flags override it unless it is locked), then the policy, last (``Policy.apply``), and the
+  file name template in force;
+- ``export_path(args, choice, engine, journal)``: the one export path (app.export_service)
   ``cut`` / ``watch`` hand each result to: the preset's rules check, the audit record, the journal;
-- ``rules_summary(args, results)`` after ``cut``: one line when files break the preset's rules;
-- ``run(args)`` for ``knockout presets …`` and ``knockout cache clear``.
+- ``rules_summary(args, choice, results)`` after ``cut``: one line when files break the preset's rules.
+
+What the controls decided travels in ``Controls`` and ``ExportChoice``, never as extra
+attributes on the argparse namespace.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,6 @@ EXPORT_DESTS = {"format": "format", "bg": "background", "mask_only": "mask_only"
 # cli.build_parser: the parser, its sub-commands' parsers made with the given class
 ParserFactory = Callable[[type[argparse.ArgumentParser]], argparse.ArgumentParser]
 CLI_FIELDS = tuple(f for f in naming.FIELDS if f != "preset")  # {preset} only with a preset
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 class ControlError(ValueError):
@@ -78,22 +78,6 @@ def add_exif_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-exif-field", action="append", metavar="NAME",
                    help="keep only this EXIF field (repeatable), e.g. Copyright, Artist, DateTimeOriginal; "
                         "GPS only as GPSInfo")
-
-
-def add_parsers(sub: Any) -> None:
-    pr = sub.add_parser("presets", help="list, show, import or export export presets",
-                        description="Presets are versioned JSON files a team shares; see packaging/policy/README.md.")
-    actions = pr.add_subparsers(dest="presets_action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="list the presets")
-    listing.add_argument("--json", action="store_true")
-    actions.add_parser("show", help="print a preset as its JSON file").add_argument("id")
-    imp = actions.add_parser("import", help="validate a preset file and add it to your presets")
-    imp.add_argument("file", type=Path)
-    exp = actions.add_parser("export", help="write a preset to a JSON file to share")
-    exp.add_argument("id")
-    exp.add_argument("file", type=Path)
-    cache = sub.add_parser("cache", help="clear Knockout's cache (temporary files of earlier sessions)")
-    cache.add_argument("action", choices=("clear",))
 
 
 # ---------------------------------------------------------------- start-up
@@ -125,16 +109,32 @@ def _explicit(argv: list[str], build_parser: ParserFactory) -> set[str]:
     return set(vars(given))
 
 
-def start(args: argparse.Namespace, argv: list[str], build_parser: ParserFactory) -> Policy:
+@dataclass(frozen=True)
+class Controls:
+    """What ``start`` found: the policy in force and which options the user really typed."""
+
+    policy: Policy
+    explicit: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    """What ``cut`` / ``watch`` write: the settings in force, the preset they came from, the name template."""
+
+    settings: ExportSettings
+    preset: presets.Preset | None
+    template: str
+
+
+def start(args: argparse.Namespace, argv: list[str], build_parser: ParserFactory) -> Controls:
     """Load and apply the policy to ``args``; PolicyError if it is broken, ControlError if it forbids args."""
-    args.explicit = _explicit(argv, build_parser)
+    explicit = frozenset(_explicit(argv, build_parser))
     try:
         policy = load_policy()
     except PolicyError:
         if args.command != "diagnose":
             raise
         policy = NO_POLICY  # diagnose reports the broken policy itself
-    args.policy = policy
     if policy.override_ignored and args.command != "diagnose":
         print(f"knockout: ignoring {ENV_FILE}={policy.override_ignored}: the machine policy ({policy.source}) "
               "does not set allow_policy_override", file=sys.stderr)
@@ -152,13 +152,13 @@ def start(args: argparse.Namespace, argv: list[str], build_parser: ParserFactory
             raise ControlError(f"model {args.model!r} is not allowed by your organisation's policy "
                                f"(allowed: {', '.join(policy.allowed_models)}; policy key: allowed_models)")
     if args.command in ("cut", "watch"):
-        _pin_locked_flags(args, policy)
+        _pin_locked_flags(args, policy, explicit)
     if policy.force_cpu and hasattr(args, "device"):
         args.device = "cpu"
-    return policy
+    return Controls(policy, explicit)
 
 
-def _pin_locked_flags(args: argparse.Namespace, policy: Policy) -> None:
+def _pin_locked_flags(args: argparse.Namespace, policy: Policy, explicit: frozenset[str]) -> None:
     """Locked settings replace their flags; a flag asking for another value is refused, naming
     the policy key. Audit and sidecar, when not locked, are on if the flag or the setting says so."""
     from app.settings import load_settings
@@ -171,7 +171,7 @@ def _pin_locked_flags(args: argparse.Namespace, policy: Policy) -> None:
                 setattr(args, dest, bool(value or effective.values.get(key)))
             continue
         pinned = effective.values[key]
-        if dest in args.explicit and _as_setting(dest, value) != _as_setting(dest, _as_arg(dest, pinned)):
+        if dest in explicit and _as_setting(dest, value) != _as_setting(dest, _as_arg(dest, pinned)):
             raise ControlError(_refusal(dest, value, key, pinned, policy.locked_by(key)))
         setattr(args, dest, _as_arg(dest, pinned))
 
@@ -202,22 +202,21 @@ def _refusal(dest: str, value: Any, key: str, pinned: Any, policy_key: str | Non
 # ---------------------------------------------------------------- export settings
 
 
-def export_settings(args: argparse.Namespace, settings: ExportSettings) -> ExportSettings:
+def export_choice(args: argparse.Namespace, controls: Controls, settings: ExportSettings) -> ExportChoice:
     """What ``cut`` / ``watch`` write: the preset's settings with the user's explicit flags over
-    them (refused if the preset is locked), then the policy, last (``Policy.apply``). Also
-    settles ``args.name``: a locked template, else ``--name``, else the preset's template."""
-    policy: Policy = getattr(args, "policy", NO_POLICY)
-    explicit: set[str] = getattr(args, "explicit", set())
-    preset_id = getattr(args, "preset", None)  # a locked preset is already pinned by start()
-    args.preset_obj = None
+    them (refused if the preset is locked), then the policy, last (``Policy.apply``); and the
+    file name template: a locked one, else ``--name``, else the preset's."""
+    policy, explicit = controls.policy, controls.explicit
+    preset_id = args.preset  # a locked preset is already pinned by start()
     if policy.keep_exif_fields is not None and {"keep_exif", "keep_exif_field"} & explicit:
         kept = ", ".join(policy.keep_exif_fields) or "none"
         raise ControlError(f"metadata is set by your organisation's policy (EXIF fields kept: {kept}; "
                            "policy key: keep_exif_fields)")
-    if preset_id is None and isinstance(policy.lock_presets, tuple) and hasattr(args, "preset"):
+    if preset_id is None and isinstance(policy.lock_presets, tuple):
         raise ControlError(f"your organisation's policy allows only these presets: "
                            f"{', '.join(policy.lock_presets)}; choose one with --preset (policy key: lock_presets)")
     choices: dict[str, Any] = {}
+    preset, template = None, args.name
     if preset_id is not None:
         try:
             preset = presets.get_preset(preset_id, policy)
@@ -232,11 +231,8 @@ def export_settings(args: argparse.Namespace, settings: ExportSettings) -> Expor
                                f"it cannot be changed with {flags}")
         settings = preset.settings
         if "name" not in explicit and "template" not in locked:
-            args.name = preset.template
-        args.preset_obj = preset
-    if hasattr(args, "name"):
-        args.name = _name(args.name, args.preset_obj, policy)
-    return policy.apply(settings, choices)
+            template = preset.template
+    return ExportChoice(policy.apply(settings, choices), preset, _name(template, preset, policy))
 
 
 def _preset_lock(preset: presets.Preset, policy: Policy) -> str:
@@ -264,71 +260,20 @@ def _name(template: str, preset: presets.Preset | None, policy: Policy) -> str:
 # ---------------------------------------------------------------- the export path and after the batch
 
 
-def export_path(args: argparse.Namespace, settings: ExportSettings, engine: Any, journal: Any) -> tuple[Any, Any]:
+def export_path(args: argparse.Namespace, choice: ExportChoice, engine: Any, journal: Any) -> tuple[Any, Any]:
     """The one export path (app.export_service) for ``cut`` / ``watch`` as the flags ask for it
     (the preset's rules, the audit record and sidecar, the journal), and what makes the files:
-    the engine's model and the mask options of ``settings``."""
+    the engine's model and the mask options of the settings."""
     from app.export_service import ExportService
     from app.pipeline import MaskOptions, Provenance
 
-    service = ExportService(settings, getattr(args, "preset_obj", None), bool(getattr(args, "audit", False)),
-                            bool(getattr(args, "sidecar", False)), journal)
-    return service, Provenance(engine.spec, MaskOptions.of(settings))
+    service = ExportService(choice.settings, choice.preset, bool(args.audit), bool(args.sidecar), journal)
+    return service, Provenance(engine.spec, MaskOptions.of(choice.settings))
 
 
-def rules_summary(args: argparse.Namespace, results: list[Any]) -> None:
+def rules_summary(args: argparse.Namespace, choice: ExportChoice, results: list[Any]) -> None:
     """One closing line when files break their preset's rules (each file's reasons were noted above)."""
-    preset = getattr(args, "preset_obj", None)
     broken = [r for r in results if r.violations]
-    if preset is not None and broken and not getattr(args, "quiet", False):
-        print(f"knockout: {len(broken)} file{'s' if len(broken) != 1 else ''} break the {preset.id} preset's "
-              "rules (see the notes above)", file=sys.stderr)
-
-
-# ---------------------------------------------------------------- presets and cache commands
-
-
-def run(args: argparse.Namespace) -> int:
-    policy: Policy = getattr(args, "policy", NO_POLICY)
-    try:
-        if args.command == "cache":
-            return _cache_clear()
-        return _presets(args, policy)
-    except presets.PresetError as exc:
-        print(f"knockout: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-
-
-def _presets(args: argparse.Namespace, policy: Policy) -> int:
-    action = args.presets_action
-    if action == "list":
-        problems: list[str] = []
-        found = presets.load_presets(policy, problems)
-        if args.json:
-            print(json.dumps([p.as_dict() for p in found], indent=2))
-        else:
-            rows = [("id", "format", "locked", "source", "label")]
-            rows += [(p.id, p.settings.format, "locked" if p.locked else "", p.source, p.label) for p in found]
-            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-            for row in rows:
-                print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        for problem in problems:
-            print(f"knockout: problem: {problem}", file=sys.stderr)
-        return EXIT_OK
-    if action == "show":
-        print(json.dumps(presets.preset_to_dict(presets.get_preset(args.id, policy)), indent=2))
-        return EXIT_OK
-    if action == "import":
-        preset = presets.import_preset(args.file, policy)
-        print(f"Imported preset {preset.id} (version {preset.version}) into {paths.user_presets_dir()}")
-        return EXIT_OK
-    presets.export_preset(presets.get_preset(args.id, policy), args.file)
-    print(f"Wrote preset {args.id} to {args.file}")
-    return EXIT_OK
-
-
-def _cache_clear() -> int:
-    cache = paths.user_cache_dir()
-    removed = retention.clear_cache(cache)
-    print(f"Removed {len(removed)} item{'s' if len(removed) != 1 else ''} from {cache}")
-    return EXIT_OK
+    if choice.preset is not None and broken and not args.quiet:
+        print(f"knockout: {len(broken)} file{'s' if len(broken) != 1 else ''} break the {choice.preset.id} "
+              "preset's rules (see the notes above)", file=sys.stderr)
