@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from app import paths
-from app.policy import NO_POLICY, Policy, PolicyError, load_policy, registry_to_dict
+from app.policy import NO_POLICY, Policy, PolicyError, load_policy
+from app.policy_sources import registry_to_dict
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_a_bad_registry_value_fails_closed_naming_it(policy_file, values, expect
 def test_the_admx_template_writes_exactly_the_registry_values_we_read():
     import re
 
-    from app.policy import REGISTRY_VALUES
+    from app.policy_sources import REGISTRY_VALUES
 
     admx = (Path(__file__).resolve().parent.parent / "packaging" / "policy" / "knockout.admx").read_text()
     assert set(re.findall(r'valueName="(\w+)"', admx)) == set(REGISTRY_VALUES)
@@ -141,7 +142,7 @@ def test_metadata_policy_overrides_what_a_preset_keeps():
 def test_macos_managed_preferences_use_the_file_keys_and_override_the_file(policy_file, tmp_path):
     import plistlib
 
-    from app.policy import read_managed_prefs
+    from app.policy_sources import read_managed_prefs
 
     write(policy_file, {"force_cpu": False, "max_megapixels": 20})
     plist = tmp_path / "app.knockout.desktop.plist"

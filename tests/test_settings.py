@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.policy import Policy, PolicyError, load_policy, policy_from_dict, registry_to_dict
+from app.policy import Policy, PolicyError, load_policy, policy_from_dict
+from app.policy_sources import registry_to_dict
 from app.settings import load_settings, save_settings, settings_file
 from app.settings_schema import DEFAULTS, KEYS, SettingsError
 
