@@ -20,16 +20,17 @@ from typing import Any, BinaryIO, Protocol
 from app import __version__, retention
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
+from app.core.errors import KnockoutError, NotFound, NotReady
 from app.core.private import private_dir
-from app.document import TILE, NotReady
+from app.document import TILE
 from app.exporting import Exporter, app_preset, file_name
 from app.hotfolder import HotFolder
 from app.inference.manifest import discover
 from app.jobs import ExportTask, JobRunner, plain_error
 from app.journal import JournalError
 from app.policy import Policy
-from app.presets import PresetError, get_preset, load_presets
-from app.settings import SettingsError, load_settings, save_settings
+from app.presets import get_preset, load_presets
+from app.settings import load_settings, save_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,10 @@ class Shell(Protocol):
     def reveal(self, folder: str) -> None: ...
 
 
-class BridgeError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class BridgeError(KnockoutError):
+    """What the page sent cannot be used (``code`` "invalid"), or there is nothing to do yet."""
+
+    code = "invalid"
 
 
 def _envelope(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -57,13 +57,13 @@ def _envelope(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, 
     def wrapper(self: Api, *args: Any) -> dict[str, Any]:
         try:
             return {"ok": True, **method(self, *args)}
-        except BridgeError as exc:
+        except NotReady as exc:
+            return {"ok": False, "error": {"code": "not-ready", "message": f"{exc}. Wait for it to finish."}}
+        except KnockoutError as exc:
             return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
         except KeyError:
             return {"ok": False, "error": {"code": "not-found", "message": "That image is no longer in the list."}}
-        except NotReady as exc:
-            return {"ok": False, "error": {"code": "not-ready", "message": f"{exc}. Wait for it to finish."}}
-        except (ValueError, TypeError, PresetError, SettingsError) as exc:
+        except (ValueError, TypeError) as exc:
             code = getattr(exc, "code", "invalid")
             return {"ok": False, "error": {"code": code, "message": str(exc)}}
         except Exception as exc:
@@ -108,7 +108,7 @@ class Api:
     @_envelope
     def open_paths(self, paths: list[str]) -> dict[str, Any]:
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise BridgeError("invalid", "Expected a list of file paths.")
+            raise BridgeError("Expected a list of file paths.")
         added, errors = self._runner.add(paths)
         return {"added": added, "errors": errors}
 
@@ -201,16 +201,16 @@ class Api:
     @_envelope
     def export(self, request: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(request, dict):
-            raise BridgeError("invalid", "Expected an export request.")
+            raise BridgeError("Expected an export request.")
         preset, template, folder, settings = self._export_choice(request)
         if not folder.is_absolute():
-            raise BridgeError("invalid", "Choose an output folder first.")
+            raise BridgeError("Choose an output folder first.")
         ids = request.get("ids")
         if ids is None:
             ids = [item["id"] for item in self._runner.items() if item["state"] in ("done", "flagged")]
         ids = [_doc_id(i) for i in ids]
         if not ids:
-            raise BridgeError("nothing", "Nothing to export yet: wait until a photo is cut out.")
+            raise BridgeError("Nothing to export yet: wait until a photo is cut out.", code="nothing")
         exporter = Exporter(preset, template, folder, written=self._written, audited=bool(settings.get("audit")),
                             sidecar=bool(settings.get("sidecar")))
         return {"queued": self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))}
@@ -219,7 +219,7 @@ class Api:
     def open_folder(self, path: str) -> dict[str, Any]:
         folder = Path(str(path))
         if not folder.is_dir():
-            raise BridgeError("not-found", f"The folder {folder} does not exist any more.")
+            raise NotFound(f"The folder {folder} does not exist any more.")
         self._shell.reveal(str(folder))
         return {}
 
@@ -228,18 +228,18 @@ class Api:
     def watch_start(self, request: dict[str, Any]) -> dict[str, Any]:
         """Watch a folder: each photo that lands there is cut out and exported with a preset."""
         if not isinstance(request, dict) or not request.get("inbox"):
-            raise BridgeError("invalid", "Choose the folder to watch first.")
+            raise BridgeError("Choose the folder to watch first.")
         self._stop_watch()
         preset, template, folder, settings = self._export_choice(request)
         inbox = Path(str(request["inbox"])).expanduser()
         if folder.resolve() == inbox.resolve():
-            raise BridgeError("invalid", "Choose an output folder outside the watched folder.")
+            raise BridgeError("Choose an output folder outside the watched folder.")
         try:
             self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template,
                                         audited=bool(settings.get("audit")),
                                         sidecar=bool(settings.get("sidecar"))).start()
         except (JournalError, OSError) as exc:
-            raise BridgeError("watch", str(exc)) from None
+            raise BridgeError(str(exc), code="watch") from None
         return {"watch": self._hotfolder.describe()}
 
     @_envelope
@@ -270,7 +270,7 @@ class Api:
     @_envelope
     def save_diagnostics(self) -> dict[str, Any]:
         if self._report is None:
-            raise BridgeError("nothing", "Run the diagnostics first.")
+            raise BridgeError("Run the diagnostics first.", code="nothing")
         target = self._shell.save_file("knockout-diagnostics.txt")
         if not target:
             return {"path": None}
@@ -296,7 +296,7 @@ class Api:
     @_envelope
     def set_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(changes, dict):
-            raise BridgeError("invalid", "Expected the settings to change.")
+            raise BridgeError("Expected the settings to change.")
         before = load_settings(self._policy).values
         effective = save_settings(changes, self._policy)
         if (before.get("model"), before.get("device")) != (effective.values.get("model"),
@@ -341,5 +341,5 @@ def _real_engine(model: str | None, device: str) -> Any:
 
 def _doc_id(value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > 40:
-        raise BridgeError("invalid", "Expected an image id.")
+        raise BridgeError("Expected an image id.")
     return value

@@ -24,6 +24,7 @@ from PIL import Image
 from app.core import brush
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
+from app.core.errors import NotReady
 from app.core.private import open_private, private_dir
 
 if TYPE_CHECKING:
@@ -34,10 +35,6 @@ PREVIEW = 2048
 THUMB = 160
 VIEWS = ("cutout", "original", "mask")
 MAX_HISTORY = 50
-
-
-class NotReady(Exception):
-    """The cutout is not finished yet (the page asked for a mask or an edit too early)."""
 
 
 @dataclass

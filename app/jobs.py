@@ -22,8 +22,8 @@ import numpy as np
 from app import mask_fixes
 from app.core import qa
 from app.core.decode import DEFAULT_MAX_PIXELS
-from app.core.errors import ImageError
-from app.document import Document, NotReady, Residency
+from app.core.errors import ImageError, NotReady
+from app.document import Document, Residency
 from app.events import EventHub
 from app.inference.manifest import ModelSpec
 from app.inputs import collect

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app import paths, settings_schema
+from app.core.errors import KnockoutError
 from app.settings_schema import SettingsError, validate
 
 if TYPE_CHECKING:
@@ -55,8 +56,10 @@ FILE_KEYS = {"knockout_policy", "lock_presets", "force_cpu", "default_output_dir
 EXPORT_SWITCHES = ("refine_edges", "decontaminate", "remove_specks")  # settings that are ExportSettings fields
 
 
-class PolicyError(Exception):
+class PolicyError(KnockoutError):
     """A machine policy exists but is broken: Knockout refuses to run without it."""
+
+    code = "policy_error"
 
 
 @dataclass(frozen=True)

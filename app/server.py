@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from app.core.errors import explain
-from app.document import NotReady
+from app.core.errors import NotReady, explain
 from app.events import EventHub
 
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; "

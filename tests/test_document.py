@@ -11,7 +11,8 @@ from PIL import EpsImagePlugin, Image, ImageFile
 from app.core import errors
 from app.core.brush import Stroke
 from app.core.decode import open_image
-from app.document import TILE, Document, NotReady, Residency
+from app.core.errors import NotReady
+from app.document import TILE, Document, Residency
 from tests.fakes import photo
 from tests.imaging_fixtures import camera_exif, png_header_only
 

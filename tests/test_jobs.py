@@ -227,7 +227,7 @@ def test_plain_error_never_returns_a_traceback():
 
 
 def test_a_whole_mask_fix_the_user_waits_for_goes_before_queued_cutouts(tmp_path, hub, events):
-    from app.document import NotReady
+    from app.core.errors import NotReady
 
     engine = SlowEngine()
     engine.release.set()

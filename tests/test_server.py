@@ -9,7 +9,8 @@ import threading
 import pytest
 from PIL import Image
 
-from app.document import Document, NotReady
+from app.core.errors import NotReady
+from app.document import Document
 from app.events import EventHub
 from app.server import CSP, LoopbackServer
 

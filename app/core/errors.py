@@ -64,6 +64,18 @@ def explain(exc: BaseException) -> Explained:
                      unexpected=True, reference=reference)
 
 
+class NotFound(KnockoutError):
+    """What was asked for is not there (any more): a photo removed from the list, a tile past the edge."""
+
+    code = "not-found"
+
+
+class NotReady(KnockoutError):
+    """What was asked for is not finished yet (the page asked for a mask or an edit too early)."""
+
+    code = "not-ready"
+
+
 class ImageError(KnockoutError):
     """A photo that cannot be read or written; ``path`` names it."""
 
