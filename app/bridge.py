@@ -20,14 +20,13 @@ from typing import Any, BinaryIO, Protocol
 from app import __version__, retention
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
-from app.core.errors import KnockoutError, NotFound, NotReady
+from app.core.errors import KnockoutError, NotFound, NotReady, explain
 from app.core.private import private_dir
 from app.document import TILE
 from app.exporting import Exporter, app_preset, file_name
 from app.hotfolder import HotFolder
 from app.inference.manifest import discover
-from app.jobs import ExportTask, JobRunner, plain_error
-from app.journal import JournalError
+from app.jobs import ExportTask, JobRunner
 from app.policy import Policy
 from app.presets import get_preset, load_presets
 from app.settings import load_settings, save_settings
@@ -51,24 +50,16 @@ class BridgeError(KnockoutError):
 
 
 def _envelope(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """Every answer is JSON-safe; every failure is one plain-language error object."""
+    """Every answer is JSON-safe; every failure is one plain-language error object, said as
+    ``app.core.errors.explain`` says it: a KnockoutError by its code and message, anything else
+    as the bug it is (logged under a reference), never as the user's mistake."""
 
     @functools.wraps(method)
     def wrapper(self: Api, *args: Any) -> dict[str, Any]:
         try:
             return {"ok": True, **method(self, *args)}
-        except NotReady as exc:
-            return {"ok": False, "error": {"code": "not-ready", "message": f"{exc}. Wait for it to finish."}}
-        except KnockoutError as exc:
-            return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
-        except KeyError:
-            return {"ok": False, "error": {"code": "not-found", "message": "That image is no longer in the list."}}
-        except (ValueError, TypeError) as exc:
-            code = getattr(exc, "code", "invalid")
-            return {"ok": False, "error": {"code": code, "message": str(exc)}}
         except Exception as exc:
-            log.exception("bridge call %s failed", method.__name__)
-            return {"ok": False, "error": {"code": "internal", "message": plain_error(exc)}}
+            return {"ok": False, "error": explain(exc).for_window()}
 
     return wrapper
 
@@ -165,13 +156,13 @@ class Api:
     def document(self, doc_id: str) -> dict[str, Any]:
         doc = self._runner.get(_doc_id(doc_id))
         if not doc.finished:
-            raise NotReady(f"{doc.name} is not cut out yet")
+            raise NotReady.cutout(doc.name)
         return {"id": doc.id, "name": doc.name, "width": doc.width, "height": doc.height, "tile": TILE,
                 "levels": doc.levels(), **doc.edit_state()}
 
     @_envelope
     def stroke(self, doc_id: str, stroke: dict[str, Any]) -> dict[str, Any]:
-        return self._runner.get(_doc_id(doc_id)).stroke(Stroke.from_json(stroke))
+        return self._runner.get(_doc_id(doc_id)).stroke(_stroke(stroke))
 
     @_envelope
     def undo(self, doc_id: str) -> dict[str, Any]:
@@ -232,14 +223,12 @@ class Api:
         self._stop_watch()
         preset, template, folder, settings = self._export_choice(request)
         inbox = Path(str(request["inbox"])).expanduser()
+        if not inbox.is_dir():
+            raise BridgeError(f"{inbox} is not a folder: choose the folder to watch.")
         if folder.resolve() == inbox.resolve():
             raise BridgeError("Choose an output folder outside the watched folder.")
-        try:
-            self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template,
-                                        audited=bool(settings.get("audit")),
-                                        sidecar=bool(settings.get("sidecar"))).start()
-        except (JournalError, OSError) as exc:
-            raise BridgeError(str(exc), code="watch") from None
+        self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template, audited=bool(settings.get("audit")),
+                                    sidecar=bool(settings.get("sidecar"))).start()
         return {"watch": self._hotfolder.describe()}
 
     @_envelope
@@ -319,7 +308,10 @@ class Api:
 
         preset = app_preset(get_preset(str(pick("preset", "preset")), self._policy), settings, self._policy)
         template = str(pick("template", "template") or preset.template)
-        file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
+        try:
+            file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
+        except ValueError as exc:
+            raise BridgeError(str(exc)) from None
         folder = Path(str(pick("output_dir", "folder"))).expanduser()
         return preset, template, folder, settings
 
@@ -337,6 +329,14 @@ def _real_engine(model: str | None, device: str) -> Any:
     from app.inference.engine import Engine
 
     return Engine(model=model, device=device)
+
+
+def _stroke(value: object) -> Stroke:
+    """The page's brush stroke, checked (app.core.brush says what is wrong with it)."""
+    try:
+        return Stroke.from_json(value)
+    except ValueError as exc:
+        raise BridgeError(str(exc)) from None
 
 
 def _doc_id(value: object) -> str:

@@ -24,7 +24,7 @@ from PIL import Image
 from app.core import brush
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
-from app.core.errors import NotReady
+from app.core.errors import NotFound, NotReady
 from app.core.private import open_private, private_dir
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class Document:
     def alpha(self) -> np.ndarray:
         with self.lock:
             if not self.finished:
-                raise NotReady(f"{self.name} is not cut out yet")
+                raise NotReady.cutout(self.name)
             if self._alpha is None:
                 spilled = self._spill_path("mask")
                 self._alpha = _load_mask(spilled) if spilled.exists() else self.model_alpha().copy()
@@ -278,12 +278,12 @@ class Document:
             if not self.width or not self.height:  # the original, before the cutout is done
                 self.width, self.height = self.rgb().size
         if not 0 <= z < self.levels():
-            raise KeyError("no such zoom level")
+            raise NotFound("no such zoom level")
         assert self.width and self.height
         scale = 2**z
         lw, lh = -(-self.width // scale), -(-self.height // scale)
         if not (0 <= x * TILE < lw and 0 <= y * TILE < lh):
-            raise KeyError("no such tile")
+            raise NotFound("no such tile")
         box = (x * TILE * scale, y * TILE * scale, min(self.width, (x + 1) * TILE * scale),
                min(self.height, (y + 1) * TILE * scale))
         size = (min(TILE, lw - x * TILE), min(TILE, lh - y * TILE))
@@ -296,7 +296,7 @@ class Document:
         The document is locked only while the (small) picture is cut out of the full-size
         pixels; encoding happens outside, so a brush stroke never waits for a preview."""
         if view not in VIEWS:
-            raise KeyError(f"unknown view {view!r}")
+            raise NotFound(f"no such view {view!r}")
         with self.lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -327,9 +327,9 @@ class Document:
         12 MP RGBA image first costs most of a second; this costs a few tens of ms.
         """
         if view not in VIEWS:
-            raise KeyError(f"unknown view {view!r}")
+            raise NotFound(f"no such view {view!r}")
         if view != "original" and not self.finished:
-            raise NotReady(f"{self.name} is not cut out yet")
+            raise NotReady.cutout(self.name)
         rgb = self.rgb() if view != "mask" else None
         mask = Image.fromarray(self.alpha(), "L") if view != "original" else None
         source = rgb if rgb is not None else mask

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from app.core.errors import CorruptImage, Explained, ImageError, KnockoutError, OutputError, explain
+from app.core.errors import CorruptImage, Explained, ImageError, KnockoutError, OutputError, explain, sentence
 
 
 def test_every_image_error_is_a_knockout_error_with_a_code_and_a_message():
@@ -76,3 +76,14 @@ def test_every_error_knockout_raises_on_purpose_is_a_knockout_error_with_a_stabl
     generic = sorted(name for name, cls in classes.items()
                      if cls is not KnockoutError and getattr(cls, "code", None) == KnockoutError.code)
     assert generic == []  # each says what kind of failure it is
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("could not read or write /out/a.png: disk full", "Could not read or write /out/a.png: disk full."),
+    ("That image is no longer in the list.", "That image is no longer in the list."),
+    ("a.jpg is not cut out yet: wait for it to finish", "a.jpg is not cut out yet: wait for it to finish."),
+    ("iPhone photos need HEIC support", "iPhone photos need HEIC support."),
+])
+def test_the_window_shows_a_sentence_without_renaming_files(text, shown):
+    assert sentence(text) == shown
+    assert Explained("x", text).for_window() == {"code": "x", "message": shown}
