@@ -64,17 +64,37 @@ def _envelope(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, 
     return wrapper
 
 
+class Pasteboard:
+    """Where pasted pictures arrive: the loopback server's ``POST /paste`` hands it the bytes
+    (pixels never travel through js_api, so this is not part of ``Api``). Each one is kept in the
+    session's private paste folder and queued like an opened file."""
+
+    def __init__(self, runner: JobRunner, folder: Path) -> None:
+        self._runner = runner
+        self._folder = folder
+
+    def open(self, data: bytes, name: str) -> dict[str, Any]:
+        """Keep ``data`` as a file named after ``name`` and queue it: ``{ok, ids}`` for the page."""
+        private_dir(self._folder)
+        stem = Path(name).stem or "pasted"
+        suffix = Path(name).suffix.lower() or ".png"
+        with tempfile.NamedTemporaryFile(dir=self._folder, prefix=f"{stem}-", suffix=suffix, delete=False) as fh:
+            fh.write(data)
+        added, _errors = self._runner.add([fh.name])
+        ids = [item["id"] for item in added]
+        self._runner.hub.publish({"type": "opened", "ids": ids})
+        return {"ok": True, "ids": ids}
+
+
 class Api:
     """Methods the page calls as ``window.pywebview.api.<name>(...)``."""
 
     def __init__(self, runner: JobRunner, token: str, shell: Shell, policy: Policy | None = None,
-                 paste_dir: Path | None = None, engine_factory: Callable[[str | None, str], Any] | None = None,
-                 ) -> None:
+                 engine_factory: Callable[[str | None, str], Any] | None = None) -> None:
         self._runner = runner
         self._token = token
         self._shell = shell
         self._policy = policy
-        self._paste_dir = paste_dir
         self._written: set[Path] = set()
         self._engine_factory = engine_factory or _real_engine
         self._hotfolder: HotFolder | None = None
@@ -111,21 +131,6 @@ class Api:
     @_envelope
     def choose_folder(self) -> dict[str, Any]:
         return {"path": self._shell.choose_folder()}
-
-    def open_pasted(self, data: bytes, name: str) -> dict[str, Any]:
-        """Called by the loopback server with pasted bytes (never through js_api)."""
-        if self._paste_dir is None:  # no session folder given: a private one of our own
-            self._paste_dir = Path(tempfile.mkdtemp(prefix="knockout-pasted-"))
-        private_dir(self._paste_dir)
-        stem = Path(name).stem or "pasted"
-        suffix = Path(name).suffix.lower() or ".png"
-        with tempfile.NamedTemporaryFile(dir=self._paste_dir, prefix=f"{stem}-", suffix=suffix,
-                                         delete=False) as fh:
-            fh.write(data)
-        added, _errors = self._runner.add([fh.name])
-        ids = [item["id"] for item in added]
-        self._runner.hub.publish({"type": "opened", "ids": ids})
-        return {"ok": True, "ids": ids}
 
     # -- the queue ----------------------------------------------------------------------
     @_envelope

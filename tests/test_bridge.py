@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from app import mask_fixes
-from app.bridge import Api
+from app.bridge import Api, Pasteboard
 from app.events import EventHub
 from app.jobs import JobRunner
 from app.policy import NO_POLICY, Policy
@@ -43,7 +43,7 @@ def hub():
 def _api(tmp_path, hub, shell=None, policy=NO_POLICY):
     (tmp_path / "spill").mkdir(exist_ok=True)
     runner = JobRunner(lambda: FakeEngine(), hub, tmp_path / "spill").start()
-    return Api(runner, "tok", shell or FakeShell(), policy, paste_dir=tmp_path / "pasted"), runner
+    return Api(runner, "tok", shell or FakeShell(), policy), runner
 
 
 def _open_done(api, runner, path):
@@ -66,7 +66,7 @@ def test_hello_gives_the_page_what_it_needs_to_start(tmp_path, hub):
 def test_public_surface_is_only_the_documented_methods(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
     public = {name for name in dir(api) if not name.startswith("_")}
-    assert public == {"hello", "status", "open_paths", "open_dialog", "choose_folder", "open_pasted", "queue",
+    assert public == {"hello", "status", "open_paths", "open_dialog", "choose_folder", "queue",
                       "cancel", "retry", "remove", "clear", "document", "stroke", "undo", "redo", "reset",
                       "punch_holes", "recover_parts", "export", "open_folder", "get_settings", "set_settings",
                       "watch_start", "watch_stop", "diagnostics", "save_diagnostics", "clear_cache"}
@@ -154,10 +154,10 @@ def test_the_open_dialog_and_folder_chooser_go_through_the_shell(tmp_path, hub):
 
 
 def test_pasted_bytes_become_a_queued_photo(tmp_path, hub):
-    api, runner = _api(tmp_path, hub)
+    _api_unused, runner = _api(tmp_path, hub)
     events = hub.subscribe()
     photo(tmp_path / "clip.png")
-    result = api.open_pasted((tmp_path / "clip.png").read_bytes(), "clip.png")
+    result = Pasteboard(runner, tmp_path / "pasted").open((tmp_path / "clip.png").read_bytes(), "clip.png")
     assert result["ok"] and len(result["ids"]) == 1
     runner.wait_idle()
     assert runner.get(result["ids"][0]).state == "done"
@@ -568,9 +568,9 @@ def test_the_hot_folder_refuses_an_unbounded_template_up_front(tmp_path, hub):
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_pasted_images_are_kept_in_a_private_folder(tmp_path, hub, umask_022):
-    api, runner = _api(tmp_path, hub)
+    _api_unused, runner = _api(tmp_path, hub)
     photo(tmp_path / "clip.png")
-    api.open_pasted((tmp_path / "clip.png").read_bytes(), "clip.png")
+    Pasteboard(runner, tmp_path / "pasted").open((tmp_path / "clip.png").read_bytes(), "clip.png")
     runner.wait_idle()
     assert stat.S_IMODE((tmp_path / "pasted").stat().st_mode) == 0o700
     (kept,) = (tmp_path / "pasted").glob("clip-*.png")
@@ -599,7 +599,7 @@ def test_a_hot_folder_started_while_the_model_loads_records_the_models_provenanc
     (tmp_path / "spill").mkdir()
     engine = _SlowLoadingEngine()
     runner = JobRunner(lambda: engine, hub, tmp_path / "spill").start()
-    api = Api(runner, "tok", FakeShell(), NO_POLICY, paste_dir=tmp_path / "pasted")
+    api = Api(runner, "tok", FakeShell(), NO_POLICY)
     assert api.set_settings({"audit": True})["ok"]
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
