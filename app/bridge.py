@@ -13,11 +13,28 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from app import __version__, retention
+from app.answers import (
+    Cleared,
+    DocumentAnswer,
+    Done,
+    EditAnswer,
+    ExportQueued,
+    HelloAnswer,
+    ItemAnswer,
+    ModelChoice,
+    Opened,
+    PathAnswer,
+    QueueAnswer,
+    Queued,
+    SettingsAnswer,
+    StatusAnswer,
+    WatchAnswer,
+)
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
 from app.core.errors import KnockoutError, NotFound, NotReady, explain
@@ -49,7 +66,7 @@ class BridgeError(KnockoutError):
     code = "invalid"
 
 
-def _envelope(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def _envelope(method: Callable[..., Mapping[str, object]]) -> Callable[..., dict[str, Any]]:
     """Every answer is JSON-safe; every failure is one plain-language error object, said as
     ``app.core.errors.explain`` says it: a KnockoutError by its code and message, anything else
     as the bug it is (logged under a reference), never as the user's mistake."""
@@ -102,7 +119,7 @@ class Api:
 
     # -- start-up -----------------------------------------------------------------------
     @_envelope
-    def hello(self) -> dict[str, Any]:
+    def hello(self) -> HelloAnswer:
         effective = load_settings(self._policy)
         watch = self._hotfolder.describe() if self._hotfolder else None
         return {"version": __version__, "token": self._token, "status": self._runner.status, "watch": watch,
@@ -110,55 +127,55 @@ class Api:
                 "presets": [p.as_dict() for p in load_presets(self._policy)], "models": self._models()}
 
     @_envelope
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusAnswer:
         hot = self._hotfolder
         return {"status": self._runner.status, "watch": hot.describe() if hot else None,
                 "watch_error": hot.error if hot else None}
 
     # -- getting images in --------------------------------------------------------------
     @_envelope
-    def open_paths(self, paths: list[str]) -> dict[str, Any]:
+    def open_paths(self, paths: list[str]) -> Opened:
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise BridgeError("Expected a list of file paths.")
         added, errors = self._runner.add(paths)
         return {"added": added, "errors": errors}
 
     @_envelope
-    def open_dialog(self) -> dict[str, Any]:
+    def open_dialog(self) -> Opened:
         added, errors = self._runner.add(self._shell.open_files())
         return {"added": added, "errors": errors}
 
     @_envelope
-    def choose_folder(self) -> dict[str, Any]:
+    def choose_folder(self) -> PathAnswer:
         return {"path": self._shell.choose_folder()}
 
     # -- the queue ----------------------------------------------------------------------
     @_envelope
-    def queue(self) -> dict[str, Any]:
+    def queue(self) -> QueueAnswer:
         return {"items": self._runner.items(), "summary": self._runner.summary()}
 
     @_envelope
-    def cancel(self, doc_id: str | None = None) -> dict[str, Any]:
+    def cancel(self, doc_id: str | None = None) -> Done:
         self._runner.cancel(_doc_id(doc_id) if doc_id is not None else None)
         return {}
 
     @_envelope
-    def retry(self, doc_id: str) -> dict[str, Any]:
+    def retry(self, doc_id: str) -> ItemAnswer:
         return {"item": self._runner.retry(_doc_id(doc_id))}
 
     @_envelope
-    def remove(self, doc_id: str) -> dict[str, Any]:
+    def remove(self, doc_id: str) -> Done:
         self._runner.remove(_doc_id(doc_id))
         return {}
 
     @_envelope
-    def clear(self) -> dict[str, Any]:
+    def clear(self) -> Done:
         self._runner.clear()
         return {}
 
     # -- the editor ---------------------------------------------------------------------
     @_envelope
-    def document(self, doc_id: str) -> dict[str, Any]:
+    def document(self, doc_id: str) -> DocumentAnswer:
         doc = self._runner.get(_doc_id(doc_id))
         if not doc.finished:
             raise NotReady.cutout(doc.name)
@@ -166,36 +183,36 @@ class Api:
                 "levels": doc.levels(), **doc.edit_state()}
 
     @_envelope
-    def stroke(self, doc_id: str, stroke: dict[str, Any]) -> dict[str, Any]:
+    def stroke(self, doc_id: str, stroke: dict[str, Any]) -> EditAnswer:
         return self._runner.get(_doc_id(doc_id)).stroke(_stroke(stroke))
 
     @_envelope
-    def undo(self, doc_id: str) -> dict[str, Any]:
+    def undo(self, doc_id: str) -> EditAnswer:
         return self._runner.get(_doc_id(doc_id)).undo()
 
     @_envelope
-    def redo(self, doc_id: str) -> dict[str, Any]:
+    def redo(self, doc_id: str) -> EditAnswer:
         return self._runner.get(_doc_id(doc_id)).redo()
 
     @_envelope
-    def reset(self, doc_id: str) -> dict[str, Any]:
+    def reset(self, doc_id: str) -> EditAnswer:
         return self._runner.get(_doc_id(doc_id)).reset()
 
     @_envelope
-    def punch_holes(self, doc_id: str) -> dict[str, Any]:
+    def punch_holes(self, doc_id: str) -> Queued:
         """Queue making enclosed gaps that show the background transparent (undoable), e.g. inside a
         mug handle; the job runner does it and answers with the photo's next ``item`` event."""
         return {"queued": self._runner.fix(_doc_id(doc_id), "punch_holes")}
 
     @_envelope
-    def recover_parts(self, doc_id: str) -> dict[str, Any]:
+    def recover_parts(self, doc_id: str) -> Queued:
         """Queue bringing back subject parts the model cut away from a plain backdrop (undoable);
         answered like ``punch_holes``."""
         return {"queued": self._runner.fix(_doc_id(doc_id), "recover_parts")}
 
     # -- export -------------------------------------------------------------------------
     @_envelope
-    def export(self, request: dict[str, Any]) -> dict[str, Any]:
+    def export(self, request: dict[str, Any]) -> ExportQueued:
         if not isinstance(request, dict):
             raise BridgeError("Expected an export request.")
         preset, template, folder, settings = self._export_choice(request)
@@ -212,7 +229,7 @@ class Api:
         return {"queued": self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))}
 
     @_envelope
-    def open_folder(self, path: str) -> dict[str, Any]:
+    def open_folder(self, path: str) -> Done:
         folder = Path(str(path))
         if not folder.is_dir():
             raise NotFound(f"The folder {folder} does not exist any more.")
@@ -221,7 +238,7 @@ class Api:
 
     # -- hot folder ---------------------------------------------------------------------
     @_envelope
-    def watch_start(self, request: dict[str, Any]) -> dict[str, Any]:
+    def watch_start(self, request: dict[str, Any]) -> WatchAnswer:
         """Watch a folder: each photo that lands there is cut out and exported with a preset."""
         if not isinstance(request, dict) or not request.get("inbox"):
             raise BridgeError("Choose the folder to watch first.")
@@ -237,7 +254,7 @@ class Api:
         return {"watch": self._hotfolder.describe()}
 
     @_envelope
-    def watch_stop(self) -> dict[str, Any]:
+    def watch_stop(self) -> WatchAnswer:
         self._stop_watch()
         return {"watch": None}
 
@@ -248,7 +265,7 @@ class Api:
 
     # -- diagnostics and housekeeping ---------------------------------------------------
     @_envelope
-    def diagnostics(self) -> dict[str, Any]:
+    def diagnostics(self) -> Queued:
         """Queue the IT report (it times the model, so it waits its turn on the one worker)."""
         device = load_settings(self._policy).values.get("device", "auto")
 
@@ -262,7 +279,7 @@ class Api:
         return {"queued": True}
 
     @_envelope
-    def save_diagnostics(self) -> dict[str, Any]:
+    def save_diagnostics(self) -> PathAnswer:
         if self._report is None:
             raise BridgeError("Run the diagnostics first.", code="nothing")
         target = self._shell.save_file("knockout-diagnostics.txt")
@@ -277,18 +294,18 @@ class Api:
         return {"path": target}
 
     @_envelope
-    def clear_cache(self) -> dict[str, Any]:
+    def clear_cache(self) -> Cleared:
         """"Clear cache": everything in the cache folder except this and other running sessions."""
         return {"removed": len(retention.clear_cache())}
 
     # -- settings -----------------------------------------------------------------------
     @_envelope
-    def get_settings(self) -> dict[str, Any]:
+    def get_settings(self) -> SettingsAnswer:
         effective = load_settings(self._policy)
         return {"settings": effective.values, "locked": sorted(effective.locked)}
 
     @_envelope
-    def set_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+    def set_settings(self, changes: dict[str, Any]) -> SettingsAnswer:
         if not isinstance(changes, dict):
             raise BridgeError("Expected the settings to change.")
         before = load_settings(self._policy).values
@@ -320,7 +337,7 @@ class Api:
         folder = Path(str(pick("output_dir", "folder"))).expanduser()
         return preset, template, folder, settings
 
-    def _models(self) -> list[dict[str, str]]:
+    def _models(self) -> list[ModelChoice]:
         allowed = getattr(self._policy, "allowed_models", None)
         return [{"id": spec.id, "label": spec.name} for spec in discover().models.values()
                 if spec.file.is_file() and (allowed is None or spec.id in allowed)]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from app.answers import EditAnswer, EditState, Item
 from app.core import brush
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
@@ -78,7 +79,7 @@ class Document:
     def finished(self) -> bool:
         return self.state in ("done", "flagged")
 
-    def as_item(self) -> dict[str, object]:
+    def as_item(self) -> Item:
         return {"id": self.id, "name": self.name, "path": str(self.path), "state": self.state,
                 "progress": round(self.progress, 3), "message": self.message, "flags": list(self.flags),
                 "width": self.width, "height": self.height, "version": self.version}
@@ -184,10 +185,10 @@ class Document:
         self._thumb = None
 
     # -- edits --------------------------------------------------------------------
-    def edit_state(self) -> dict[str, object]:
+    def edit_state(self) -> EditState:
         return {"version": self.version, "can_undo": bool(self._undo), "can_redo": bool(self._redo)}
 
-    def stroke(self, stroke: brush.Stroke) -> dict[str, object]:
+    def stroke(self, stroke: brush.Stroke) -> EditAnswer:
         with self.lock:
             alpha = self.alpha()
             applied = brush.apply(alpha, stroke)
@@ -197,12 +198,12 @@ class Document:
             self._push(Edit(box, before))
             return {**self.edit_state(), "box": list(box)}
 
-    def reset(self) -> dict[str, object]:
+    def reset(self) -> EditAnswer:
         """Back to the model's mask, as one undoable edit."""
         with self.lock:
             return self.replace_mask(self.model_alpha())
 
-    def replace_mask(self, new: np.ndarray) -> dict[str, object]:
+    def replace_mask(self, new: np.ndarray) -> EditAnswer:
         """Swap in a whole new mask (reset, punched holes) as one undoable edit of the pixels
         that changed; nothing changes (and no undo step) when it is the same mask."""
         with self.lock:
@@ -217,10 +218,10 @@ class Document:
             self._push(Edit(box, before))
             return {**self.edit_state(), "box": list(box)}
 
-    def undo(self) -> dict[str, object]:
+    def undo(self) -> EditAnswer:
         return self._step(self._undo, self._redo)
 
-    def redo(self) -> dict[str, object]:
+    def redo(self) -> EditAnswer:
         return self._step(self._redo, self._undo)
 
     def _push(self, edit: Edit) -> None:
@@ -229,7 +230,7 @@ class Document:
         self._redo.clear()
         self._changed()
 
-    def _step(self, source: list[Edit], target: list[Edit]) -> dict[str, object]:
+    def _step(self, source: list[Edit], target: list[Edit]) -> EditAnswer:
         with self.lock:
             alpha = self.alpha()
             if not source:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from app import mask_fixes
+from app.answers import Item
 from app.core import qa
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import NotFound, NotReady, explain, sentence
@@ -117,12 +118,12 @@ class JobRunner:
 
     # -- the queue ------------------------------------------------------------------
     def add(self, paths: Iterable[str | Path], then: Callable[[Document], None] | None = None,
-            ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+            ) -> tuple[list[Item], list[dict[str, str]]]:
         """Queue image files (folders are walked); returns (added items, errors by path).
 
         ``then(doc)`` runs on the worker right after each cutout finishes or fails (the
         hot folder exports and journals there)."""
-        added: list[dict[str, Any]] = []
+        added: list[Item] = []
         errors: list[dict[str, str]] = []
         for path in _expand(paths, errors):
             doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels,
@@ -142,7 +143,7 @@ class JobRunner:
             raise NotFound("That image is no longer in the list.")
         return doc
 
-    def items(self) -> list[dict[str, Any]]:
+    def items(self) -> list[Item]:
         with self._lock:
             return [doc.as_item() for doc in self.docs.values()]
 
@@ -163,7 +164,7 @@ class JobRunner:
                     if doc.state == "queued":
                         self._set(doc, "cancelled", message="Cancelled")
 
-    def retry(self, doc_id: str) -> dict[str, Any]:
+    def retry(self, doc_id: str) -> Item:
         doc = self.get(doc_id)
         with self._lock:
             if doc.state in ("failed", "cancelled"):

@@ -63,16 +63,6 @@ def test_hello_gives_the_page_what_it_needs_to_start(tmp_path, hub):
     runner.stop()
 
 
-def test_public_surface_is_only_the_documented_methods(tmp_path, hub):
-    api, runner = _api(tmp_path, hub)
-    public = {name for name in dir(api) if not name.startswith("_")}
-    assert public == {"hello", "status", "open_paths", "open_dialog", "choose_folder", "queue",
-                      "cancel", "retry", "remove", "clear", "document", "stroke", "undo", "redo", "reset",
-                      "punch_holes", "recover_parts", "export", "open_folder", "get_settings", "set_settings",
-                      "watch_start", "watch_stop", "diagnostics", "save_diagnostics", "clear_cache"}
-    runner.stop()
-
-
 def test_bad_input_gets_one_plain_error_envelope(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
     assert api.open_paths("not a list")["error"]["code"] == "invalid"
