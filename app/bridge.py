@@ -13,23 +13,40 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from app import __version__, retention
+from app.answers import (
+    Cleared,
+    DocumentAnswer,
+    Done,
+    EditAnswer,
+    ExportQueued,
+    HelloAnswer,
+    ItemAnswer,
+    ModelChoice,
+    Opened,
+    PathAnswer,
+    QueueAnswer,
+    Queued,
+    SettingsAnswer,
+    StatusAnswer,
+    WatchAnswer,
+)
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
+from app.core.errors import KnockoutError, NotFound, NotReady, explain
 from app.core.private import private_dir
-from app.document import TILE, NotReady
+from app.document import TILE
 from app.exporting import Exporter, app_preset, file_name
 from app.hotfolder import HotFolder
 from app.inference.manifest import discover
-from app.jobs import ExportTask, JobRunner, plain_error
-from app.journal import JournalError
+from app.jobs import ExportTask, JobRunner
 from app.policy import Policy
-from app.presets import PresetError, get_preset, load_presets
-from app.settings import SettingsError, load_settings, save_settings
+from app.presets import get_preset, load_presets
+from app.settings import load_settings, save_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,47 +60,58 @@ class Shell(Protocol):
     def reveal(self, folder: str) -> None: ...
 
 
-class BridgeError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class BridgeError(KnockoutError):
+    """What the page sent cannot be used (``code`` "invalid"), or there is nothing to do yet."""
+
+    code = "invalid"
 
 
-def _envelope(method: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """Every answer is JSON-safe; every failure is one plain-language error object."""
+def _envelope(method: Callable[..., Mapping[str, object]]) -> Callable[..., dict[str, Any]]:
+    """Every answer is JSON-safe; every failure is one plain-language error object, said as
+    ``app.core.errors.explain`` says it: a KnockoutError by its code and message, anything else
+    as the bug it is (logged under a reference), never as the user's mistake."""
 
     @functools.wraps(method)
     def wrapper(self: Api, *args: Any) -> dict[str, Any]:
         try:
             return {"ok": True, **method(self, *args)}
-        except BridgeError as exc:
-            return {"ok": False, "error": {"code": exc.code, "message": exc.message}}
-        except KeyError:
-            return {"ok": False, "error": {"code": "not-found", "message": "That image is no longer in the list."}}
-        except NotReady as exc:
-            return {"ok": False, "error": {"code": "not-ready", "message": f"{exc}. Wait for it to finish."}}
-        except (ValueError, TypeError, PresetError, SettingsError) as exc:
-            code = getattr(exc, "code", "invalid")
-            return {"ok": False, "error": {"code": code, "message": str(exc)}}
         except Exception as exc:
-            log.exception("bridge call %s failed", method.__name__)
-            return {"ok": False, "error": {"code": "internal", "message": plain_error(exc)}}
+            return {"ok": False, "error": explain(exc).for_window()}
 
     return wrapper
+
+
+class Pasteboard:
+    """Where pasted pictures arrive: the loopback server's ``POST /paste`` hands it the bytes
+    (pixels never travel through js_api, so this is not part of ``Api``). Each one is kept in the
+    session's private paste folder and queued like an opened file."""
+
+    def __init__(self, runner: JobRunner, folder: Path) -> None:
+        self._runner = runner
+        self._folder = folder
+
+    def open(self, data: bytes, name: str) -> dict[str, Any]:
+        """Keep ``data`` as a file named after ``name`` and queue it: ``{ok, ids}`` for the page."""
+        private_dir(self._folder)
+        stem = Path(name).stem or "pasted"
+        suffix = Path(name).suffix.lower() or ".png"
+        with tempfile.NamedTemporaryFile(dir=self._folder, prefix=f"{stem}-", suffix=suffix, delete=False) as fh:
+            fh.write(data)
+        added, _errors = self._runner.add([fh.name])
+        ids = [item["id"] for item in added]
+        self._runner.hub.publish({"type": "opened", "ids": ids})
+        return {"ok": True, "ids": ids}
 
 
 class Api:
     """Methods the page calls as ``window.pywebview.api.<name>(...)``."""
 
     def __init__(self, runner: JobRunner, token: str, shell: Shell, policy: Policy | None = None,
-                 paste_dir: Path | None = None, engine_factory: Callable[[str | None, str], Any] | None = None,
-                 ) -> None:
+                 engine_factory: Callable[[str | None, str], Any] | None = None) -> None:
         self._runner = runner
         self._token = token
         self._shell = shell
         self._policy = policy
-        self._paste_dir = paste_dir
         self._written: set[Path] = set()
         self._engine_factory = engine_factory or _real_engine
         self._hotfolder: HotFolder | None = None
@@ -91,7 +119,7 @@ class Api:
 
     # -- start-up -----------------------------------------------------------------------
     @_envelope
-    def hello(self) -> dict[str, Any]:
+    def hello(self) -> HelloAnswer:
         effective = load_settings(self._policy)
         watch = self._hotfolder.describe() if self._hotfolder else None
         return {"version": __version__, "token": self._token, "status": self._runner.status, "watch": watch,
@@ -99,151 +127,134 @@ class Api:
                 "presets": [p.as_dict() for p in load_presets(self._policy)], "models": self._models()}
 
     @_envelope
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusAnswer:
         hot = self._hotfolder
         return {"status": self._runner.status, "watch": hot.describe() if hot else None,
                 "watch_error": hot.error if hot else None}
 
     # -- getting images in --------------------------------------------------------------
     @_envelope
-    def open_paths(self, paths: list[str]) -> dict[str, Any]:
+    def open_paths(self, paths: list[str]) -> Opened:
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise BridgeError("invalid", "Expected a list of file paths.")
+            raise BridgeError("Expected a list of file paths.")
         added, errors = self._runner.add(paths)
         return {"added": added, "errors": errors}
 
     @_envelope
-    def open_dialog(self) -> dict[str, Any]:
+    def open_dialog(self) -> Opened:
         added, errors = self._runner.add(self._shell.open_files())
         return {"added": added, "errors": errors}
 
     @_envelope
-    def choose_folder(self) -> dict[str, Any]:
+    def choose_folder(self) -> PathAnswer:
         return {"path": self._shell.choose_folder()}
-
-    def open_pasted(self, data: bytes, name: str) -> dict[str, Any]:
-        """Called by the loopback server with pasted bytes (never through js_api)."""
-        if self._paste_dir is None:  # no session folder given: a private one of our own
-            self._paste_dir = Path(tempfile.mkdtemp(prefix="knockout-pasted-"))
-        private_dir(self._paste_dir)
-        stem = Path(name).stem or "pasted"
-        suffix = Path(name).suffix.lower() or ".png"
-        with tempfile.NamedTemporaryFile(dir=self._paste_dir, prefix=f"{stem}-", suffix=suffix,
-                                         delete=False) as fh:
-            fh.write(data)
-        added, _errors = self._runner.add([fh.name])
-        ids = [item["id"] for item in added]
-        self._runner.hub.publish({"type": "opened", "ids": ids})
-        return {"ok": True, "ids": ids}
 
     # -- the queue ----------------------------------------------------------------------
     @_envelope
-    def queue(self) -> dict[str, Any]:
+    def queue(self) -> QueueAnswer:
         return {"items": self._runner.items(), "summary": self._runner.summary()}
 
     @_envelope
-    def cancel(self, doc_id: str | None = None) -> dict[str, Any]:
+    def cancel(self, doc_id: str | None = None) -> Done:
         self._runner.cancel(_doc_id(doc_id) if doc_id is not None else None)
         return {}
 
     @_envelope
-    def retry(self, doc_id: str) -> dict[str, Any]:
+    def retry(self, doc_id: str) -> ItemAnswer:
         return {"item": self._runner.retry(_doc_id(doc_id))}
 
     @_envelope
-    def remove(self, doc_id: str) -> dict[str, Any]:
+    def remove(self, doc_id: str) -> Done:
         self._runner.remove(_doc_id(doc_id))
         return {}
 
     @_envelope
-    def clear(self) -> dict[str, Any]:
+    def clear(self) -> Done:
         self._runner.clear()
         return {}
 
     # -- the editor ---------------------------------------------------------------------
     @_envelope
-    def document(self, doc_id: str) -> dict[str, Any]:
+    def document(self, doc_id: str) -> DocumentAnswer:
         doc = self._runner.get(_doc_id(doc_id))
         if not doc.finished:
-            raise NotReady(f"{doc.name} is not cut out yet")
+            raise NotReady.cutout(doc.name)
         return {"id": doc.id, "name": doc.name, "width": doc.width, "height": doc.height, "tile": TILE,
                 "levels": doc.levels(), **doc.edit_state()}
 
     @_envelope
-    def stroke(self, doc_id: str, stroke: dict[str, Any]) -> dict[str, Any]:
-        return self._runner.get(_doc_id(doc_id)).stroke(Stroke.from_json(stroke))
+    def stroke(self, doc_id: str, stroke: dict[str, Any]) -> EditAnswer:
+        return self._runner.get(_doc_id(doc_id)).stroke(_stroke(stroke))
 
     @_envelope
-    def undo(self, doc_id: str) -> dict[str, Any]:
+    def undo(self, doc_id: str) -> EditAnswer:
         return self._runner.get(_doc_id(doc_id)).undo()
 
     @_envelope
-    def redo(self, doc_id: str) -> dict[str, Any]:
+    def redo(self, doc_id: str) -> EditAnswer:
         return self._runner.get(_doc_id(doc_id)).redo()
 
     @_envelope
-    def reset(self, doc_id: str) -> dict[str, Any]:
+    def reset(self, doc_id: str) -> EditAnswer:
         return self._runner.get(_doc_id(doc_id)).reset()
 
     @_envelope
-    def punch_holes(self, doc_id: str) -> dict[str, Any]:
+    def punch_holes(self, doc_id: str) -> Queued:
         """Queue making enclosed gaps that show the background transparent (undoable), e.g. inside a
         mug handle; the job runner does it and answers with the photo's next ``item`` event."""
         return {"queued": self._runner.fix(_doc_id(doc_id), "punch_holes")}
 
     @_envelope
-    def recover_parts(self, doc_id: str) -> dict[str, Any]:
+    def recover_parts(self, doc_id: str) -> Queued:
         """Queue bringing back subject parts the model cut away from a plain backdrop (undoable);
         answered like ``punch_holes``."""
         return {"queued": self._runner.fix(_doc_id(doc_id), "recover_parts")}
 
     # -- export -------------------------------------------------------------------------
     @_envelope
-    def export(self, request: dict[str, Any]) -> dict[str, Any]:
+    def export(self, request: dict[str, Any]) -> ExportQueued:
         if not isinstance(request, dict):
-            raise BridgeError("invalid", "Expected an export request.")
+            raise BridgeError("Expected an export request.")
         preset, template, folder, settings = self._export_choice(request)
         if not folder.is_absolute():
-            raise BridgeError("invalid", "Choose an output folder first.")
+            raise BridgeError("Choose an output folder first.")
         ids = request.get("ids")
         if ids is None:
             ids = [item["id"] for item in self._runner.items() if item["state"] in ("done", "flagged")]
         ids = [_doc_id(i) for i in ids]
         if not ids:
-            raise BridgeError("nothing", "Nothing to export yet: wait until a photo is cut out.")
+            raise BridgeError("Nothing to export yet: wait until a photo is cut out.", code="nothing")
         exporter = Exporter(preset, template, folder, written=self._written, audited=bool(settings.get("audit")),
                             sidecar=bool(settings.get("sidecar")))
         return {"queued": self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))}
 
     @_envelope
-    def open_folder(self, path: str) -> dict[str, Any]:
+    def open_folder(self, path: str) -> Done:
         folder = Path(str(path))
         if not folder.is_dir():
-            raise BridgeError("not-found", f"The folder {folder} does not exist any more.")
+            raise NotFound(f"The folder {folder} does not exist any more.")
         self._shell.reveal(str(folder))
         return {}
 
     # -- hot folder ---------------------------------------------------------------------
     @_envelope
-    def watch_start(self, request: dict[str, Any]) -> dict[str, Any]:
+    def watch_start(self, request: dict[str, Any]) -> WatchAnswer:
         """Watch a folder: each photo that lands there is cut out and exported with a preset."""
         if not isinstance(request, dict) or not request.get("inbox"):
-            raise BridgeError("invalid", "Choose the folder to watch first.")
+            raise BridgeError("Choose the folder to watch first.")
         self._stop_watch()
         preset, template, folder, settings = self._export_choice(request)
         inbox = Path(str(request["inbox"])).expanduser()
+        if not inbox.is_dir():
+            raise BridgeError(f"{inbox} is not a folder: choose the folder to watch.")
         if folder.resolve() == inbox.resolve():
-            raise BridgeError("invalid", "Choose an output folder outside the watched folder.")
-        try:
-            self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template,
-                                        audited=bool(settings.get("audit")),
-                                        sidecar=bool(settings.get("sidecar"))).start()
-        except (JournalError, OSError) as exc:
-            raise BridgeError("watch", str(exc)) from None
+            raise BridgeError("Choose an output folder outside the watched folder.")
+        self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template, audited=bool(settings.get("audit")),
+                                    sidecar=bool(settings.get("sidecar"))).start()
         return {"watch": self._hotfolder.describe()}
 
     @_envelope
-    def watch_stop(self) -> dict[str, Any]:
+    def watch_stop(self) -> WatchAnswer:
         self._stop_watch()
         return {"watch": None}
 
@@ -254,7 +265,7 @@ class Api:
 
     # -- diagnostics and housekeeping ---------------------------------------------------
     @_envelope
-    def diagnostics(self) -> dict[str, Any]:
+    def diagnostics(self) -> Queued:
         """Queue the IT report (it times the model, so it waits its turn on the one worker)."""
         device = load_settings(self._policy).values.get("device", "auto")
 
@@ -268,9 +279,9 @@ class Api:
         return {"queued": True}
 
     @_envelope
-    def save_diagnostics(self) -> dict[str, Any]:
+    def save_diagnostics(self) -> PathAnswer:
         if self._report is None:
-            raise BridgeError("nothing", "Run the diagnostics first.")
+            raise BridgeError("Run the diagnostics first.", code="nothing")
         target = self._shell.save_file("knockout-diagnostics.txt")
         if not target:
             return {"path": None}
@@ -283,20 +294,20 @@ class Api:
         return {"path": target}
 
     @_envelope
-    def clear_cache(self) -> dict[str, Any]:
+    def clear_cache(self) -> Cleared:
         """"Clear cache": everything in the cache folder except this and other running sessions."""
         return {"removed": len(retention.clear_cache())}
 
     # -- settings -----------------------------------------------------------------------
     @_envelope
-    def get_settings(self) -> dict[str, Any]:
+    def get_settings(self) -> SettingsAnswer:
         effective = load_settings(self._policy)
         return {"settings": effective.values, "locked": sorted(effective.locked)}
 
     @_envelope
-    def set_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+    def set_settings(self, changes: dict[str, Any]) -> SettingsAnswer:
         if not isinstance(changes, dict):
-            raise BridgeError("invalid", "Expected the settings to change.")
+            raise BridgeError("Expected the settings to change.")
         before = load_settings(self._policy).values
         effective = save_settings(changes, self._policy)
         if (before.get("model"), before.get("device")) != (effective.values.get("model"),
@@ -319,11 +330,14 @@ class Api:
 
         preset = app_preset(get_preset(str(pick("preset", "preset")), self._policy), settings, self._policy)
         template = str(pick("template", "template") or preset.template)
-        file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
+        try:
+            file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
+        except ValueError as exc:
+            raise BridgeError(str(exc)) from None
         folder = Path(str(pick("output_dir", "folder"))).expanduser()
         return preset, template, folder, settings
 
-    def _models(self) -> list[dict[str, str]]:
+    def _models(self) -> list[ModelChoice]:
         allowed = getattr(self._policy, "allowed_models", None)
         return [{"id": spec.id, "label": spec.name} for spec in discover().models.values()
                 if spec.file.is_file() and (allowed is None or spec.id in allowed)]
@@ -339,7 +353,15 @@ def _real_engine(model: str | None, device: str) -> Any:
     return Engine(model=model, device=device)
 
 
+def _stroke(value: object) -> Stroke:
+    """The page's brush stroke, checked (app.core.brush says what is wrong with it)."""
+    try:
+        return Stroke.from_json(value)
+    except ValueError as exc:
+        raise BridgeError(str(exc)) from None
+
+
 def _doc_id(value: object) -> str:
     if not isinstance(value, str) or not value or len(value) > 40:
-        raise BridgeError("invalid", "Expected an image id.")
+        raise BridgeError("Expected an image id.")
     return value

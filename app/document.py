@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from app.answers import EditAnswer, EditState, Item
 from app.core import brush
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
+from app.core.errors import NotFound, NotReady
 from app.core.private import open_private, private_dir
 
 if TYPE_CHECKING:
@@ -34,10 +36,6 @@ PREVIEW = 2048
 THUMB = 160
 VIEWS = ("cutout", "original", "mask")
 MAX_HISTORY = 50
-
-
-class NotReady(Exception):
-    """The cutout is not finished yet (the page asked for a mask or an edit too early)."""
 
 
 @dataclass
@@ -81,7 +79,7 @@ class Document:
     def finished(self) -> bool:
         return self.state in ("done", "flagged")
 
-    def as_item(self) -> dict[str, object]:
+    def as_item(self) -> Item:
         return {"id": self.id, "name": self.name, "path": str(self.path), "state": self.state,
                 "progress": round(self.progress, 3), "message": self.message, "flags": list(self.flags),
                 "width": self.width, "height": self.height, "version": self.version}
@@ -122,7 +120,7 @@ class Document:
     def alpha(self) -> np.ndarray:
         with self.lock:
             if not self.finished:
-                raise NotReady(f"{self.name} is not cut out yet")
+                raise NotReady.cutout(self.name)
             if self._alpha is None:
                 spilled = self._spill_path("mask")
                 self._alpha = _load_mask(spilled) if spilled.exists() else self.model_alpha().copy()
@@ -187,10 +185,10 @@ class Document:
         self._thumb = None
 
     # -- edits --------------------------------------------------------------------
-    def edit_state(self) -> dict[str, object]:
+    def edit_state(self) -> EditState:
         return {"version": self.version, "can_undo": bool(self._undo), "can_redo": bool(self._redo)}
 
-    def stroke(self, stroke: brush.Stroke) -> dict[str, object]:
+    def stroke(self, stroke: brush.Stroke) -> EditAnswer:
         with self.lock:
             alpha = self.alpha()
             applied = brush.apply(alpha, stroke)
@@ -200,12 +198,12 @@ class Document:
             self._push(Edit(box, before))
             return {**self.edit_state(), "box": list(box)}
 
-    def reset(self) -> dict[str, object]:
+    def reset(self) -> EditAnswer:
         """Back to the model's mask, as one undoable edit."""
         with self.lock:
             return self.replace_mask(self.model_alpha())
 
-    def replace_mask(self, new: np.ndarray) -> dict[str, object]:
+    def replace_mask(self, new: np.ndarray) -> EditAnswer:
         """Swap in a whole new mask (reset, punched holes) as one undoable edit of the pixels
         that changed; nothing changes (and no undo step) when it is the same mask."""
         with self.lock:
@@ -220,10 +218,10 @@ class Document:
             self._push(Edit(box, before))
             return {**self.edit_state(), "box": list(box)}
 
-    def undo(self) -> dict[str, object]:
+    def undo(self) -> EditAnswer:
         return self._step(self._undo, self._redo)
 
-    def redo(self) -> dict[str, object]:
+    def redo(self) -> EditAnswer:
         return self._step(self._redo, self._undo)
 
     def _push(self, edit: Edit) -> None:
@@ -232,7 +230,7 @@ class Document:
         self._redo.clear()
         self._changed()
 
-    def _step(self, source: list[Edit], target: list[Edit]) -> dict[str, object]:
+    def _step(self, source: list[Edit], target: list[Edit]) -> EditAnswer:
         with self.lock:
             alpha = self.alpha()
             if not source:
@@ -281,12 +279,12 @@ class Document:
             if not self.width or not self.height:  # the original, before the cutout is done
                 self.width, self.height = self.rgb().size
         if not 0 <= z < self.levels():
-            raise KeyError("no such zoom level")
+            raise NotFound("no such zoom level")
         assert self.width and self.height
         scale = 2**z
         lw, lh = -(-self.width // scale), -(-self.height // scale)
         if not (0 <= x * TILE < lw and 0 <= y * TILE < lh):
-            raise KeyError("no such tile")
+            raise NotFound("no such tile")
         box = (x * TILE * scale, y * TILE * scale, min(self.width, (x + 1) * TILE * scale),
                min(self.height, (y + 1) * TILE * scale))
         size = (min(TILE, lw - x * TILE), min(TILE, lh - y * TILE))
@@ -299,7 +297,7 @@ class Document:
         The document is locked only while the (small) picture is cut out of the full-size
         pixels; encoding happens outside, so a brush stroke never waits for a preview."""
         if view not in VIEWS:
-            raise KeyError(f"unknown view {view!r}")
+            raise NotFound(f"no such view {view!r}")
         with self.lock:
             hit = self._cache.get(key)
             if hit is not None:
@@ -330,9 +328,9 @@ class Document:
         12 MP RGBA image first costs most of a second; this costs a few tens of ms.
         """
         if view not in VIEWS:
-            raise KeyError(f"unknown view {view!r}")
+            raise NotFound(f"no such view {view!r}")
         if view != "original" and not self.finished:
-            raise NotReady(f"{self.name} is not cut out yet")
+            raise NotReady.cutout(self.name)
         rgb = self.rgb() if view != "mask" else None
         mask = Image.fromarray(self.alpha(), "L") if view != "original" else None
         source = rgb if rgb is not None else mask

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from app import naming
+from app.core.errors import explain
 from app.document import Document
 from app.export_service import ExportService, export_fields
-from app.jobs import JobRunner, plain_error
+from app.jobs import JobRunner
 from app.journal import Journal, header_for
 from app.pipeline import Job, Result
 from app.presets import Preset
@@ -68,7 +69,7 @@ class HotFolder:
             for job in self.watcher.jobs(self.journal):
                 self._take(job)
         except Exception as exc:  # the watcher reports its own failures; this is anything else
-            self.watcher.error = self.watcher.error or plain_error(exc)
+            self.watcher.error = self.watcher.error or explain(exc).message
         if not self.watcher.stop.is_set():  # it ended by itself
             self.error = f"Stopped watching “{self.inbox.name}”: {self.watcher.error or 'the folder cannot be read'}"
             self.watcher.stop.set()
@@ -80,7 +81,7 @@ class HotFolder:
             self.journal.started(job)
             _added, errors = self.runner.add([job.source], then=functools.partial(self._export, job))
         except Exception as exc:
-            self._failed(job, plain_error(exc))
+            self._failed(job, explain(exc).message)
             return
         if errors:
             self._failed(job, errors[0]["message"])

@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from app import mask_fixes
+from app.answers import Item
 from app.core import qa
 from app.core.decode import DEFAULT_MAX_PIXELS
-from app.core.errors import ImageError
-from app.document import Document, NotReady, Residency
+from app.core.errors import NotFound, NotReady, explain, sentence
+from app.document import Document, Residency
 from app.events import EventHub
 from app.inference.manifest import ModelSpec
 from app.inputs import collect
@@ -39,18 +40,6 @@ class ExportTask:
     ids: tuple[str, ...]
     run: Callable[[Document], dict[str, Any]]
     folder: str
-
-
-def plain_error(exc: BaseException) -> str:
-    """A sentence for the queue, never a traceback."""
-    if isinstance(exc, ImageError):
-        return exc.message
-    if isinstance(exc, MemoryError):
-        return "Not enough memory for this image. Close other programs or try a smaller photo."
-    if isinstance(exc, OSError):
-        return f"Could not read or write a file: {exc.strerror or exc}"
-    message = str(exc).strip()
-    return message if message and len(message) < 300 else f"Something went wrong ({type(exc).__name__})."
 
 
 class JobRunner:
@@ -129,12 +118,12 @@ class JobRunner:
 
     # -- the queue ------------------------------------------------------------------
     def add(self, paths: Iterable[str | Path], then: Callable[[Document], None] | None = None,
-            ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+            ) -> tuple[list[Item], list[dict[str, str]]]:
         """Queue image files (folders are walked); returns (added items, errors by path).
 
         ``then(doc)`` runs on the worker right after each cutout finishes or fails (the
         hot folder exports and journals there)."""
-        added: list[dict[str, Any]] = []
+        added: list[Item] = []
         errors: list[dict[str, str]] = []
         for path in _expand(paths, errors):
             doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels,
@@ -151,10 +140,10 @@ class JobRunner:
         with self._lock:
             doc = self.docs.get(doc_id)
         if doc is None:
-            raise KeyError(doc_id)
+            raise NotFound("That image is no longer in the list.")
         return doc
 
-    def items(self) -> list[dict[str, Any]]:
+    def items(self) -> list[Item]:
         with self._lock:
             return [doc.as_item() for doc in self.docs.values()]
 
@@ -175,7 +164,7 @@ class JobRunner:
                     if doc.state == "queued":
                         self._set(doc, "cancelled", message="Cancelled")
 
-    def retry(self, doc_id: str) -> dict[str, Any]:
+    def retry(self, doc_id: str) -> Item:
         doc = self.get(doc_id)
         with self._lock:
             if doc.state in ("failed", "cancelled"):
@@ -212,7 +201,7 @@ class JobRunner:
             raise ValueError(f"unknown fix {kind!r}")
         doc = self.get(doc_id)
         if not doc.finished:
-            raise NotReady(f"{doc.name} is not cut out yet")
+            raise NotReady.cutout(doc.name)
         self._queue("fix", (doc_id, kind), urgent=True)
         return True
 
@@ -240,7 +229,7 @@ class JobRunner:
                 elif kind == "fix":
                     self._fix(*arg)
             except Exception as exc:  # the worker must survive anything one task does
-                self.hub.publish({"type": "error", "message": plain_error(exc)})
+                self.hub.publish({"type": "error", "message": explain(exc).for_window()["message"]})
 
     def _ensure_engine(self) -> Any:
         with self._lock:
@@ -252,7 +241,7 @@ class JobRunner:
             engine.load()
         except Exception as exc:
             self.status = {**self.status, "ready": False, "provider": "Model not available",
-                           "error": plain_error(exc)}
+                           "error": explain(exc).for_window()["message"]}
             self.hub.publish({"type": "status", "status": self.status})
             raise
         with self._lock:
@@ -265,7 +254,7 @@ class JobRunner:
     def _cut(self, doc_id: str) -> None:
         try:
             doc = self.get(doc_id)
-        except KeyError:
+        except NotFound:
             return  # removed while queued
         if doc.state != "queued" or self._take_cancel(doc):
             return
@@ -292,7 +281,7 @@ class JobRunner:
             doc.attach(decoded, alpha, flags, Provenance(engine.spec, options))
             self._publish_item(doc)
         except Exception as exc:
-            self._set(doc, "failed", progress=0.0, message=plain_error(exc))
+            self._set(doc, "failed", progress=0.0, message=explain(exc).message)  # the queue makes it a sentence
         if doc.then is not None:
             doc.then(doc)
 
@@ -322,8 +311,8 @@ class JobRunner:
         for doc_id in task.ids:
             try:
                 doc = self.get(doc_id)
-            except KeyError:
-                continue
+            except NotFound:
+                continue  # removed meanwhile
             try:
                 result = task.run(doc)
                 written += 1
@@ -331,7 +320,7 @@ class JobRunner:
             except Exception as exc:
                 failed += 1
                 self.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "failed",
-                                  "path": None, "message": plain_error(exc)})
+                                  "path": None, "message": explain(exc).message})
         self.hub.publish({"type": "export-done", "written": written, "failed": failed, "folder": task.folder})
 
     # -- helpers ----------------------------------------------------------------------
@@ -348,12 +337,12 @@ class JobRunner:
         """A whole-mask fix (app.mask_fixes); the page gets its answer as the item event's ``edit``."""
         try:
             doc = self.get(doc_id)
-        except KeyError:
+        except NotFound:
             return  # removed meanwhile
         try:
             answer = mask_fixes.apply(doc, kind)
-        except Exception as exc:  # the page waits for an answer, whatever happened
-            answer = {"kind": kind, "ok": False, "error": {"code": "internal", "message": plain_error(exc)}}
+        except Exception as exc:  # the page waits for an answer, whatever happened (no plain backdrop, a bug)
+            answer = {"kind": kind, "ok": False, "error": explain(exc).for_window()}
         self._publish_item(doc, edit=answer)
 
     def _set(self, doc: Document, state: str, progress: float | None = None, message: str | None = None) -> None:
@@ -375,6 +364,5 @@ def _expand(paths: Iterable[str | Path], errors: list[dict[str, str]]) -> list[P
     reported by path as sentences for the queue."""
     sources, problems = collect([str(p) for p in paths])
     for problem in problems:
-        message = problem.message or "cannot be opened"
-        errors.append({"path": problem.source, "message": message[0].upper() + message[1:] + "."})
+        errors.append({"path": problem.source, "message": sentence(problem.message or "cannot be opened")})
     return [source.path for source in sources]

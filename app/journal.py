@@ -34,7 +34,7 @@ from typing import Any
 from PIL import Image
 
 from app import filelock
-from app.core.errors import OutputError
+from app.core.errors import KnockoutError, OutputError
 from app.core.export import EXTENSIONS, ExportSettings
 from app.core.private import open_private
 from app.pipeline import Job, Result
@@ -46,8 +46,10 @@ _EXTS = "|".join(re.escape(e) for e in EXTENSIONS.values())
 PART_PATTERN = re.compile(rf"^\..+({_EXTS})\.[A-Za-z0-9_]{{8}}\.part$")
 
 
-class JournalError(Exception):
+class JournalError(KnockoutError):
     """The output folder holds a batch we must not continue (other settings, or busy)."""
+
+    code = "journal_error"
 
 
 Signature = tuple[int, int]  # (size in bytes, mtime in ns): a source counts as unchanged if both match

@@ -12,7 +12,6 @@ import numpy as np
 from PIL import Image
 
 from app.core import qa
-from app.core.errors import ImageError
 from app.document import Document
 from app.pipeline import MaskOptions, fix_mask
 
@@ -35,19 +34,17 @@ FIXES = {
 
 def apply(doc: Document, kind: str) -> dict[str, Any]:
     """Fix ``doc``'s mask; the answer the page gets, as a stroke's: ``{kind, ok, version, can_undo,
-    can_redo, box}``, or ``{kind, ok: false, error: {code, message}}`` in plain language."""
+    can_redo, box}``, or ``{kind, ok: false, error: {code, message}}`` when it changes nothing.
+    A fix that cannot be done raises (NoPlainBackdrop, say): the job runner answers that."""
     fix = FIXES[kind]
-    try:
-        with doc.lock:
-            fixed = fix_mask(doc.rgb(), Image.fromarray(doc.alpha(), "L"), fix.options, strict=True)
-            edit = doc.replace_mask(np.asarray(fixed, dtype=np.uint8))
-        if edit["box"] is None:
-            code, message = fix.unchanged
-            return {"kind": kind, "ok": False, "error": {"code": code, "message": message}}
-        assess(doc)
-        return {"kind": kind, "ok": True, **edit}
-    except ImageError as exc:  # no plain backdrop to recover parts from, say
-        return {"kind": kind, "ok": False, "error": {"code": exc.code, "message": exc.message}}
+    with doc.lock:
+        fixed = fix_mask(doc.rgb(), Image.fromarray(doc.alpha(), "L"), fix.options, strict=True)
+        edit = doc.replace_mask(np.asarray(fixed, dtype=np.uint8))
+    if edit["box"] is None:
+        code, message = fix.unchanged
+        return {"kind": kind, "ok": False, "error": {"code": code, "message": message}}
+    assess(doc)
+    return {"kind": kind, "ok": True, **edit}
 
 
 def assess(doc: Document) -> None:

@@ -27,7 +27,7 @@ from PIL import Image
 from app.core import backdrop, cleanup, mask, qa
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
-from app.core.errors import ImageError, OutputError
+from app.core.errors import ImageError, OutputError, explain
 from app.core.export import ExportSettings, render, save
 from app.core.refine import refine_alpha
 from app.inference.engine import Engine
@@ -159,14 +159,9 @@ def write_output(job: Job, image: Image.Image, settings: ExportSettings, exif: b
 
 
 def failed(job: Job, exc: BaseException, started: float) -> Result:
-    """The result of a file that could not be done, with a reason a person can read."""
-    if isinstance(exc, ImageError):
-        code, message = exc.code, exc.message
-    elif isinstance(exc, MemoryError):
-        code, message = "out_of_memory", "not enough memory for this image"
-    else:
-        code, message = "internal_error", f"unexpected error: {type(exc).__name__}: {exc}"
-    return Result(job.label, str(job.source), "failed", code=code, message=message,
+    """The result of a file that could not be done, with a reason a person can read (``explain``)."""
+    explained = explain(exc)
+    return Result(job.label, str(job.source), "failed", code=explained.code, message=explained.message,
                   seconds=time.perf_counter() - started)
 
 
@@ -177,8 +172,9 @@ STOP_GRACE = 30.0  # seconds a stopped batch waits without progress before it gi
 
 def _feed_failure(exc: BaseException) -> Result:
     """The list of files itself broke (a hot folder's scan, say): reported like a failed file."""
-    return Result("(input files)", "", "failed", code="internal_error",
-                  message=f"listing the files stopped: {type(exc).__name__}: {exc}")
+    explained = explain(exc)
+    return Result("(input files)", "", "failed", code=explained.code,
+                  message=f"listing the files stopped: {explained.message}")
 
 
 def _unfinished(in_flight: dict[tuple[str, str], Job], status: str, reason: str) -> list[Result]:

@@ -12,11 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import KnockoutError
+
 REGISTRY_KEY = r"SOFTWARE\Policies\Knockout"
 
 
-class PolicyError(Exception):
+class PolicyError(KnockoutError):
     """A machine policy exists but is broken: Knockout refuses to run without it."""
+
+    code = "policy_error"
 
 
 def read_policy_file(path: Path) -> dict[str, Any] | None:

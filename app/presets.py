@@ -33,6 +33,7 @@ from PIL import ExifTags
 from app import paths
 from app.core.atomic import write_atomic
 from app.core.compliance import Rules
+from app.core.errors import KnockoutError
 from app.core.export import FORMATS, WHITE, ExportSettings, parse_colour
 from app.naming import check_template
 from app.policy import NO_POLICY, Policy, load_policy
@@ -47,8 +48,10 @@ COLOUR_SPACES = ("sRGB",)
 CHECK_RULES = "Check your marketplace's current rules: they change."
 
 
-class PresetError(Exception):
+class PresetError(KnockoutError):
     """A preset that does not exist, is not allowed, or a preset file we refuse (with why)."""
+
+    code = "preset_error"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app import __version__, netguard, paths
+from app.core.errors import KnockoutError
 from app.inference.providers import DEVICES
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -24,8 +25,10 @@ MIN_SHARE = 0.05  # at least this share of the sample must be clearly opaque, an
 OPAQUE, TRANSPARENT = 250, 5
 
 
-class SelfTestFailed(Exception):
+class SelfTestFailed(KnockoutError):
     """One failed check, worded for the person reading the terminal."""
+
+    code = "self_test_failed"
 
 
 @dataclass

@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from app.core.errors import explain
-from app.document import NotReady
+from app.core.errors import NotFound, NotReady, explain
 from app.events import EventHub
 
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self'; img-src 'self' blob: data:; "
@@ -49,6 +48,7 @@ _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: c
 _DOC_ROUTE = re.compile(r"^/doc/(?P<id>[\w-]{1,40})/"
                         r"(?:(?P<kind>thumb|preview)|tile/(?P<z>\d{1,2})/(?P<x>\d{1,5})/(?P<y>\d{1,5}))$")
 
+STATUS = {NotFound.code: HTTPStatus.NOT_FOUND, NotReady.code: HTTPStatus.CONFLICT}  # else 422
 DocLookup = Callable[[str], Any]
 PasteHandler = Callable[[bytes, str], dict[str, Any]]
 
@@ -251,7 +251,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "code": "paste", "message": "The pasted image is empty or too large."}})
         body = self.rfile.read(length)
         name = Path(query.get("name") or "pasted.png").name or "pasted.png"
-        self._json(HTTPStatus.OK, self.app.on_paste(body, name))
+        try:
+            answer = self.app.on_paste(body, name)
+        except Exception as exc:  # a full disk, say: the page is told, as for any refusal
+            return self._failure(exc)
+        self._json(HTTPStatus.OK, answer)
 
     # -- responses ----------------------------------------------------------------------
     def _static(self, path: str) -> None:
@@ -277,13 +281,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body, kind = doc.preview(view)
             else:
                 body, kind = doc.tile(view, int(match["z"]), int(match["x"]), int(match["y"]))
-        except KeyError:
-            return self._error(HTTPStatus.NOT_FOUND, "not-found", "Nothing here (the photo may have been removed).")
-        except NotReady:
-            return self._error(HTTPStatus.CONFLICT, "not-ready", "The cutout is not finished yet.")
-        except Exception as exc:  # an unreadable source (the queue already says why), or a bug (logged)
-            explained = explain(exc)
-            return self._error(HTTPStatus.UNPROCESSABLE_ENTITY, explained.code, explained.message)
+        except Exception as exc:  # a removed photo, an unfinished cutout, an unreadable source, a bug (logged)
+            return self._failure(exc)
         self._send(HTTPStatus.OK, body, kind, cache="private, max-age=3600")
 
     def _events(self) -> None:
@@ -311,6 +310,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, status: HTTPStatus, payload: dict[str, Any]) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", cache="no-store")
+
+    def _failure(self, exc: Exception) -> None:
+        """An exception as ``app.core.errors.explain`` says it, with the HTTP status that fits."""
+        explained = explain(exc)
+        status = STATUS.get(explained.code, HTTPStatus.UNPROCESSABLE_ENTITY)
+        self._json(HTTPStatus.INTERNAL_SERVER_ERROR if explained.unexpected else status,
+                   {"ok": False, "error": explained.for_window()})
 
     def _error(self, status: HTTPStatus, code: str, message: str) -> None:
         """Failures answer in the bridge's error shape, so the page reads every one alike."""

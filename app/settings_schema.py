@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app import paths
+from app.core.errors import KnockoutError
 from app.inference.manifest import bundled_default
 from app.inference.providers import DEVICES
 from app.naming import check_template
@@ -21,12 +22,13 @@ THEMES = ("system", "light", "dark")
 FLAGS = ("audit", "sidecar", "refine_edges", "decontaminate", "remove_specks")
 
 
-class SettingsError(Exception):
+class SettingsError(KnockoutError):
     """A setting we refuse; ``code`` is "unknown", "invalid" or "locked" (for the bridge's envelope)."""
 
+    code = "invalid"
+
     def __init__(self, message: str, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 def defaults() -> dict[str, Any]:

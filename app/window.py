@@ -101,7 +101,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
         return 2
     _qt_flags()
 
-    from app.bridge import Api
+    from app.bridge import Api, Pasteboard
     from app.core.decode import DEFAULT_MAX_PIXELS
     from app.events import EventHub
     from app.jobs import JobRunner
@@ -132,8 +132,8 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
         private_dir(session.path / "masks")
         shell = WindowShell()
         server = LoopbackServer(paths.ui_dir(), runner.get, hub)
-        api = Api(runner, server.token, shell, policy, paste_dir=session.path / "pasted")
-        server.on_paste = api.open_pasted
+        api = Api(runner, server.token, shell, policy)
+        server.on_paste = Pasteboard(runner, session.path / "pasted").open
 
         def open_from_outside(new: list[str]) -> None:
             added, errors = runner.add(new)

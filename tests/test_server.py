@@ -9,7 +9,8 @@ import threading
 import pytest
 from PIL import Image
 
-from app.document import Document, NotReady
+from app.core.errors import NotFound, NotReady
+from app.document import Document
 from app.events import EventHub
 from app.server import CSP, LoopbackServer
 
@@ -20,7 +21,7 @@ class Docs:
 
     def __call__(self, doc_id):
         if doc_id != "d1":
-            raise KeyError(doc_id)
+            raise NotFound("That image is no longer in the list.")
         return self.doc
 
 
@@ -31,11 +32,13 @@ class StubDoc:
     def preview(self, view):
         if view == "mask":
             raise NotReady("not yet")
+        if view == "bug":
+            raise KeyError("a bug, not a missing photo")
         return b"PREVIEW-" + view.encode(), "image/png"
 
     def tile(self, view, z, x, y):
         if (z, x, y) != (0, 0, 0):
-            raise KeyError("no such tile")
+            raise NotFound("no such tile")
         return b"TILE", "image/png"
 
 
@@ -285,4 +288,23 @@ def test_failures_answer_in_the_bridges_error_shape(server):
     assert json.loads(body)["error"]["code"] == "forbidden"
     resp, body = _get(server, f"/doc/nope/thumb?t={server.token}")
     assert resp.status == 404 and json.loads(body) == {
-        "ok": False, "error": {"code": "not-found", "message": "Nothing here (the photo may have been removed)."}}
+        "ok": False, "error": {"code": "not-found", "message": "That image is no longer in the list."}}
+
+
+def test_a_bug_while_drawing_a_picture_is_a_server_error_not_a_missing_photo(server):
+    resp, body = _get(server, f"/doc/d1/preview?view=bug&t={server.token}")
+    error = json.loads(body)["error"]
+    assert resp.status == 500 and error["code"] == "internal_error" and "bug in Knockout" in error["message"]
+
+
+def test_a_paste_that_cannot_be_kept_answers_in_the_error_shape(tmp_path):
+    def full_disk(data, name):
+        raise OSError(28, "No space left on device", "/session/pasted/clip.png")
+
+    srv = LoopbackServer(tmp_path, Docs(StubDoc()), EventHub(), on_paste=full_disk).start()
+    try:
+        resp, body = _get(srv, f"/paste?t={srv.token}&name=clip.png", method="POST", body=b"\x89PNG")
+    finally:
+        srv.stop()
+    assert resp.status == 422 and json.loads(body) == {"ok": False, "error": {
+        "code": "io_error", "message": "Could not read or write /session/pasted/clip.png: No space left on device."}}

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app import paths
-from app.bridge import Api
+from app.bridge import Api, Pasteboard
 from app.events import EventHub
 from app.jobs import JobRunner
 from app.policy import NO_POLICY, Policy
@@ -122,10 +122,9 @@ def start_backend(tmp_path: Path, policy: Policy = NO_POLICY, engine: FakeEngine
         switches.append((model, device))  # a new model/device: record it, keep the fast fake
         return engine
 
-    api = Api(runner, server.token, shell, policy, paste_dir=tmp_path / "session" / "pasted",
-              engine_factory=engine_factory)
+    api = Api(runner, server.token, shell, policy, engine_factory=engine_factory)
     api.engine_switches = switches  # type: ignore[attr-defined]
-    server.on_paste = api.open_pasted
+    server.on_paste = Pasteboard(runner, tmp_path / "session" / "pasted").open
     server.start()
     runner.start()
     runner.wait_idle()

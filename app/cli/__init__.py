@@ -17,9 +17,7 @@ from app import __version__, allocator, diagnose, evaluation, netguard, selftest
 from app.cli import controls, cut, models, presets, watch
 from app.cli.options import UsageError
 from app.cli.report import EXIT_FAILED, EXIT_POLICY, EXIT_USAGE
-from app.core.errors import KnockoutError
-from app.inference.manifest import ManifestError
-from app.inference.session import ModelError
+from app.core.errors import KnockoutError, explain
 
 __all__ = ["EXIT_POLICY", "EXIT_USAGE", "build_parser", "main"]
 
@@ -73,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except (UsageError, controls.ControlError) as exc:
         parser.error(str(exc))
-    except (KnockoutError, ModelError, ManifestError) as exc:  # a model that cannot be used, ...
-        print(f"knockout: {exc}", file=sys.stderr)
+    except KnockoutError as exc:  # a model that cannot be used, a preset file refused, ...
+        print(f"knockout: {explain(exc).message}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("knockout: interrupted", file=sys.stderr)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from app import naming, paths, presets, retention
+from app.core.errors import KnockoutError
 from app.core.export import ExportSettings
 from app.policy import ENV_FILE, NO_POLICY, Policy, PolicyError, load_policy
 
@@ -62,8 +63,10 @@ ParserFactory = Callable[[type[argparse.ArgumentParser]], argparse.ArgumentParse
 CLI_FIELDS = tuple(f for f in naming.FIELDS if f != "preset")  # {preset} only with a preset
 
 
-class ControlError(ValueError):
+class ControlError(KnockoutError, ValueError):  # a ValueError too: cli.settings_from catches it as one
     """A command-line request the policy or the preset does not allow (a usage error)."""
+
+    code = "usage_error"
 
 
 def add_cut_options(p: argparse.ArgumentParser) -> None:

@@ -8,12 +8,15 @@ from typing import Any
 from app.cli import controls
 from app.cli.controls import Controls, ExportChoice
 from app.core.decode import DEFAULT_MAX_PIXELS
+from app.core.errors import KnockoutError
 from app.core.export import FORMATS, ExportSettings, parse_colour
 from app.inference.providers import DEVICES
 
 
-class UsageError(Exception):
+class UsageError(KnockoutError):
     """A request the command cannot run as given: argparse prints it with the usage (exit 2)."""
+
+    code = "usage_error"
 
 
 def parse_size(text: str) -> tuple[int, int]:

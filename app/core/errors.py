@@ -46,6 +46,22 @@ class Explained:
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
 
+    def for_window(self) -> dict[str, str]:
+        """``{code, message}`` as the window shows it: the message as a sentence (``sentence``)."""
+        return {"code": self.code, "message": sentence(self.message)}
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence on its own (a toast, a dialog): a plain lower-case first word is
+    capitalised (never a file name like ``a.jpg``, nor ``iPhone``), and it ends with a full stop.
+    Messages are written lower-case to follow ``knockout: `` on the command line; this is the
+    one place the window's form is made."""
+    text = text.strip()
+    first = text.split(maxsplit=1)[0] if text else ""
+    if first.isalpha() and first.islower():
+        text = text[0].upper() + text[1:]
+    return text if not text or text.endswith((".", "!", "?", "…")) else text + "."
+
 
 def explain(exc: BaseException) -> Explained:
     """The one mapping from an exception to what a person reads (see the module docstring)."""
@@ -62,6 +78,22 @@ def explain(exc: BaseException) -> Explained:
     return Explained("internal_error", f"unexpected error ({type(exc).__name__}): a bug in Knockout, not a "
                                        f"problem with your file; the log has the details under {reference}",
                      unexpected=True, reference=reference)
+
+
+class NotFound(KnockoutError):
+    """What was asked for is not there (any more): a photo removed from the list, a tile past the edge."""
+
+    code = "not-found"
+
+
+class NotReady(KnockoutError):
+    """What was asked for is not finished yet (the page asked for a mask or an edit too early)."""
+
+    code = "not-ready"
+
+    @classmethod
+    def cutout(cls, name: str) -> NotReady:
+        return cls(f"{name} is not cut out yet: wait for it to finish", name)
 
 
 class ImageError(KnockoutError):

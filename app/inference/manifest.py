@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from app import paths
+from app.core.errors import KnockoutError
 
 MANIFEST_NAME = "manifest.json"
 FALLBACK_MODEL = "isnet-medium"  # the default id when no manifest names one
@@ -22,8 +23,10 @@ IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
-class ManifestError(Exception):
+class ManifestError(KnockoutError):
     """A manifest that cannot be used, with the file and the reason."""
+
+    code = "manifest_error"
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from app.core.digest import sha256_stream
+from app.core.errors import KnockoutError
 from app.inference import providers
 from app.inference.manifest import ModelSpec
 
 
-class ModelError(Exception):
+class ModelError(KnockoutError):
     """A model that cannot be used, with a message a person (or IT) can act on."""
 
     code = "model_error"
