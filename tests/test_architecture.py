@@ -129,7 +129,7 @@ def _in(module: str, *layers: str) -> bool:
 
 def test_the_graph_sees_function_level_imports():
     # app/__init__.py imports the pipeline inside remove_background() only
-    assert "app.pipeline" in app_graph()["app"]
+    assert "app.batch.pipeline" in app_graph()["app"]
 
 
 def test_no_module_in_app_imports_in_a_cycle():
@@ -151,10 +151,37 @@ def test_app_inference_imports_only_core_inference_and_paths():
     assert upward == {}
 
 
+# From the top down; a module may import from its own layer and any layer below it. app.paths and
+# app.allocator sit below everything. The package root ``app`` holds the version (which every layer
+# may read) and the library API remove_background (which imports the pipeline when it is called).
+LAYERS = ("app.cli", "app.desktop", "app.support", "app.evaluation", "app.batch", "app.governance",
+          "app.inference", "app.core")
+FOUNDATIONS = ("app.paths", "app.allocator")
+
+
+def _layer(module: str) -> int:
+    if module == "app" or module == "app.__main__":
+        return -1
+    if _in(module, *FOUNDATIONS):
+        return len(LAYERS)
+    return next(i for i, layer in enumerate(LAYERS) if _in(module, layer))
+
+
+def test_every_module_sits_in_a_layer():
+    assert [m for m in MODULES if m not in ("app", "app.__main__") and not _in(m, *LAYERS, *FOUNDATIONS)] == []
+
+
+def test_no_layer_reaches_upward():
+    graph = app_graph()
+    upward = {f"{src} -> {dst}": sorted(where) for src, edges in graph.items() for dst, where in edges.items()
+              if _layer(dst) < _layer(src) and dst != "app"}
+    assert upward == {}
+
+
 def test_only_the_lock_helper_touches_the_platform_lock_modules():
     users = {module: sorted(where) for module in MODULES for name, where in imports_of(module).items()
              if name in LOCK_MODULES}
-    assert set(users) <= {"app.filelock"}, users
+    assert set(users) <= {"app.core.filelock"}, users
 
 
 # ---------------------------------------------------------------- one fact, one place

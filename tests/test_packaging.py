@@ -83,7 +83,7 @@ def test_linux_build_uses_pyside6_never_gpl_pyqt6():
 
 def test_gui_entry_explains_a_missing_window_module(monkeypatch, capsys):
     entry = load_script("knockout_gui_entry", PKG / "gui_entry.py")
-    monkeypatch.setitem(sys.modules, "app.window", None)  # `from app.window import main` now fails
+    monkeypatch.setitem(sys.modules, "app.desktop.window", None)  # `from app.desktop.window import main` now fails
     assert entry.main() == entry.EXIT_NO_WINDOW
     assert "no desktop window" in capsys.readouterr().err
 

@@ -1,4 +1,4 @@
-"""Helpers for the browser tests of the editor page (tests/test_ui.py).
+"""Helpers for the browser tests of the editor page (tests/desktop/test_ui.py).
 
 The page runs in headless Chromium against the REAL loopback server and js_api ``Api``
 (with a FakeEngine). The js_api stand-in forwards ``window.pywebview.api.<name>(...)``
@@ -17,11 +17,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app import paths
-from app.bridge import Api, Pasteboard
-from app.events import EventHub
-from app.jobs import JobRunner
-from app.policy import NO_POLICY, Policy
-from app.server import LoopbackServer
+from app.desktop.bridge import Api, Pasteboard
+from app.desktop.events import EventHub
+from app.desktop.jobs import JobRunner
+from app.desktop.server import LoopbackServer
+from app.governance.policy import NO_POLICY, Policy
 from tests.fakes import FakeEngine
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -108,7 +108,7 @@ class Backend:
 
 
 def start_backend(tmp_path: Path, policy: Policy = NO_POLICY, engine: FakeEngine | None = None) -> Backend:
-    """The loopback server + job runner + Api, as app/window.py wires them, minus the window."""
+    """The loopback server + job runner + Api, as app/desktop/window.py wires them, minus the window."""
     engine = engine or FakeEngine()
     hub = EventHub()
     spill = tmp_path / "session" / "masks"

@@ -4,7 +4,7 @@ Run as ``python tests/window_driver.py RESULT.json PHOTO OUTDIR SHOT.png`` with 
 set (Xvfb). It opens PHOTO through the page's js_api, waits until the cutout is shown,
 paints one erase stroke, exports with the transparent PNG preset, takes a screenshot of
 the display and writes timings and what it saw to RESULT.json, then closes the window.
-Used by tests/test_window.py and bench/app_latency.py.
+Used by tests/desktop/test_window.py and bench/app_latency.py.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def take_screenshot(shot: str) -> dict[str, Any]:
 
 def main() -> None:
     result_file, photo, outdir, shot = sys.argv[1:5]
-    from app import window as app_window
+    from app.desktop import window as app_window
 
     def on_started(window: Any, api: Any) -> None:
         try:

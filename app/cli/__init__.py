@@ -13,11 +13,13 @@ import argparse
 import sys
 from typing import Any
 
-from app import __version__, allocator, diagnose, evaluation, netguard, selftest
+from app import __version__, allocator, evaluation
 from app.cli import controls, cut, models, presets, watch
 from app.cli.options import UsageError
 from app.cli.report import EXIT_FAILED, EXIT_POLICY, EXIT_USAGE
 from app.core.errors import KnockoutError, explain
+from app.governance import netguard
+from app.support import diagnose, selftest
 
 __all__ = ["EXIT_POLICY", "EXIT_USAGE", "build_parser", "main"]
 
@@ -29,7 +31,7 @@ def _add_app_parser(subparsers: Any) -> None:
 
 
 def _run_app(args: argparse.Namespace, context: controls.Controls) -> int:
-    from app import window
+    from app.desktop import window
 
     return window.main(args.rest)
 

@@ -8,7 +8,7 @@
 - ``export_choice(args, controls, settings) -> ExportChoice``: the ``--preset`` (explicit
   flags override it unless it is locked), then the policy, last (``Policy.apply``), and the
   file name template in force;
-- ``export_path(args, choice, engine, journal)``: the one export path (app.export_service)
+- ``export_path(args, choice, engine, journal)``: the one export path (app.batch.export_service)
   ``cut`` / ``watch`` hand each result to: the preset's rules check, the audit record, the journal;
 - ``rules_summary(args, choice, results)`` after ``cut``: one line when files break the preset's rules.
 
@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import naming, paths, presets, retention
+from app import paths
+from app.core import naming
 from app.core.errors import KnockoutError
 from app.core.export import ExportSettings
-from app.policy import ENV_FILE, NO_POLICY, Policy, PolicyError, load_policy
+from app.governance import presets, retention
+from app.governance.policy import ENV_FILE, NO_POLICY, Policy, PolicyError, load_policy
 
 COMMANDS = ("presets", "cache")
 # Every option of `cut` and `watch` (by dest) has a lock decision; a test holds the parsers to
@@ -164,7 +166,7 @@ def start(args: argparse.Namespace, argv: list[str], build_parser: ParserFactory
 def _pin_locked_flags(args: argparse.Namespace, policy: Policy, explicit: frozenset[str]) -> None:
     """Locked settings replace their flags; a flag asking for another value is refused, naming
     the policy key. Audit and sidecar, when not locked, are on if the flag or the setting says so."""
-    from app.settings import load_settings
+    from app.governance.settings import load_settings
 
     effective = load_settings(policy)
     for dest, key in LOCKED_FLAGS.items():
@@ -264,11 +266,11 @@ def _name(template: str, preset: presets.Preset | None, policy: Policy) -> str:
 
 
 def export_path(args: argparse.Namespace, choice: ExportChoice, engine: Any, journal: Any) -> tuple[Any, Any]:
-    """The one export path (app.export_service) for ``cut`` / ``watch`` as the flags ask for it
+    """The one export path (app.batch.export_service) for ``cut`` / ``watch`` as the flags ask for it
     (the preset's rules, the audit record and sidecar, the journal), and what makes the files:
     the engine's model and the mask options of the settings."""
-    from app.export_service import ExportService
-    from app.pipeline import MaskOptions, Provenance
+    from app.batch.export_service import ExportService
+    from app.batch.pipeline import MaskOptions, Provenance
 
     service = ExportService(choice.settings, choice.preset, bool(args.audit), bool(args.sidecar), journal)
     return service, Provenance(engine.spec, MaskOptions.of(choice.settings))

@@ -35,8 +35,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, context: Controls) -> int:
-    from app import inputs
-    from app.pipeline import run_batch
+    from app.batch import inputs
+    from app.batch.pipeline import run_batch
 
     choice = options.export_choice(args, context)
     settings = choice.settings
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, context: Controls) -> int:
 
 def open_journal(args: argparse.Namespace, choice: ExportChoice, model: str) -> Any:
     """The output folder's journal (resume, stale temp files); a batch with other settings is a usage error."""
-    from app.journal import Journal, JournalError, header_for
+    from app.batch.journal import Journal, JournalError, header_for
 
     try:
         opened = Journal.open(args.output, header_for(choice.settings, model, choice.template), restart=args.overwrite)

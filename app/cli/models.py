@@ -26,9 +26,9 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def run_sample(args: argparse.Namespace, context: Controls) -> int:
+    from app.batch.pipeline import cut_image
     from app.core.decode import open_image
     from app.core.export import save
-    from app.pipeline import cut_image
 
     engine = options.engine_for(args)
     source = paths.sample_photo()

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app import paths, presets, retention
+from app import paths
 from app.cli.controls import Controls
 from app.cli.report import EXIT_FAILED, EXIT_OK
-from app.policy import Policy
+from app.governance import presets, retention
+from app.governance.policy import Policy
 
 
 def add_parsers(subparsers: Any) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from app import netguard
+from app.governance import netguard
 
 # 0 every file done (written or skipped), 1 some files failed (the rest were written),
 # 2 usage error, 3 the machine policy is broken: see app/cli/__init__.py.
@@ -42,7 +42,7 @@ class Reporter:
     def report(self, result: Any, counted: bool = True) -> None:
         if result.status == "failed":
             self._write(f"FAILED {result.label}: {result.message}")
-        elif result.status == "skipped" and result.code:  # refused unread (app.inputs.refusal): say why
+        elif result.status == "skipped" and result.code:  # refused unread (app.batch.inputs.refusal): say why
             self._write(f"skipped {result.label}: {result.message}")
         elif not self.quiet and result.warnings:
             self._write(f"note   {result.label}: {'; '.join(result.warnings)}")

@@ -33,7 +33,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, context: Controls) -> int:
-    from app.watch import Watcher, stop_on_signals
+    from app.batch.watch import Watcher, stop_on_signals
 
     choice = options.export_choice(args, context)
     if args.output is None:

@@ -4,7 +4,7 @@ Checks what a marketplace reviewer would: the background really is the colour as
 (sampled on the image's border, corners included), the subject fills the canvas within a
 range, the image is big enough, and it is sRGB. Each problem is a ``Violation`` with a
 plain-language message for the person who exported the file. ``Rules`` lives here so the
-core does not depend on ``app.presets`` (which re-exports it).
+core does not depend on ``app.governance.presets`` (which re-exports it).
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ class Evaluation:
 
 
 def _matte(engine: Any, decoded: Decoded, refine_edges: bool, recover: bool) -> Any:
-    from app.pipeline import matte
+    from app.batch.pipeline import matte
 
     return matte(engine, decoded, refine_edges, recover)
 

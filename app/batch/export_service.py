@@ -1,0 +1,119 @@
+"""The one export path: render → atomic write → the preset's rules → audit record → journal line.
+
+The window's Export (``app.desktop.exporting.Exporter``) and its hot folder (``app.desktop.hotfolder``) hand a
+finished cutout to ``ExportService.export``. ``knockout cut`` and ``knockout watch`` render and
+write on the batch pipeline's own overlapped threads (``app.batch.pipeline.run_batch``, with the
+same mask recipe and the same ``write_output``) and hand each result to
+``ExportService.finish``. Either way, what happens after a file is written is ``finish``:
+the preset's rules are checked on the file as written (what breaks them becomes the result's
+``violations`` and warnings), the audit record names the model from the engine's spec (never
+from what a window shows), and the output folder's journal gets its line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from app.batch.journal import Journal
+from app.batch.pipeline import Job, MaskOptions, Provenance, Result, failed, fix_mask, write_output
+from app.core import compliance
+from app.core.compose import Cutout
+from app.core.export import ExportSettings, render
+from app.governance import audit
+from app.governance.presets import Preset
+
+
+def render_cutout(cutout: Cutout, settings: ExportSettings) -> Image.Image:
+    """The pixels to write for a cutout whose mask already exists (the window's): the whole-mask
+    fixes the settings ask for (product presets punch holes, a backdrop preset may recover parts)
+    on the mask as it is, then the export recipe (``app.core.export.render``)."""
+    alpha = fix_mask(cutout.rgb, cutout.alpha, MaskOptions.of(settings).fixes_only())
+    return render(Cutout(cutout.rgb, alpha), settings)
+
+
+def audited_settings(settings: ExportSettings, provenance: Provenance) -> ExportSettings:
+    """``settings`` as the audit record states them: how the mask was made (edges, specks) is the
+    provenance's, since the window makes a mask before an export picks a preset."""
+    mask = provenance.mask
+    if (mask.refine_edges, mask.remove_specks) == (settings.refine_edges, settings.remove_specks):
+        return settings
+    return dataclasses.replace(settings, refine_edges=mask.refine_edges, remove_specks=mask.remove_specks)
+
+
+def rule_breaks(output: Path, preset: Preset) -> list[compliance.Violation]:
+    """The preset's rules checked on the file as written (profile, JPEG noise), as a reviewer sees it."""
+    if preset.rules is None:
+        return []
+    try:
+        with Image.open(output) as written:
+            written.load()
+            return compliance.check(written, preset.rules)
+    except OSError as exc:
+        return [compliance.Violation("unreadable", f"cannot re-read the output to check it ({exc})")]
+
+
+def export_fields(result: Result) -> dict[str, Any]:
+    """A written result as the window's ``export`` event tells it (docs/desktop-bridge.md)."""
+    return {"path": result.output, "violations": result.violations,
+            "message": "; ".join(v["message"] for v in result.violations) or None}
+
+
+@dataclass(frozen=True)
+class ExportService:
+    """How one batch, one export from the window or one hot folder writes its files."""
+
+    settings: ExportSettings
+    preset: Preset | None = None  # its rules are checked on each written file; its id is audited
+    audited: bool = False  # an audit record per written file (app.governance.audit), by setting, flag or policy
+    sidecar: bool = False  # the record also beside the file, as <output>.json
+    journal: Journal | None = None  # the output folder's journal (cut, watch, the hot folder)
+
+    def export(self, cutout: Cutout, exif: bytes | None, job: Job, provenance: Provenance) -> Result:
+        """Render ``cutout`` and write it to ``job.output``, then ``finish``. A file that cannot be
+        written comes back ``failed`` with the reason (it is journaled like any other)."""
+        started = time.perf_counter()
+        try:
+            write_output(job, render_cutout(cutout, self.settings), self.settings, exif)
+        except Exception as exc:
+            return self.finish(failed(job, exc, started))
+        width, height = cutout.rgb.size
+        return self.finish(Result(job.label, str(job.source), "written", output=str(job.output),
+                                  seconds=time.perf_counter() - started, width=width, height=height), provenance)
+
+    def finish(self, result: Result, provenance: Provenance | None = None) -> Result:
+        """What happens after a file is written (or failed): the preset's rules on the written
+        file, the audit record (a record that cannot be saved fails the file: ``audit_failed``),
+        and the journal line. ``provenance`` says what made a written file."""
+        if result.status == "written" and result.output:
+            self._check_rules(result)
+            self._record(result, provenance)
+        if self.journal is not None:
+            self.journal.record(result)
+        return result
+
+    def _check_rules(self, result: Result) -> None:
+        if self.preset is None or result.output is None:
+            return
+        violations = rule_breaks(Path(result.output), self.preset)
+        result.warnings.extend(f"{self.preset.id} rules: {v.message}" for v in violations)
+        result.violations.extend(v.as_dict() for v in violations)
+
+    def _record(self, result: Result, provenance: Provenance | None) -> None:
+        if not self.audited or result.output is None:
+            return
+        if provenance is None:
+            raise ValueError(f"no provenance for the audit record of {result.output}")
+        try:
+            audit.record_export(source=Path(result.source), output=Path(result.output), model_id=provenance.model.id,
+                                model_sha256=provenance.model.sha256, preset_id=self.preset.id if self.preset else None,
+                                settings=audited_settings(self.settings, provenance), sidecar=self.sidecar)
+        except OSError as exc:
+            result.status, result.code = "failed", "audit_failed"
+            result.message = f"written, but the audit record could not be saved ({exc.strerror or exc})"
+

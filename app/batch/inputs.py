@@ -1,0 +1,180 @@
+"""Turn what a user gave (files, folders, globs) into jobs with output paths.
+
+Folders are walked recursively and their tree is mirrored under the output folder;
+files and glob matches land at the output folder's top level. Problems found while
+collecting (a missing path, a folder without images) are reported like failed files.
+Files nobody should open in a batch (a FIFO or device with an image name, a symlink
+loop, a symlink in a shared folder that pulls in a file from outside it) are refused
+before anything opens them: a named one fails, one found in a folder is skipped, each
+with its reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.batch.pipeline import Job, Result
+from app.core.decode import is_image_name
+from app.core.naming import render_name
+
+DEFAULT_TEMPLATE = "{stem}"
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    relative: Path  # path below the folder it came from (or just the name)
+    label: str
+
+
+def refusal(path: Path, within: Path | None = None) -> tuple[str, str] | None:
+    """Why ``path`` must not be read, as (code, message), or None if it may be. Only stats it:
+    a FIFO would block whoever opens it, a device may act when opened, a loop has no end,
+    and a symlink that leads out of ``within`` (the folder being walked) could pull someone's
+    private photo into a shared batch."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink_loop", "a symlink loop (it leads back to itself), so it is not read"
+        return "unreadable", f"the file cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(mode):
+        return "not_a_file", "not a regular file (a pipe, device or socket), so it is not read"
+    if within is not None and not _inside(os.path.realpath(path), os.path.realpath(within)):
+        return "outside_folder", f"a symlink leads outside {within}, so it is not read"
+    return None
+
+
+def _inside(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # another drive (Windows)
+        return False
+
+
+def _walk(folder: Path, given: str) -> tuple[list[Source], list[Result]]:
+    """Images below ``folder`` (links to folders are not followed), and those refused."""
+    found, refused = [], []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if is_image_name(path):
+                rel = path.relative_to(folder)
+                label = os.path.join(given, str(rel))
+                if why := refusal(path, within=folder):
+                    refused.append(Result(label, str(path), "skipped", code=why[0], message=why[1]))
+                else:
+                    found.append(Source(path, rel, label))
+    return found, refused
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder a glob pattern stays inside: its leading parts without wildcards."""
+    parts = Path(pattern).parts
+    fixed = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    return Path(*parts[:fixed])
+
+
+def collect(inputs: list[str]) -> tuple[list[Source], list[Result]]:
+    """Expand inputs into image sources, plus one result for each input that gave none
+    and for each file refused (see ``refusal``)."""
+    sources: list[Source] = []
+    problems: list[Result] = []
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            found, refused = _walk(path, given)
+            if not found and not refused:
+                problems.append(Result(given, given, "failed", code="no_images",
+                                       message="no image files in this folder (or its subfolders)"))
+            sources.extend(found)
+            problems.extend(refused)
+        elif path.exists() or path.is_symlink():
+            if why := refusal(path):
+                problems.append(Result(given, given, "failed", code=why[0], message=why[1]))
+            else:
+                sources.append(Source(path, Path(path.name), given))
+        elif glob.has_magic(given):
+            root = _glob_root(given)
+            matches = [Path(m) for m in sorted(glob.glob(given, recursive=True))]
+            files = [m for m in matches if is_image_name(m) and not m.is_dir()]
+            if not files:
+                problems.append(Result(given, given, "failed", code="no_match",
+                                       message="no image files match this pattern"))
+            seen: set[tuple[str, str]] = set()  # ** follows folder links: one file, many paths
+            for file in files:
+                place = (os.path.realpath(file.parent), file.name)
+                if place in seen:
+                    continue
+                seen.add(place)
+                if why := refusal(file, within=root):
+                    problems.append(Result(str(file), str(file), "skipped", code=why[0], message=why[1]))
+                else:
+                    sources.append(Source(file, Path(file.name), str(file)))
+        else:
+            problems.append(Result(given, given, "failed", code="unreadable", message="the file does not exist"))
+    return _dedupe(sources), problems
+
+
+def _dedupe(sources: list[Source]) -> list[Source]:
+    seen: set[Path] = set()
+    unique = []
+    for src in sources:
+        key = src.path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(src)
+    return unique
+
+
+def output_name(source: Source, template: str, extension: str) -> Path:
+    """``template`` with {stem}, {name}, {ext}, {parent} -> a relative output path (app.core.naming)."""
+    try:
+        name = render_name(template, {"stem": source.path.stem, "name": source.path.name,
+                                      "ext": source.path.suffix.lstrip("."), "parent": source.path.parent.name})
+    except ValueError as exc:
+        raise ValueError(f"bad --name template: {exc}") from None
+    return source.relative.parent / f"{name}{extension}"
+
+
+def plan(
+    sources: list[Source],
+    out_dir: Path,
+    extension: str,
+    template: str = DEFAULT_TEMPLATE,
+    existing: str = "refuse",  # refuse | skip | overwrite
+) -> tuple[list[Job], list[Result]]:
+    """Jobs for sources; results for those skipped or refused before any work starts."""
+    jobs: list[Job] = []
+    early: list[Result] = []
+    taken: set[Path] = set()
+    source_paths = {s.path.resolve() for s in sources}
+    for src in sources:
+        rel = output_name(src, template, extension)
+        target = out_dir / rel
+        n = 2
+        while target.resolve() in taken:  # two inputs would give the same name
+            target = out_dir / rel.parent / f"{rel.stem}-{n}{rel.suffix}"
+            n += 1
+        resolved = target.resolve()
+        taken.add(resolved)
+        if resolved in source_paths:
+            early.append(Result(src.label, str(src.path), "failed", code="would_overwrite_source",
+                                message=f"the output {target} would overwrite a source file; "
+                                        "choose another output folder or --name"))
+        elif target.exists() and existing != "overwrite":
+            if existing == "skip":
+                early.append(Result(src.label, str(src.path), "skipped", output=str(target),
+                                    message="output exists"))
+            else:
+                early.append(Result(src.label, str(src.path), "failed", output=str(target), code="output_exists",
+                                    message=f"{target} already exists (use --overwrite or --skip-existing)"))
+        else:
+            jobs.append(Job(src.path, target, src.label))
+    return jobs, early

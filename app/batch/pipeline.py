@@ -1,0 +1,336 @@
+"""From a file to a written cutout: decode → model → alpha → export → atomic write.
+
+``cut_image`` does one image in the calling thread. ``run_batch`` does many with the
+stages overlapped on four threads (decode+resize, inference, edges+render, encode+write)
+and bounded hand-over queues, so decoding, edge work and PNG encoding (which releases
+the GIL) hide behind each other and the model while at most a handful of decoded photos
+are alive at once.
+
+The mask recipe lives here, once (``MaskOptions``, ``alpha_for``, ``fix_mask``): the batch, the
+window's cutouts, its export-time fixes and its Punch holes / Recover parts buttons all use it.
+What happens to a cutout after that is app.batch.export_service.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from app.core import backdrop, cleanup, mask, qa
+from app.core.compose import Cutout
+from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
+from app.core.errors import ImageError, OutputError, explain
+from app.core.export import ExportSettings, render, save
+from app.core.refine import refine_alpha
+from app.inference.engine import Engine
+from app.inference.manifest import ModelSpec
+
+
+@dataclass
+class Job:
+    """One input file and where its result goes."""
+
+    source: Path
+    output: Path
+    label: str  # how reports name the file (relative to what the user gave)
+
+
+@dataclass
+class Result:
+    label: str
+    source: str
+    status: str  # written | failed | skipped | cancelled
+    output: str | None = None
+    code: str | None = None
+    message: str | None = None
+    seconds: float = 0.0
+    width: int | None = None
+    height: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    flags: list[dict[str, str]] = field(default_factory=list)  # QA (app.core.qa): reasons to look at it
+    violations: list[dict[str, str]] = field(default_factory=list)  # the preset's rules it breaks (compliance)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v != []}
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    """How the model's answer becomes a photo's mask (the defaults are ExportSettings')."""
+
+    refine_edges: bool = True  # edges guided by the photo (app.core.refine), else a plain resize
+    remove_specks: bool = True  # stray islands and pinholes cleaned away (app.core.cleanup)
+    punch_holes: bool = False  # enclosed gaps that show the background made transparent
+    recover_parts: bool = False  # parts dropped from a plain backdrop brought back (app.core.backdrop)
+
+    @classmethod
+    def of(cls, settings: ExportSettings) -> MaskOptions:
+        return cls(settings.refine_edges, settings.remove_specks, settings.punch_holes, settings.recover_parts)
+
+    def fixes_only(self) -> MaskOptions:
+        """Only the whole-mask fixes (holes, recovery), for a mask that already exists: its edges
+        and clean-up were made with it, and the user may have touched it up since."""
+        return MaskOptions(False, False, self.punch_holes, self.recover_parts)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How a cutout was made, for its audit record: the model (the engine's spec: id and sha256,
+    never what a window shows) and the mask options."""
+
+    model: ModelSpec
+    mask: MaskOptions
+
+
+class NoPlainBackdrop(ImageError):
+    """Parts were to be recovered, but the photo's background is not one plain colour."""
+
+    code = "no-backdrop"
+
+
+def alpha_for(decoded: Decoded, prob: np.ndarray, options: MaskOptions) -> Image.Image:
+    """The mask recipe: the model's probability map at the photo's full resolution, then the
+    whole-mask steps (``fix_mask``), keeping the source's own transparency."""
+    alpha = refine_alpha(prob, decoded.image) if options.refine_edges else mask.upscale(prob, decoded.size)
+    return mask.combine(fix_mask(decoded.image, alpha, options), decoded.alpha)
+
+
+def fix_mask(rgb: Image.Image, alpha: Image.Image, options: MaskOptions, strict: bool = False) -> Image.Image:
+    """The recipe's whole-mask steps, in order: clean-up (specks, pinholes), holes, recovery.
+    Recovery needs a plain backdrop: without one the mask stays as it is, or with ``strict``
+    (one fix the user asked for) NoPlainBackdrop says why."""
+    alpha = cleanup.clean(rgb, alpha, specks=options.remove_specks, holes=options.punch_holes)
+    if options.recover_parts:
+        recovered = backdrop.recover(rgb, alpha)
+        if recovered is None and strict:
+            raise NoPlainBackdrop("The background is not one plain colour, so parts of the subject cannot be "
+                                  "told from it: paint them back with Restore.")
+        alpha = alpha if recovered is None else recovered
+    return alpha
+
+
+def matte(engine: Engine, decoded: Decoded, refine_edges: bool = True, recover: bool = False) -> Image.Image:
+    """Full-resolution alpha for a decoded photo."""
+    return alpha_for(decoded, engine.predict(decoded.image), MaskOptions(refine_edges, recover_parts=recover))
+
+
+def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Image.Image:
+    """The exported pixels for one decoded photo."""
+    alpha = alpha_for(decoded, engine.predict(decoded.image), MaskOptions.of(settings))
+    return render(Cutout(decoded.image, alpha), settings)
+
+
+def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
+    """Free the decoded photo as soon as the export is rendered, not when the last reference
+    goes: for a 100 MP photo that is ~500 MB less alive while the encoder (lossless WebP
+    above all) allocates its own buffers. The caller must not use the pixels afterwards."""
+    for pixels in (decoded.image, decoded.alpha):
+        if pixels is not None and pixels is not keep:
+            pixels.close()
+
+
+def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> tuple[Image.Image, list]:
+    """The pixels to write for one photo and its QA flags, judged on the full-frame mask (before
+    any crop). The decoded photo is released here: only the rendered image goes on."""
+    alpha = alpha_for(decoded, prob, MaskOptions.of(settings))
+    flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
+    image = render(Cutout(decoded.image, alpha), settings)
+    del alpha
+    _release_pixels(decoded, keep=image)
+    return image, flags
+
+
+def write_output(job: Job, image: Image.Image, settings: ExportSettings, exif: bytes | None) -> None:
+    """Encode and write atomically (app.core.export.save); OutputError names the file and why."""
+    if job.output.resolve() == job.source.resolve():
+        raise OutputError("refusing to overwrite the source file", job.label)
+    try:
+        save(image, job.output, settings, exif)
+    except OSError as exc:
+        raise OutputError(f"cannot write {job.output} ({exc.strerror or exc})", job.label) from None
+
+
+def failed(job: Job, exc: BaseException, started: float) -> Result:
+    """The result of a file that could not be done, with a reason a person can read (``explain``)."""
+    explained = explain(exc)
+    return Result(job.label, str(job.source), "failed", code=explained.code, message=explained.message,
+                  seconds=time.perf_counter() - started)
+
+
+_DONE = object()
+IN_FLIGHT = 3
+STOP_GRACE = 30.0  # seconds a stopped batch waits without progress before it gives up on a stuck file
+
+
+def _feed_failure(exc: BaseException) -> Result:
+    """The list of files itself broke (a hot folder's scan, say): reported like a failed file."""
+    explained = explain(exc)
+    return Result("(input files)", "", "failed", code=explained.code,
+                  message=f"listing the files stopped: {explained.message}")
+
+
+def _unfinished(in_flight: dict[tuple[str, str], Job], status: str, reason: str) -> list[Result]:
+    """A result for each file started but never reported, so a batch that ends early names them all."""
+    return [Result(job.label, str(job.source), status, code=None if status == "cancelled" else "internal_error",
+                   message=reason) for job in list(in_flight.values())]
+
+
+def _next_result(results: queue.Queue[Any], stopping: Callable[[], bool]) -> Any:
+    """The next result; ``None`` once the batch is stopping and nothing came for STOP_GRACE
+    seconds (a file stuck on a dead network share must not keep a stopped batch alive)."""
+    give_up_at = None
+    while True:
+        try:
+            return results.get(timeout=0.25)
+        except queue.Empty:
+            if stopping():
+                give_up_at = give_up_at or time.monotonic() + STOP_GRACE
+                if time.monotonic() >= give_up_at:
+                    return None
+
+
+def run_batch(
+    engine: Engine,
+    jobs: Iterable[Job],
+    settings: ExportSettings,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    cancel: threading.Event | None = None,
+    on_start: Callable[[Job], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[Result]:
+    """Process ``jobs`` with decode, inference and encode overlapped; yield results as they finish.
+
+    A failing file yields a ``failed`` result and the batch goes on, whatever failed (the
+    file, ``on_start``, a stage); if iterating ``jobs`` fails, that is reported and the files
+    in flight finish. Setting ``cancel`` stops feeding new files; decoded files not yet
+    inferred come back ``cancelled``. ``stop`` is the feeder's own "no more files" (a hot
+    folder's); once either is set, files still unfinished after STOP_GRACE seconds without
+    progress come back ``cancelled`` and the batch ends.
+    """
+    cancel = cancel or threading.Event()
+    stop = stop or threading.Event()
+    engine.load()  # fail fast (missing/tampered model) before touching any file
+    # At most this many photos are between decoding and written, as decoded pixels or as
+    # the rendered export: say one being written, one being rendered, one in the model.
+    # Decoding takes a fraction of an inference, so the next photo is still ready in
+    # time; this bounds memory for 100 MP inputs as much as for 12 MP.
+    slots = threading.BoundedSemaphore(IN_FLIGHT)
+    decoded_q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    predicted_q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    rendered_q: queue.Queue[Any] = queue.Queue(maxsize=1)
+    results: queue.Queue[Any] = queue.Queue()
+    in_flight: dict[tuple[str, str], Job] = {}  # (label, source) of files started, not yet reported
+
+    def fail(job: Job, exc: BaseException, started: float) -> None:
+        slots.release()
+        results.put(failed(job, exc, started))
+
+    # Each stage guards its whole loop body (a failure is that file's) and always passes
+    # _DONE on, so a stage that dies anyway never leaves the next one waiting.
+    def decode_stage() -> None:
+        try:
+            for job in jobs:
+                if cancel.is_set():
+                    break
+                slots.acquire()
+                started = time.perf_counter()
+                in_flight[(job.label, str(job.source))] = job
+                try:
+                    if on_start:
+                        on_start(job)
+                    decoded = open_image(job.source, max_pixels, job.label)
+                    tensor = engine.prepare(decoded.image)
+                except Exception as exc:
+                    fail(job, exc, started)
+                    continue
+                decoded_q.put((job, decoded, tensor, started))
+        except Exception as exc:
+            results.put(_feed_failure(exc))
+        finally:
+            decoded_q.put(_DONE)
+
+    def infer_stage() -> None:
+        try:
+            while (item := decoded_q.get()) is not _DONE:
+                job, decoded, tensor, started = item
+                if cancel.is_set():
+                    slots.release()
+                    results.put(Result(job.label, str(job.source), "cancelled", message="cancelled"))
+                    continue
+                try:
+                    prob = engine.infer(tensor)
+                except Exception as exc:
+                    fail(job, exc, started)
+                    continue
+                del tensor
+                predicted_q.put((job, decoded, prob, started))
+        finally:
+            predicted_q.put(_DONE)
+
+    def render_stage() -> None:
+        try:
+            while (item := predicted_q.get()) is not _DONE:
+                job, decoded, prob, started = item
+                try:
+                    width, height = decoded.size
+                    warnings, exif = list(decoded.warnings), decoded.exif
+                    image, flags = _render(job, decoded, prob, settings)
+                except Exception as exc:
+                    fail(job, exc, started)
+                    continue
+                finally:
+                    del decoded, item
+                rendered_q.put((job, image, exif, flags, started, width, height, warnings))
+        finally:
+            rendered_q.put(_DONE)
+
+    def write_stage() -> None:
+        try:
+            while (item := rendered_q.get()) is not _DONE:
+                job, image, exif, flags, started, width, height, warnings = item
+                try:
+                    write_output(job, image, settings, exif)
+                except Exception as exc:
+                    results.put(failed(job, exc, started))
+                    continue
+                finally:
+                    del image, item
+                    slots.release()
+                results.put(Result(job.label, str(job.source), "written", output=str(job.output),
+                                   seconds=time.perf_counter() - started, width=width, height=height,
+                                   warnings=warnings, flags=flags))
+        finally:
+            results.put(_DONE)
+
+    threads = [
+        threading.Thread(target=stage, name=f"knockout-{stage.__name__}", daemon=True)
+        for stage in (decode_stage, infer_stage, render_stage, write_stage)
+    ]
+    for thread in threads:
+        thread.start()
+    gave_up = False
+    try:
+        while (result := _next_result(results, lambda: cancel.is_set() or stop.is_set())) is not _DONE:
+            if result is None:  # stopped, and a file is stuck: give up on what is left
+                gave_up = True
+                yield from _unfinished(in_flight, "cancelled", "stopped before this file was finished")
+                return
+            in_flight.pop((result.label, result.source), None)
+            yield result
+        yield from _unfinished(in_flight, "failed", "not finished: the batch stopped unexpectedly")
+    finally:
+        # Normal end, Ctrl+C or the caller stopping early: stop feeding, let the file being
+        # written finish (so no partial output is left), and wait for the stages to drain,
+        # but not for ever: a stage stuck on a dead share is a daemon thread, left behind.
+        cancel.set()
+        deadline = time.monotonic() + (0.0 if gave_up else STOP_GRACE)
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,112 @@
+"""What each js_api method answers (besides ``ok``), one TypedDict per shape.
+
+These are the contract docs/desktop-bridge.md writes down for the page; tests/desktop/test_answers.py
+holds the two to each other (every public ``Api`` method has its row, each row lists exactly
+its TypedDict's keys). Values the page only shows (settings, presets, the engine status) stay
+loosely typed here; the keys are what the page relies on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class Item(TypedDict):
+    """One photo in the queue (``Document.as_item``)."""
+
+    id: str
+    name: str
+    path: str
+    state: str  # app.desktop.jobs.STATES
+    progress: float
+    message: str | None
+    flags: list[dict[str, str]]
+    width: int | None
+    height: int | None
+    version: int
+
+
+class EditState(TypedDict):
+    version: int
+    can_undo: bool
+    can_redo: bool
+
+
+class EditAnswer(EditState):
+    """After a stroke, undo, redo or reset: the changed full-resolution box (None if nothing changed)."""
+
+    box: list[int] | None
+
+
+class DocumentAnswer(EditState):
+    id: str
+    name: str
+    width: int | None
+    height: int | None
+    tile: int
+    levels: int
+
+
+class ModelChoice(TypedDict):
+    id: str
+    label: str
+
+
+class HelloAnswer(TypedDict):
+    version: str
+    token: str
+    status: dict[str, Any]
+    watch: dict[str, Any] | None
+    settings: dict[str, Any]
+    locked: list[str]
+    presets: list[dict[str, Any]]
+    models: list[ModelChoice]
+
+
+class StatusAnswer(TypedDict):
+    status: dict[str, Any]
+    watch: dict[str, Any] | None
+    watch_error: str | None
+
+
+class Opened(TypedDict):
+    added: list[Item]
+    errors: list[dict[str, str]]  # {path, message}
+
+
+class PathAnswer(TypedDict):
+    path: str | None  # None: the dialog was cancelled
+
+
+class QueueAnswer(TypedDict):
+    items: list[Item]
+    summary: dict[str, int]  # total and a count per state
+
+
+class ItemAnswer(TypedDict):
+    item: Item
+
+
+class Queued(TypedDict):
+    queued: bool  # the answer comes as an event
+
+
+class ExportQueued(TypedDict):
+    queued: int  # how many photos
+
+
+class WatchAnswer(TypedDict):
+    watch: dict[str, Any] | None
+
+
+class Cleared(TypedDict):
+    removed: int
+
+
+class SettingsAnswer(TypedDict):
+    settings: dict[str, Any]
+    locked: list[str]
+
+
+class Done(TypedDict):
+    """Nothing to say but ``ok``."""

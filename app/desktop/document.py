@@ -1,0 +1,410 @@
+"""One photo open in the editor: its full-resolution mask, edits with undo/redo, and the
+pictures the page asks for (thumbnail, preview, tiles).
+
+Only a few documents keep their pixels in memory (``Residency``); the rest keep just a
+losslessly compressed copy of their mask in the session folder (0600 files in a 0700
+folder) and decode the photo again from its source when the user comes back to it, so a
+queue of hundreds of 12 MP photos does not need gigabytes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from app.core import brush
+from app.core.compose import Cutout
+from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
+from app.core.errors import NotFound, NotReady
+from app.core.private import open_private, private_dir
+from app.desktop.answers import EditAnswer, EditState, Item
+
+if TYPE_CHECKING:
+    from app.batch.pipeline import Provenance
+
+TILE = 512
+PREVIEW = 2048
+THUMB = 160
+VIEWS = ("cutout", "original", "mask")
+MAX_HISTORY = 50
+
+
+@dataclass
+class Edit:
+    box: tuple[int, int, int, int]
+    before: np.ndarray
+    after: np.ndarray | None = None
+
+
+@dataclass
+class Document:
+    """A queued photo and, once cut out, its editable mask."""
+
+    id: str
+    path: Path
+    name: str
+    spill_dir: Path
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    state: str = "queued"
+    progress: float = 0.0
+    message: str | None = None
+    flags: list[dict[str, str]] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    version: int = 0
+    exif: bytes | None = None
+    then: Callable[[Document], None] | None = field(default=None, repr=False)  # see JobRunner.add
+    provenance: Provenance | None = None  # how its mask was made, for the audit record (see attach)
+    residency: Residency | None = field(default=None, repr=False)  # who keeps its pixels in memory
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _rgb: Image.Image | None = field(default=None, repr=False)
+    _alpha: np.ndarray | None = field(default=None, repr=False)
+    _model: np.ndarray | None = field(default=None, repr=False)  # the model's mask, for "Reset"
+    _undo: list[Edit] = field(default_factory=list, repr=False)
+    _redo: list[Edit] = field(default_factory=list, repr=False)
+    _cache: dict[tuple[object, ...], tuple[bytes, str]] = field(default_factory=dict, repr=False)
+    _thumb: bytes | None = field(default=None, repr=False)
+
+    # -- state shown in the queue -------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "flagged")
+
+    def as_item(self) -> Item:
+        return {"id": self.id, "name": self.name, "path": str(self.path), "state": self.state,
+                "progress": round(self.progress, 3), "message": self.message, "flags": list(self.flags),
+                "width": self.width, "height": self.height, "version": self.version}
+
+    # -- pixels -------------------------------------------------------------------
+    def decode(self) -> Decoded:
+        """Decode the source (orientation, colour profile → sRGB, size guard)."""
+        return open_image(self.path, self.max_pixels, self.name)
+
+    def attach(self, decoded: Decoded, alpha: Image.Image, flags: list[dict[str, str]],
+               provenance: Provenance | None = None) -> None:
+        """Keep the finished cutout: the photo, the model's mask, the quality flags and how it was made."""
+        with self.lock:
+            self.provenance = provenance
+            self._rgb = decoded.image
+            self._alpha = np.array(alpha, dtype=np.uint8)
+            self.exif = decoded.exif
+            self.width, self.height = decoded.size
+            self._model = self._alpha.copy()  # written to the session folder only when evicted
+            self._spill_path("model").unlink(missing_ok=True)
+            self._spill_path("mask").unlink(missing_ok=True)
+            self._undo.clear()
+            self._redo.clear()
+            self.flags = flags
+            self.state = "flagged" if flags else "done"
+            self.progress = 1.0
+            self.message = None
+            self._changed()
+        self._touch()
+
+    def rgb(self) -> Image.Image:
+        with self.lock:
+            if self._rgb is None:
+                self._rgb = self.decode().image
+            self._touch()
+            return self._rgb
+
+    def alpha(self) -> np.ndarray:
+        with self.lock:
+            if not self.finished:
+                raise NotReady.cutout(self.name)
+            if self._alpha is None:
+                spilled = self._spill_path("mask")
+                self._alpha = _load_mask(spilled) if spilled.exists() else self.model_alpha().copy()
+            self._touch()
+            return self._alpha
+
+    def model_alpha(self) -> np.ndarray:
+        with self.lock:
+            if self._model is None:
+                self._model = _load_mask(self._spill_path("model"))
+            return self._model
+
+    def cutout(self) -> Cutout:
+        """The photo and its current mask; the mask shares the document's pixels (hold ``lock``)."""
+        with self.lock:
+            return Cutout(self.rgb(), Image.fromarray(self.alpha(), "L"))
+
+    def snapshot(self) -> Cutout:
+        """The cutout as it is now, safe to use without the lock: edits go on meanwhile (an export)."""
+        with self.lock:
+            return Cutout(self.rgb(), Image.fromarray(self.alpha().copy(), "L"))
+
+    def evict(self) -> bool:
+        """Drop the pixels from memory (an edited mask goes to the session folder first).
+
+        Gives up (returns False) if another thread is using the document right now."""
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            if self._model is not None and not self._spill_path("model").exists():
+                _spill(self._model, self._spill_path("model"))
+            if self._alpha is not None and (self._undo or self._spill_path("mask").exists()):
+                _spill(self._alpha, self._spill_path("mask"))
+            self._model = None
+            self._alpha = None
+            self._rgb = None
+            self._cache.clear()
+            return True
+        finally:
+            self.lock.release()
+
+    def forget(self) -> None:
+        """Removed from the queue: free memory and delete its session files."""
+        with self.lock:
+            self._alpha = None
+            self._model = None
+            self._rgb = None
+            self._cache.clear()
+            for kind in ("model", "mask"):
+                self._spill_path(kind).unlink(missing_ok=True)
+
+    def _spill_path(self, kind: str) -> Path:
+        return self.spill_dir / f"{self.id}-{kind}.png"
+
+    def _touch(self) -> None:
+        if self.residency is not None:
+            self.residency.touch(self)
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._cache.clear()
+        self._thumb = None
+
+    # -- edits --------------------------------------------------------------------
+    def edit_state(self) -> EditState:
+        return {"version": self.version, "can_undo": bool(self._undo), "can_redo": bool(self._redo)}
+
+    def stroke(self, stroke: brush.Stroke) -> EditAnswer:
+        with self.lock:
+            alpha = self.alpha()
+            applied = brush.apply(alpha, stroke)
+            if applied is None:
+                return {**self.edit_state(), "box": None}
+            box, before = applied
+            self._push(Edit(box, before))
+            return {**self.edit_state(), "box": list(box)}
+
+    def reset(self) -> EditAnswer:
+        """Back to the model's mask, as one undoable edit."""
+        with self.lock:
+            return self.replace_mask(self.model_alpha())
+
+    def replace_mask(self, new: np.ndarray) -> EditAnswer:
+        """Swap in a whole new mask (reset, punched holes) as one undoable edit of the pixels
+        that changed; nothing changes (and no undo step) when it is the same mask."""
+        with self.lock:
+            alpha = self.alpha()
+            changed = np.argwhere(alpha != new)
+            if not len(changed):
+                return {**self.edit_state(), "box": None}
+            (y0, x0), (y1, x1) = changed.min(axis=0), changed.max(axis=0) + 1
+            box = (int(x0), int(y0), int(x1), int(y1))
+            before = alpha[y0:y1, x0:x1].copy()
+            alpha[y0:y1, x0:x1] = new[y0:y1, x0:x1]
+            self._push(Edit(box, before))
+            return {**self.edit_state(), "box": list(box)}
+
+    def undo(self) -> EditAnswer:
+        return self._step(self._undo, self._redo)
+
+    def redo(self) -> EditAnswer:
+        return self._step(self._redo, self._undo)
+
+    def _push(self, edit: Edit) -> None:
+        self._undo.append(edit)
+        del self._undo[:-MAX_HISTORY]
+        self._redo.clear()
+        self._changed()
+
+    def _step(self, source: list[Edit], target: list[Edit]) -> EditAnswer:
+        with self.lock:
+            alpha = self.alpha()
+            if not source:
+                return {**self.edit_state(), "box": None}
+            edit = source.pop()
+            x0, y0, x1, y1 = edit.box
+            current = alpha[y0:y1, x0:x1].copy()
+            alpha[y0:y1, x0:x1] = edit.before
+            target.append(Edit(edit.box, current))
+            self._changed()
+            return {**self.edit_state(), "box": list(edit.box)}
+
+    # -- pictures for the page ----------------------------------------------------
+    def levels(self) -> int:
+        """Number of zoom levels: level z is the photo scaled by 2**-z, down to one tile."""
+        if not self.width or not self.height:
+            return 1
+        longest, z = max(self.width, self.height), 0
+        while longest > TILE:
+            longest = (longest + 1) // 2
+            z += 1
+        return z + 1
+
+    def thumbnail(self) -> bytes:
+        with self.lock:
+            if self._thumb is None:
+                if self.finished:
+                    self._thumb = _png(self._picture("cutout", None, THUMB))
+                else:
+                    self._thumb = _png(self._quick_thumbnail())
+            return self._thumb
+
+    def _quick_thumbnail(self) -> Image.Image:
+        """A queued photo's thumbnail without decoding it in full, through the decoder's
+        guards (formats, pixel limit) like every other read of the user's file."""
+        if self._rgb is not None:
+            return self._picture("original", None, THUMB)
+        return thumbnail(self.path, THUMB, self.max_pixels, self.name)
+
+    def preview(self, view: str) -> tuple[bytes, str]:
+        """The whole picture, longest side at most PREVIEW pixels."""
+        return self._cached(("preview", view), view, None, PREVIEW)
+
+    def tile(self, view: str, z: int, x: int, y: int) -> tuple[bytes, str]:
+        with self.lock:
+            if not self.width or not self.height:  # the original, before the cutout is done
+                self.width, self.height = self.rgb().size
+        if not 0 <= z < self.levels():
+            raise NotFound("no such zoom level")
+        assert self.width and self.height
+        scale = 2**z
+        lw, lh = -(-self.width // scale), -(-self.height // scale)
+        if not (0 <= x * TILE < lw and 0 <= y * TILE < lh):
+            raise NotFound("no such tile")
+        box = (x * TILE * scale, y * TILE * scale, min(self.width, (x + 1) * TILE * scale),
+               min(self.height, (y + 1) * TILE * scale))
+        size = (min(TILE, lw - x * TILE), min(TILE, lh - y * TILE))
+        return self._cached(("tile", view, z, x, y), view, box, size)
+
+    def _cached(self, key: tuple[object, ...], view: str, box: tuple[int, int, int, int] | None,
+                size: int | tuple[int, int]) -> tuple[bytes, str]:
+        """The encoded picture, from the cache when this version was already asked for.
+
+        The document is locked only while the (small) picture is cut out of the full-size
+        pixels; encoding happens outside, so a brush stroke never waits for a preview."""
+        if view not in VIEWS:
+            raise NotFound(f"no such view {view!r}")
+        with self.lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+            version = self.version
+            image = self._picture(view, box, size)
+        encoded = self._encode(view, image, whole=box is None)
+        with self.lock:
+            if self.version == version:  # an edit meanwhile makes this picture stale: do not keep it
+                if len(self._cache) > 256:
+                    self._cache.clear()
+                self._cache[key] = encoded
+        return encoded
+
+    @staticmethod
+    def _encode(view: str, image: Image.Image, whole: bool) -> tuple[bytes, str]:
+        """Encoded picture and its MIME type."""
+        if view == "original":
+            return _jpeg(image), "image/jpeg"
+        # A whole-picture preview is several megapixels: stored, not deflated, it encodes
+        # ~3x faster, and size does not matter over loopback. Tiles are small: deflate them.
+        return _png(image, level=0 if whole else 1), "image/png"
+
+    def _picture(self, view: str, box: tuple[int, int, int, int] | None, size: int | tuple[int, int]) -> Image.Image:
+        """``view`` of ``box`` (or all) at ``size`` (exact, or fitted inside a square of that side).
+
+        Photo and mask are shrunk separately before they are put together: building a
+        12 MP RGBA image first costs most of a second; this costs a few tens of ms.
+        """
+        if view not in VIEWS:
+            raise NotFound(f"no such view {view!r}")
+        if view != "original" and not self.finished:
+            raise NotReady.cutout(self.name)
+        rgb = self.rgb() if view != "mask" else None
+        mask = Image.fromarray(self.alpha(), "L") if view != "original" else None
+        source = rgb if rgb is not None else mask
+        assert source is not None
+        if box is not None:
+            rgb = rgb.crop(box) if rgb is not None else None
+            mask = mask.crop(box) if mask is not None else None
+            source = rgb if rgb is not None else mask
+            assert source is not None
+        if isinstance(size, int):
+            scale = min(1.0, size / max(source.size))
+            size = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+        if rgb is not None and rgb.size != size:
+            rgb = rgb.resize(size, Image.Resampling.BOX)
+        if mask is not None and mask.size != size:
+            mask = mask.resize(size, Image.Resampling.BOX)
+        if view == "mask":
+            assert mask is not None
+            return mask
+        assert rgb is not None
+        rgb = rgb if rgb.mode == "RGB" else rgb.convert("RGB")
+        if view == "original":
+            return rgb.copy() if rgb is self._rgb else rgb
+        assert mask is not None
+        rgba = rgb.convert("RGBA")
+        rgba.putalpha(mask)
+        return rgba
+
+
+def _spill(mask: np.ndarray, path: Path) -> None:
+    """Write a mask into the session folder, readable by this user only."""
+    private_dir(path.parent)
+    with os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as fh:
+        Image.fromarray(mask, "L").save(fh, format="PNG", compress_level=1)
+
+
+def _load_mask(path: Path) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.array(img.convert("L"), dtype=np.uint8)
+
+
+def _png(image: Image.Image, level: int = 1) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=level)
+    return out.getvalue()
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+class Residency:
+    """Keeps the pixels of the few most recently used documents in memory."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._order: OrderedDict[str, Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def touch(self, doc: Document) -> None:
+        with self._lock:
+            self._order.pop(doc.id, None)
+            self._order[doc.id] = doc
+            evict = []
+            while len(self._order) > self.keep:
+                evict.append(self._order.popitem(last=False)[1])
+        for old in evict:
+            if not old.evict():  # busy: try again at the next touch
+                with self._lock:
+                    self._order[old.id] = old
+                    self._order.move_to_end(old.id, last=False)
+
+    def drop(self, doc: Document) -> None:
+        with self._lock:
+            self._order.pop(doc.id, None)

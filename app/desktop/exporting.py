@@ -1,0 +1,93 @@
+"""Exporting from the desktop app with a preset: the preset as the app's settings and IT's
+policy adjust it, and the file name from the template. The rest (render, write, the preset's
+rules, the audit record) is the one export path, app.batch.export_service.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.batch.export_service import ExportService, export_fields
+from app.batch.pipeline import Job
+from app.core.errors import OutputError
+from app.core.naming import render_name
+from app.desktop.document import Document
+from app.governance.policy import Policy, load_policy
+from app.governance.presets import Preset
+
+MASK_OPTIONS = ("refine_edges", "remove_specks")
+
+
+def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | None = None) -> Preset:
+    """``preset`` as the app exports with it: edge colours decontaminated only when both the
+    preset and the user's ``decontaminate`` setting allow it, the mask options the app's masks
+    are made with (its settings, not the preset's: the mask exists before an export picks a
+    preset), and then IT's policy, last (``Policy.apply``: a locked switch and the metadata
+    policy beat the preset; ``None`` means the machine's policy).
+    What this returns is what hot-folder journals and audit records say was done."""
+    export = preset.settings
+    asked = {key: bool(settings.get(key, True)) for key in MASK_OPTIONS}
+    if export.decontaminate and not settings.get("decontaminate", True):
+        asked["decontaminate"] = False
+    choices = {key: value for key, value in asked.items() if getattr(export, key) != value}
+    export = (load_policy() if policy is None else policy).apply(export, choices)
+    return preset if export is preset.settings else dataclasses.replace(preset, settings=export)
+
+
+def file_name(template: str, source: Path, preset: Preset) -> str:
+    """``{stem}-{preset}`` and friends -> a plain file name (with the preset's extension)."""
+    name = render_name(template, {"stem": source.stem, "name": source.name, "ext": source.suffix.lstrip("."),
+                                  "parent": source.parent.name, "preset": preset.id})
+    return name + preset.settings.extension
+
+
+@dataclass
+class Exporter:
+    """Exports documents into ``folder`` through the one export path (app.batch.export_service); a name
+    already on disk gets ``-2``, ``-3``… unless this session wrote it (exporting again after
+    touching up the mask replaces our own file)."""
+
+    preset: Preset
+    template: str
+    folder: Path
+    written: set[Path] = field(default_factory=set)
+    audited: bool = False  # an audit record per export (the audit setting or IT's policy)
+    sidecar: bool = False
+    service: ExportService = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.service = ExportService(self.preset.settings, self.preset, self.audited, self.sidecar)
+
+    def __call__(self, doc: Document) -> dict[str, Any]:
+        """On the job runner's worker: the ``export`` event's fields, or OutputError saying why not."""
+        if not doc.finished or doc.provenance is None:
+            raise OutputError(f"{doc.name} is not cut out yet", doc.name)
+        job = Job(doc.path, self._target(doc), doc.name)
+        result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance)
+        if result.status != "written":
+            raise OutputError(result.message or f"{doc.name} could not be exported", doc.name)
+        return export_fields(result)
+
+    def _target(self, doc: Document) -> Path:
+        name = Path(file_name(self.template, doc.path, self.preset))
+        candidate = self.folder / name
+        n = 2
+        with self._lock:
+            while (candidate.exists() and candidate not in self.written) or _same_file(candidate, doc.path):
+                candidate = self.folder / f"{name.stem}-{n}{name.suffix}"
+                n += 1
+            self.written.add(candidate)  # reserve it against a parallel export of a same-named photo
+        return candidate
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False

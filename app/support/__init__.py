@@ -1,0 +1,1 @@
+"""What IT runs to check a machine: ``diagnose`` (the report) and ``selftest`` (a real cutout)."""
