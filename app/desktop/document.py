@@ -10,9 +10,7 @@ queue of hundreds of 12 MP photos does not need gigabytes.
 from __future__ import annotations
 
 import io
-import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +23,8 @@ from app.core import brush
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
 from app.core.errors import NotFound, NotReady
-from app.core.private import open_private, private_dir
 from app.desktop.answers import EditAnswer, EditState, Item
+from app.desktop.residency import Residency, load_mask, spill_mask
 
 if TYPE_CHECKING:
     from app.batch.pipeline import Provenance
@@ -123,14 +121,14 @@ class Document:
                 raise NotReady.cutout(self.name)
             if self._alpha is None:
                 spilled = self._spill_path("mask")
-                self._alpha = _load_mask(spilled) if spilled.exists() else self.model_alpha().copy()
+                self._alpha = load_mask(spilled) if spilled.exists() else self.model_alpha().copy()
             self._touch()
             return self._alpha
 
     def model_alpha(self) -> np.ndarray:
         with self.lock:
             if self._model is None:
-                self._model = _load_mask(self._spill_path("model"))
+                self._model = load_mask(self._spill_path("model"))
             return self._model
 
     def cutout(self) -> Cutout:
@@ -151,9 +149,9 @@ class Document:
             return False
         try:
             if self._model is not None and not self._spill_path("model").exists():
-                _spill(self._model, self._spill_path("model"))
+                spill_mask(self._model, self._spill_path("model"))
             if self._alpha is not None and (self._undo or self._spill_path("mask").exists()):
-                _spill(self._alpha, self._spill_path("mask"))
+                spill_mask(self._alpha, self._spill_path("mask"))
             self._model = None
             self._alpha = None
             self._rgb = None
@@ -360,18 +358,6 @@ class Document:
         return rgba
 
 
-def _spill(mask: np.ndarray, path: Path) -> None:
-    """Write a mask into the session folder, readable by this user only."""
-    private_dir(path.parent)
-    with os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as fh:
-        Image.fromarray(mask, "L").save(fh, format="PNG", compress_level=1)
-
-
-def _load_mask(path: Path) -> np.ndarray:
-    with Image.open(path) as img:
-        return np.array(img.convert("L"), dtype=np.uint8)
-
-
 def _png(image: Image.Image, level: int = 1) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=level)
@@ -382,29 +368,3 @@ def _jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=90)
     return out.getvalue()
-
-
-class Residency:
-    """Keeps the pixels of the few most recently used documents in memory."""
-
-    def __init__(self, keep: int = 4) -> None:
-        self.keep = keep
-        self._order: OrderedDict[str, Document] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def touch(self, doc: Document) -> None:
-        with self._lock:
-            self._order.pop(doc.id, None)
-            self._order[doc.id] = doc
-            evict = []
-            while len(self._order) > self.keep:
-                evict.append(self._order.popitem(last=False)[1])
-        for old in evict:
-            if not old.evict():  # busy: try again at the next touch
-                with self._lock:
-                    self._order[old.id] = old
-                    self._order.move_to_end(old.id, last=False)
-
-    def drop(self, doc: Document) -> None:
-        with self._lock:
-            self._order.pop(doc.id, None)

@@ -26,8 +26,9 @@ from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import NotFound, NotReady, explain, sentence
 from app.desktop import mask_fixes
 from app.desktop.answers import Item
-from app.desktop.document import Document, Residency
+from app.desktop.document import Document
 from app.desktop.events import EventHub
+from app.desktop.residency import Residency
 from app.inference.manifest import ModelSpec
 
 STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")

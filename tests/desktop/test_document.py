@@ -12,7 +12,8 @@ from app.core import errors
 from app.core.brush import Stroke
 from app.core.decode import open_image
 from app.core.errors import NotFound, NotReady
-from app.desktop.document import TILE, Document, Residency
+from app.desktop.document import TILE, Document
+from app.desktop.residency import Residency
 from tests.fakes import photo
 from tests.imaging_fixtures import camera_exif, png_header_only
 
