@@ -197,6 +197,134 @@ def _next_result(results: queue.Queue[Any], stopping: Callable[[], bool]) -> Any
                     return None
 
 
+@dataclass
+class _Photo:
+    """One file on its way through the batch's stages; each stage drops what the next does not need."""
+
+    job: Job
+    started: float
+    decoded: Decoded | None = None
+    tensor: np.ndarray | None = None
+    prob: np.ndarray | None = None
+    image: Image.Image | None = None
+    exif: bytes | None = None
+    size: tuple[int, int] | None = None
+    warnings: list[str] = field(default_factory=list)
+    flags: list[dict[str, str]] = field(default_factory=list)
+
+    def written(self) -> Result:
+        width, height = self.size or (None, None)
+        return Result(self.job.label, str(self.job.source), "written", output=str(self.job.output),
+                      seconds=time.perf_counter() - self.started, width=width, height=height,
+                      warnings=self.warnings, flags=self.flags)
+
+
+class _Cancelled(Exception):
+    """The batch was cancelled before this photo reached the model."""
+
+
+class _Batch:
+    """The four overlapped stages of ``run_batch`` and the hand-over queues between them.
+
+    At most IN_FLIGHT photos are between decoding and written, as decoded pixels or as the
+    rendered export: say one being written, one being rendered, one in the model. Decoding
+    takes a fraction of an inference, so the next photo is still ready in time; this bounds
+    memory for 100 MP inputs as much as for 12 MP. Each stage guards its whole loop body (a
+    failure is that file's) and always passes _DONE on, so a stage that dies anyway never
+    leaves the next one waiting.
+    """
+
+    def __init__(self, engine: Engine, settings: ExportSettings, max_pixels: int, cancel: threading.Event,
+                 on_start: Callable[[Job], None] | None) -> None:
+        self.engine, self.settings, self.max_pixels = engine, settings, max_pixels
+        self.cancel, self.on_start = cancel, on_start
+        self.slots = threading.BoundedSemaphore(IN_FLIGHT)
+        self.decoded: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.predicted: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.rendered: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.results: queue.Queue[Any] = queue.Queue()
+        self.in_flight: dict[tuple[str, str], Job] = {}  # (label, source) of files started, not yet reported
+
+    def start(self, jobs: Iterable[Job]) -> list[threading.Thread]:
+        stages: list[Callable[[], None]] = [
+            lambda: self._decode(jobs),
+            lambda: self._stage(self.decoded, self._infer, self.predicted),
+            lambda: self._stage(self.predicted, self._render, self.rendered),
+            lambda: self._stage(self.rendered, self._write, self.results, last=True),
+        ]
+        threads = [threading.Thread(target=stage, name=f"knockout-{name}", daemon=True)
+                   for stage, name in zip(stages, ("decode", "infer", "render", "write"), strict=True)]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _decode(self, jobs: Iterable[Job]) -> None:
+        try:
+            for job in jobs:
+                if self.cancel.is_set():
+                    break
+                self.slots.acquire()
+                photo = _Photo(job, time.perf_counter())
+                self.in_flight[(job.label, str(job.source))] = job
+                try:
+                    if self.on_start:
+                        self.on_start(job)
+                    photo.decoded = open_image(job.source, self.max_pixels, job.label)
+                    photo.tensor = self.engine.prepare(photo.decoded.image)
+                except Exception as exc:
+                    self._fail(photo, exc)
+                    continue
+                self.decoded.put(photo)
+        except Exception as exc:
+            self.results.put(_feed_failure(exc))
+        finally:
+            self.decoded.put(_DONE)
+
+    def _stage(self, inbox: queue.Queue[Any], step: Callable[[_Photo], None], outbox: queue.Queue[Any],
+               last: bool = False) -> None:
+        """Take photos from ``inbox`` until _DONE, ``step`` each and pass it on to ``outbox``; the
+        ``last`` stage passes on its result instead and frees the photo's slot, written or not."""
+        try:
+            while (photo := inbox.get()) is not _DONE:
+                try:
+                    step(photo)
+                except Exception as exc:
+                    self._fail(photo, exc, release=not last)
+                    continue
+                finally:
+                    if last:
+                        photo.image = None
+                        self.slots.release()
+                outbox.put(photo.written() if last else photo)
+        finally:
+            outbox.put(_DONE)
+
+    def _infer(self, photo: _Photo) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled
+        assert photo.tensor is not None
+        photo.prob, photo.tensor = self.engine.infer(photo.tensor), None
+
+    def _render(self, photo: _Photo) -> None:
+        decoded, photo.decoded = photo.decoded, None
+        assert decoded is not None and photo.prob is not None
+        photo.size, photo.warnings, photo.exif = decoded.size, list(decoded.warnings), decoded.exif
+        photo.image, photo.flags = _render(photo.job, decoded, photo.prob, self.settings)
+        photo.prob = None
+
+    def _write(self, photo: _Photo) -> None:
+        assert photo.image is not None
+        write_output(photo.job, photo.image, self.settings, photo.exif)
+
+    def _fail(self, photo: _Photo, exc: BaseException, release: bool = True) -> None:
+        photo.decoded = photo.tensor = photo.prob = photo.image = None
+        if release:
+            self.slots.release()
+        job = photo.job
+        self.results.put(Result(job.label, str(job.source), "cancelled", message="cancelled")
+                         if isinstance(exc, _Cancelled) else failed(job, exc, photo.started))
+
+
 def run_batch(
     engine: Engine,
     jobs: Iterable[Job],
@@ -206,7 +334,8 @@ def run_batch(
     on_start: Callable[[Job], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Iterator[Result]:
-    """Process ``jobs`` with decode, inference and encode overlapped; yield results as they finish.
+    """Process ``jobs`` with decode, inference, render and write overlapped (``_Batch``); yield
+    results as they finish.
 
     A failing file yields a ``failed`` result and the batch goes on, whatever failed (the
     file, ``on_start``, a stage); if iterating ``jobs`` fails, that is reported and the files
@@ -218,114 +347,18 @@ def run_batch(
     cancel = cancel or threading.Event()
     stop = stop or threading.Event()
     engine.load()  # fail fast (missing/tampered model) before touching any file
-    # At most this many photos are between decoding and written, as decoded pixels or as
-    # the rendered export: say one being written, one being rendered, one in the model.
-    # Decoding takes a fraction of an inference, so the next photo is still ready in
-    # time; this bounds memory for 100 MP inputs as much as for 12 MP.
-    slots = threading.BoundedSemaphore(IN_FLIGHT)
-    decoded_q: queue.Queue[Any] = queue.Queue(maxsize=1)
-    predicted_q: queue.Queue[Any] = queue.Queue(maxsize=1)
-    rendered_q: queue.Queue[Any] = queue.Queue(maxsize=1)
-    results: queue.Queue[Any] = queue.Queue()
-    in_flight: dict[tuple[str, str], Job] = {}  # (label, source) of files started, not yet reported
-
-    def fail(job: Job, exc: BaseException, started: float) -> None:
-        slots.release()
-        results.put(failed(job, exc, started))
-
-    # Each stage guards its whole loop body (a failure is that file's) and always passes
-    # _DONE on, so a stage that dies anyway never leaves the next one waiting.
-    def decode_stage() -> None:
-        try:
-            for job in jobs:
-                if cancel.is_set():
-                    break
-                slots.acquire()
-                started = time.perf_counter()
-                in_flight[(job.label, str(job.source))] = job
-                try:
-                    if on_start:
-                        on_start(job)
-                    decoded = open_image(job.source, max_pixels, job.label)
-                    tensor = engine.prepare(decoded.image)
-                except Exception as exc:
-                    fail(job, exc, started)
-                    continue
-                decoded_q.put((job, decoded, tensor, started))
-        except Exception as exc:
-            results.put(_feed_failure(exc))
-        finally:
-            decoded_q.put(_DONE)
-
-    def infer_stage() -> None:
-        try:
-            while (item := decoded_q.get()) is not _DONE:
-                job, decoded, tensor, started = item
-                if cancel.is_set():
-                    slots.release()
-                    results.put(Result(job.label, str(job.source), "cancelled", message="cancelled"))
-                    continue
-                try:
-                    prob = engine.infer(tensor)
-                except Exception as exc:
-                    fail(job, exc, started)
-                    continue
-                del tensor
-                predicted_q.put((job, decoded, prob, started))
-        finally:
-            predicted_q.put(_DONE)
-
-    def render_stage() -> None:
-        try:
-            while (item := predicted_q.get()) is not _DONE:
-                job, decoded, prob, started = item
-                try:
-                    width, height = decoded.size
-                    warnings, exif = list(decoded.warnings), decoded.exif
-                    image, flags = _render(job, decoded, prob, settings)
-                except Exception as exc:
-                    fail(job, exc, started)
-                    continue
-                finally:
-                    del decoded, item
-                rendered_q.put((job, image, exif, flags, started, width, height, warnings))
-        finally:
-            rendered_q.put(_DONE)
-
-    def write_stage() -> None:
-        try:
-            while (item := rendered_q.get()) is not _DONE:
-                job, image, exif, flags, started, width, height, warnings = item
-                try:
-                    write_output(job, image, settings, exif)
-                except Exception as exc:
-                    results.put(failed(job, exc, started))
-                    continue
-                finally:
-                    del image, item
-                    slots.release()
-                results.put(Result(job.label, str(job.source), "written", output=str(job.output),
-                                   seconds=time.perf_counter() - started, width=width, height=height,
-                                   warnings=warnings, flags=flags))
-        finally:
-            results.put(_DONE)
-
-    threads = [
-        threading.Thread(target=stage, name=f"knockout-{stage.__name__}", daemon=True)
-        for stage in (decode_stage, infer_stage, render_stage, write_stage)
-    ]
-    for thread in threads:
-        thread.start()
+    batch = _Batch(engine, settings, max_pixels, cancel, on_start)
+    threads = batch.start(jobs)
     gave_up = False
     try:
-        while (result := _next_result(results, lambda: cancel.is_set() or stop.is_set())) is not _DONE:
+        while (result := _next_result(batch.results, lambda: cancel.is_set() or stop.is_set())) is not _DONE:
             if result is None:  # stopped, and a file is stuck: give up on what is left
                 gave_up = True
-                yield from _unfinished(in_flight, "cancelled", "stopped before this file was finished")
+                yield from _unfinished(batch.in_flight, "cancelled", "stopped before this file was finished")
                 return
-            in_flight.pop((result.label, result.source), None)
+            batch.in_flight.pop((result.label, result.source), None)
             yield result
-        yield from _unfinished(in_flight, "failed", "not finished: the batch stopped unexpectedly")
+        yield from _unfinished(batch.in_flight, "failed", "not finished: the batch stopped unexpectedly")
     finally:
         # Normal end, Ctrl+C or the caller stopping early: stop feeding, let the file being
         # written finish (so no partial output is left), and wait for the stages to drain,
