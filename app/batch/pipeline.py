@@ -27,7 +27,7 @@ from PIL import Image
 from app.core import backdrop, cleanup, mask, qa
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
-from app.core.errors import ImageError, OutputError, explain
+from app.core.errors import ImageError, KnockoutError, OutputError, explain
 from app.core.export import ExportSettings, render, save
 from app.core.refine import refine_alpha
 from app.inference.engine import Engine
@@ -219,8 +219,10 @@ class _Photo:
                       warnings=self.warnings, flags=self.flags)
 
 
-class _Cancelled(Exception):
-    """The batch was cancelled before this photo reached the model."""
+class _Cancelled(KnockoutError):
+    """The batch was cancelled before this photo reached the model (reported as ``cancelled``)."""
+
+    code = "cancelled"
 
 
 class _Batch:
@@ -301,7 +303,7 @@ class _Batch:
 
     def _infer(self, photo: _Photo) -> None:
         if self.cancel.is_set():
-            raise _Cancelled
+            raise _Cancelled("cancelled")
         assert photo.tensor is not None
         photo.prob, photo.tensor = self.engine.infer(photo.tensor), None
 
