@@ -28,7 +28,7 @@ from app.core import backdrop, cleanup, mask, qa
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
 from app.core.errors import ImageError, KnockoutError, OutputError, explain
-from app.core.export import ExportSettings, render, save
+from app.core.export import ExportSettings, check_fits, planned_size, render, save
 from app.core.refine import refine_alpha
 from app.inference.engine import Engine
 from app.inference.manifest import ModelSpec
@@ -272,6 +272,8 @@ class _Batch:
                     if self.on_start:
                         self.on_start(job)
                     photo.decoded = open_image(job.source, self.max_pixels, job.label)
+                    if (planned := planned_size(photo.decoded.size, self.settings)) is not None:
+                        check_fits(planned, self.settings, job.label)  # a panorama in WebP: say so now
                     photo.tensor = self.engine.prepare(photo.decoded.image)
                 except Exception as exc:
                     self._fail(photo, exc)

@@ -65,13 +65,19 @@ def fit_to_canvas(cut: Cutout, canvas: tuple[int, int], fill: float = 0.85) -> C
     return Cutout(rgb, alpha)
 
 
-def fit_within(cut: Cutout, box: tuple[int, int]) -> Cutout:
-    """Shrink (never enlarge) so the image fits inside ``box``, keeping its aspect ratio."""
-    width, height = cut.size
+def fitted_size(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """``size`` shrunk (never enlarged) to fit inside ``box``, keeping its aspect ratio."""
+    width, height = size
     scale = min(box[0] / width, box[1] / height, 1.0)
     if scale >= 1.0:
-        return cut
-    return cut.resized((max(1, round(width * scale)), max(1, round(height * scale))))
+        return size
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def fit_within(cut: Cutout, box: tuple[int, int]) -> Cutout:
+    """Shrink (never enlarge) so the image fits inside ``box``, keeping its aspect ratio."""
+    size = fitted_size(cut.size, box)
+    return cut if size == cut.size else cut.resized(size)
 
 
 def transparent(cut: Cutout) -> Image.Image:

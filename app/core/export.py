@@ -142,6 +142,15 @@ def render(cut: Cutout, settings: ExportSettings) -> Image.Image:
     return compose.transparent(cut)
 
 
+def planned_size(size: tuple[int, int], settings: ExportSettings) -> tuple[int, int] | None:
+    """The size ``render`` will give a photo of ``size``, when the mask does not decide it (no crop,
+    or a canvas): a batch can then refuse what the format cannot hold before the model runs."""
+    if settings.crop and not settings.canvas:
+        return None
+    planned = settings.canvas or size
+    return compose.fitted_size(planned, settings.max_size) if settings.max_size else planned
+
+
 def check_fits(size: tuple[int, int], settings: ExportSettings, name: str) -> None:
     """Refuse, before encoding, a picture larger than the format can hold (a panorama in WebP),
     saying what to do instead: the encoder would only fail with a bare error after the work."""

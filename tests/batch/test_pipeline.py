@@ -3,6 +3,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -375,3 +376,22 @@ def test_a_cancelled_batch_gives_up_on_a_stuck_file_after_the_grace(tmp_path, mo
     status = {r.label: r.status for r in results}
     assert status["a.jpg"] == "written" and status["stuck.jpg"] == "cancelled"
     assert "c.jpg" not in status or status["c.jpg"] == "cancelled"
+
+
+def test_a_picture_too_large_for_the_format_is_refused_before_the_model_runs(tmp_path):
+    Image.new("RGB", (16500, 12), (200, 40, 40)).save(tmp_path / "pano.png")
+    photo(tmp_path / "small.jpg")
+    jobs = [Job(tmp_path / name, tmp_path / "out" / f"{Path(name).stem}.webp", name) for name in ("pano.png", "small.jpg")]
+    engine = FakeEngine()
+    results = {r.label: r for r in run_batch(engine, jobs, ExportSettings(format="webp"))}
+    assert results["pano.png"].code == "too_large_for_format" and "16383" in results["pano.png"].message
+    assert results["small.jpg"].status == "written"
+    assert engine.runs == 1  # only the photo that can be written reached the model
+
+
+def test_with_a_crop_the_size_is_only_known_after_the_mask_so_the_photo_is_cut_out():
+    from app.core.export import planned_size
+
+    assert planned_size((16500, 12), ExportSettings(format="webp", crop=True)) is None
+    assert planned_size((16500, 12), ExportSettings(format="webp", canvas=(2000, 2000))) == (2000, 2000)
+    assert planned_size((16500, 12), ExportSettings(format="webp", max_size=(4000, 4000))) == (4000, 3)
