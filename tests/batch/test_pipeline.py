@@ -381,7 +381,8 @@ def test_a_cancelled_batch_gives_up_on_a_stuck_file_after_the_grace(tmp_path, mo
 def test_a_picture_too_large_for_the_format_is_refused_before_the_model_runs(tmp_path):
     Image.new("RGB", (16500, 12), (200, 40, 40)).save(tmp_path / "pano.png")
     photo(tmp_path / "small.jpg")
-    jobs = [Job(tmp_path / name, tmp_path / "out" / f"{Path(name).stem}.webp", name) for name in ("pano.png", "small.jpg")]
+    jobs = [Job(tmp_path / name, tmp_path / "out" / f"{Path(name).stem}.webp", name)
+            for name in ("pano.png", "small.jpg")]
     engine = FakeEngine()
     results = {r.label: r for r in run_batch(engine, jobs, ExportSettings(format="webp"))}
     assert results["pano.png"].code == "too_large_for_format" and "16383" in results["pano.png"].message
