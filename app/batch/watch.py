@@ -51,6 +51,7 @@ class Watcher:
         once: bool = False,
         overwrite: bool = False,
         quiet: bool = False,
+        on_skipped: Callable[[Path, str], None] | None = None,
     ) -> None:
         self.inbox = inbox
         self.out_dir = out_dir
@@ -61,6 +62,7 @@ class Watcher:
         self.once = once
         self.overwrite = overwrite
         self.quiet = quiet
+        self.on_skipped = on_skipped  # (path below the inbox, reason) for each file skipped unread, once
         self.stop = threading.Event()  # stop taking new files; those in flight finish
         self.cancel = threading.Event()  # also drop files decoded but not yet inferred
         self.counts = {"written": 0, "failed": 0, "skipped": 0}
@@ -87,6 +89,8 @@ class Watcher:
                         if why[0] != "unreadable" and path not in self._refused:  # unreadable: it vanished
                             self._refused.add(path)
                             self._say(f"skipped {path.relative_to(self.inbox)}: {why[1]}", force=True)
+                            if self.on_skipped is not None:
+                                self.on_skipped(path.relative_to(self.inbox), why[1])
                         continue
                     self._refused.discard(path)
                     with contextlib.suppress(OSError):  # vanished between listing and stat

@@ -39,10 +39,11 @@ class HotFolder:
         self.inbox, self.out_dir, self.preset = inbox, out_dir, preset
         # The CLI's name templates know {stem} {name} {ext} {parent}; the preset id is filled in here.
         self.template = naming.fill(template, {"preset": preset.id})
-        self.watcher = Watcher(inbox, out_dir, preset.settings, self.template, interval, quiet=True)
+        self.watcher = Watcher(inbox, out_dir, preset.settings, self.template, interval, quiet=True,
+                               on_skipped=self._skipped)
         self.journal = Journal.open(out_dir, header_for(preset.settings, runner.model_spec().id, self.template))
         self.service = ExportService(preset.settings, preset, audited, sidecar, self.journal)
-        self.counts = {"written": 0, "failed": 0}
+        self.counts = {"written": 0, "failed": 0, "skipped": 0}
         self.error: str | None = None  # why watching stopped by itself, if it did
         self._thread = threading.Thread(target=self._feed, name="knockout-hotfolder", daemon=True)
 
@@ -57,6 +58,12 @@ class HotFolder:
         self._thread.join(timeout=10)
         self.runner.after_queue(self.journal.close)
         self.runner.hub.publish({"type": "watch", "watch": None})
+
+    def _skipped(self, name: Path, reason: str) -> None:
+        """A file in the inbox that is not read (a pipe, a link out of the folder...): the window names it."""
+        self.counts["skipped"] += 1
+        self.runner.hub.publish({"type": "watch-skipped", "name": str(name), "message": reason})
+        self._publish()
 
     def describe(self) -> dict[str, Any] | None:
         """What the UI shows; None once watching stopped by itself (``error`` says why)."""

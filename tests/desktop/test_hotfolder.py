@@ -111,3 +111,24 @@ def test_a_preset_whose_rules_the_output_breaks_says_so_in_the_hot_folders_expor
     assert exported["state"] == "written" and (tmp_path / "out" / "a.png").exists()
     assert [v["code"] for v in exported["violations"]] == ["too-small"]
     assert "1000 px" in exported["message"]
+
+
+def test_a_file_the_hot_folder_skips_is_named_in_the_window_with_the_reason(tmp_path, runner):
+    events = runner.hub.subscribe()
+    hot = _hot_folder(tmp_path, runner)
+    private = tmp_path / "private.jpg"
+    photo(private)
+    (tmp_path / "inbox" / "colleague.jpg").symlink_to(private)
+    os.mkfifo(tmp_path / "inbox" / "pipe.jpg")
+    hot.start()
+    seen: list[dict] = []
+    try:
+        assert _wait_for(lambda: seen.extend(_events(events)) or len(
+            [e for e in seen if e["type"] == "watch-skipped"]) == 2)
+        skipped = {e["name"]: e["message"] for e in seen if e["type"] == "watch-skipped"}
+        assert "outside" in skipped["colleague.jpg"] and "not a regular file" in skipped["pipe.jpg"]
+        assert hot.describe()["skipped"] == 2
+        time.sleep(0.2)  # several more scans: each file is named once
+        assert [e for e in _events(events) if e["type"] == "watch-skipped"] == []
+    finally:
+        hot.stop()

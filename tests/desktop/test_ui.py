@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import urllib.error
 import urllib.request
@@ -778,6 +779,9 @@ def test_hot_folder_exports_what_lands_in_the_watched_folder(ui, tmp_path):
     written = list(out.glob("boot*.png"))
     assert written and Image.open(written[0]).mode == "RGBA"
     ui.wait_loaded()
+    os.mkfifo(inbox / "pipe.jpg")  # a file that is not read: the page names it and counts it
+    ui.wait_text("#toasts", "Skipped pipe.jpg: not a regular file", timeout=30_000)
+    ui.wait_text("#status-watch-text", "1 exported · 1 skipped")
     screenshot(page, "16-hot-folder-running")
 
     page.click("#status-watch-stop")

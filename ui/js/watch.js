@@ -26,6 +26,8 @@ export class HotFolder {
       this.set(event.watch);
       if (event.error) toast(event.error, 'error'); // watching stopped by itself (e.g. the folder is gone)
     });
+    // A file in the watched folder that is not read (a pipe, a link to a file outside the folder…).
+    on('watch-skipped', (event) => toast(`Skipped ${event.name}: ${event.message.replace(/\.?$/, '.')}`, 'error'));
   }
 
   /** Show the hot folder state (null = not watching). */
@@ -37,9 +39,10 @@ export class HotFolder {
     $('#watch-btn-text').textContent = active ? `Watching “${name}”` : 'Hot folder…';
     $('#status-watch').hidden = !active;
     if (active) {
-      const { written = 0, failed = 0 } = this.watch;
+      const { written = 0, failed = 0, skipped = 0 } = this.watch;
       let text = `Watching “${name}” · ${written} exported`;
       if (failed) text += ` · ${failed} failed`;
+      if (skipped) text += ` · ${skipped} skipped`;
       $('#status-watch-text').textContent = text;
       $('#status-watch-text').title = `${this.watch.inbox} → ${this.watch.folder}`;
     }
