@@ -8,6 +8,7 @@ do not count: they never run.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app"
@@ -22,6 +23,12 @@ def module_name(path: Path) -> str:
 
 
 MODULES = {module_name(p): p for p in sorted(APP.rglob("*.py"))}
+
+
+@functools.cache
+def parsed(module: str) -> ast.Module:
+    """A module's syntax tree, read once for all the checks below."""
+    return ast.parse(MODULES[module].read_text(encoding="utf-8"))
 
 
 def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
@@ -50,7 +57,7 @@ def _target(name: str) -> str | None:
 
 def imports_of(module: str) -> dict[str, set[str]]:
     """Every module this one imports (top-level names included, for stdlib checks) -> line numbers."""
-    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    tree = parsed(module)
     package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
     found: dict[str, set[str]] = {}
     for node in _runtime_nodes(tree):
@@ -190,8 +197,8 @@ def test_only_the_lock_helper_touches_the_platform_lock_modules():
 def _where(predicate) -> dict[str, list[int]]:
     """module -> lines of the nodes ``predicate`` accepts."""
     found: dict[str, list[int]] = {}
-    for module, path in MODULES.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for module in MODULES:
+        for node in ast.walk(parsed(module)):
             if predicate(node):
                 found.setdefault(module, []).append(node.lineno)
     return found

@@ -160,6 +160,7 @@ def test_watch_usage_errors_exit_2(argv, tmp_path, fake_engine, monkeypatch):
     assert exc.value.code == 2
 
 
+@pytest.mark.slow  # a real signal, and a wait for the watch to notice it
 def test_sigterm_finishes_the_images_in_flight_and_exits_0(tmp_path, monkeypatch):
     engine = SlowEngine()
     monkeypatch.setattr(cli.options, "engine_for", lambda args: engine)
@@ -217,6 +218,7 @@ def test_a_file_that_grows_after_it_was_taken_is_retried_not_failed(tmp_path):
         assert img.size == (300, 200)
 
 
+@pytest.mark.slow  # a real signal, and a wait for the watch to notice it
 def test_ctrl_c_stops_a_running_watch_command_cleanly_with_exit_0(tmp_path):
     data = tmp_path / "xdg"  # the user model folder holds a tiny ISNet-style graph
     onnx_graphs.install(data / "Knockout" / "models", [onnx_graphs.isnet()], source="user")
@@ -270,6 +272,7 @@ def test_a_file_name_that_is_not_utf8_does_not_stop_the_watch(tmp_path, fake_eng
     assert fake_engine.runs == 2  # a restart finds both in the journal
 
 
+@pytest.mark.slow  # a real signal, and a wait for the watch to notice it
 def test_sigterm_stops_the_watch_even_while_a_file_is_stuck(tmp_path, monkeypatch):
     import app.batch.pipeline as pipeline
     from app.core.decode import open_image

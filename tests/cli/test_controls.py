@@ -265,6 +265,7 @@ def test_every_cut_and_watch_option_has_a_lock_decision(command):
     assert options & locked <= CHANGES.keys()
 
 
+@pytest.mark.slow  # 2 commands x every flag through the whole CLI
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("dest", CHANGES)
 def test_under_a_full_lock_each_flag_is_refused_naming_the_policy_key(tmp_path, config_dirs, fake_engine, capsys,

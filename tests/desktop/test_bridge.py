@@ -583,6 +583,7 @@ class _SlowLoadingEngine(FakeEngine):
         return self
 
 
+@pytest.mark.slow
 def test_a_hot_folder_started_while_the_model_loads_records_the_models_provenance(tmp_path, hub):
     import json
 
