@@ -54,7 +54,7 @@ def rule_breaks(output: Path, preset: Preset) -> list[compliance.Violation]:
         with Image.open(output) as written:
             written.load()
             return compliance.check(written, preset.rules)
-    except OSError as exc:
+    except (OSError, Image.DecompressionBombError) as exc:  # the latter: over twice Pillow's pixel backstop
         return [compliance.Violation("unreadable", f"cannot re-read the output to check it ({exc})")]
 
 

@@ -303,6 +303,8 @@ def _intact(path: Path, size: int | None) -> bool:
             return False  # a FIFO put in its place would block Image.open
         with Image.open(path) as img:
             return img.width > 0 and img.height > 0
+    except Image.DecompressionBombError:  # a huge canvas export: its header was read, it is an image
+        return True
     except (OSError, ValueError, SyntaxError):
         return False
 

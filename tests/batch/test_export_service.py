@@ -78,3 +78,15 @@ def test_a_file_that_cannot_be_written_comes_back_failed_with_the_reason(tmp_pat
     result = ExportService(ExportSettings(), audited=True).export(doc.snapshot(), None, job, doc.provenance)
     assert result.status == "failed" and result.code == "output_error" and "cannot write" in result.message
     assert not audit.default_log_path().exists()
+
+
+def test_an_output_too_big_for_pillow_to_reopen_is_reported_not_raised(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from app.batch.export_service import rule_breaks
+
+    Image.new("RGB", (120, 80), "white").save(tmp_path / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # a 900 MP canvas export against the 160 MP backstop
+    preset = dataclasses.replace(get_preset("png-master"), rules=Rules(min_size=10))
+    (violation,) = rule_breaks(tmp_path / "huge.png", preset)
+    assert violation.code == "unreadable" and "cannot re-read" in violation.message

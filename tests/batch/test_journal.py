@@ -384,3 +384,11 @@ def test_a_batch_killed_repeatedly_finishes_with_every_output_once_and_intact(tm
     assert after == before
     written = {r["output"] for r in _records_tolerant(out) if r["status"] == "written"}
     assert written == {p.as_posix() for p in expected}
+
+
+def test_an_output_larger_than_pillows_bomb_limit_still_counts_as_intact(tmp_path, monkeypatch):
+    from app.batch import journal
+
+    Image.new("RGBA", (120, 80)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # a 900 MP canvas export against the 160 MP backstop
+    assert journal._intact(tmp_path / "big.png", (tmp_path / "big.png").stat().st_size)
