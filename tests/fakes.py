@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -56,6 +57,16 @@ def photo(path, size=(96, 64), fmt=None, **save_args) -> None:
     img.paste((230, 200, 180), (w // 4, h // 4, 3 * w // 4, 3 * h // 4))
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format=fmt, **save_args)
+
+
+def wait_for(check, timeout: float = 30.0) -> bool:
+    """Poll ``check`` until it is true; the bound only keeps a broken test from hanging."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return bool(check())
 
 
 def finish_within(seconds: float, fn, *args, **kwargs):

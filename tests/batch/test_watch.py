@@ -16,7 +16,7 @@ from app.batch.journal import JOURNAL_NAME, Journal, header_for
 from app.batch.watch import Watcher, is_candidate
 from app.core.export import ExportSettings
 from tests import onnx_graphs
-from tests.fakes import FakeEngine, finish_within, photo
+from tests.fakes import FakeEngine, finish_within, photo, wait_for
 
 POLL = 0.15
 REPO = Path(__file__).resolve().parents[2]
@@ -33,15 +33,6 @@ class SlowEngine(FakeEngine):
 def _watch_once(inbox: Path, out: Path, *extra: str) -> int:
     return cli.main(["watch", str(inbox), "-o", str(out), "--once", "--interval", str(POLL), "-q", *extra])
 
-
-def _wait_for(condition, timeout: float = 30.0) -> bool:
-    """Poll ``condition`` (a generous upper bound only keeps a broken test from hanging)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def _jpeg_bytes(size: tuple[int, int]) -> bytes:
@@ -86,7 +77,7 @@ def test_files_written_slowly_are_each_processed_once_and_complete(tmp_path):
         part.rename(inbox / "d.jpg")
         sizes[Path("d.jpg")] = (200, 200)
         outputs = [out / rel.with_suffix(".png") for rel in sizes]
-        assert _wait_for(lambda: all(p.exists() for p in outputs))
+        assert wait_for(lambda: all(p.exists() for p in outputs))
         time.sleep(POLL * 4)  # several more polls: nothing may be taken again
     finally:
         watcher.stop.set()
@@ -170,7 +161,7 @@ def test_sigterm_finishes_the_images_in_flight_and_exits_0(tmp_path, monkeypatch
     outputs = [out / f"p{i:02d}.png" for i in range(12)]
 
     def terminate_after_first_output() -> None:
-        if _wait_for(lambda: any(p.exists() for p in outputs)):
+        if wait_for(lambda: any(p.exists() for p in outputs)):
             os.kill(os.getpid(), signal.SIGTERM)
 
     previous = signal.getsignal(signal.SIGTERM)
@@ -209,7 +200,7 @@ def test_a_file_that_grows_after_it_was_taken_is_retried_not_failed(tmp_path):
         thread = threading.Thread(target=watcher.run, args=(engine, journal))
         thread.start()
         try:
-            assert _wait_for(lambda: (out / "a.png").exists())
+            assert wait_for(lambda: (out / "a.png").exists())
         finally:
             watcher.stop.set()
             thread.join(timeout=30)
@@ -231,7 +222,7 @@ def test_ctrl_c_stops_a_running_watch_command_cleanly_with_exit_0(tmp_path):
     try:
         for i in range(3):
             photo(inbox / f"set{i}" / f"p{i}.jpg", size=(320, 240))
-        assert _wait_for(lambda: all((out / f"set{i}" / f"p{i}.png").exists() for i in range(3)))
+        assert wait_for(lambda: all((out / f"set{i}" / f"p{i}.png").exists() for i in range(3)))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:

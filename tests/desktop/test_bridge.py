@@ -15,7 +15,7 @@ from app.desktop.bridge import Api, Pasteboard
 from app.desktop.events import EventHub
 from app.desktop.jobs import JobRunner
 from app.governance.policy import NO_POLICY, Policy
-from tests.fakes import FakeEngine, photo
+from tests.fakes import FakeEngine, photo, wait_for
 
 
 class FakeShell:
@@ -218,16 +218,6 @@ def test_settings_round_trip_and_locked_keys_are_refused(tmp_path, hub):
     runner.stop()
 
 
-def _wait_for(check, timeout=20.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def test_a_watched_folder_is_cut_out_exported_and_journaled(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
@@ -238,10 +228,10 @@ def test_a_watched_folder_is_cut_out_exported_and_journaled(tmp_path, hub):
                                "template": "{stem}-{preset}"})
     assert started["ok"], started
     api._hotfolder.watcher.interval = 0.05
-    assert _wait_for(lambda: (out / "sku1-png-master.png").exists())
+    assert wait_for(lambda: (out / "sku1-png-master.png").exists())
     photo(inbox / "sub" / "sku2.jpg")
-    assert _wait_for(lambda: (out / "sub" / "sku2-png-master.png").exists())
-    assert _wait_for(lambda: api.status()["watch"]["written"] == 2)
+    assert wait_for(lambda: (out / "sub" / "sku2-png-master.png").exists())
+    assert wait_for(lambda: api.status()["watch"]["written"] == 2)
     assert [i["name"] for i in api.queue()["items"]] == ["sku1.jpg", "sku2.jpg"]
     assert api.watch_stop()["watch"] is None
     runner.wait_idle()
@@ -263,7 +253,7 @@ def test_a_hot_folder_that_stopped_by_itself_is_not_shown_as_watching(tmp_path, 
     monkeypatch.setattr(Watcher, "scan", scan)
     started = api.watch_start({"inbox": str(inbox), "folder": str(tmp_path / "out"), "preset": "png-master"})
     assert started["ok"], started
-    assert _wait_for(lambda: api.status()["watch"] is None)
+    assert wait_for(lambda: api.status()["watch"] is None)
     assert "Permission denied" in api.status()["watch_error"]
     assert api.watch_stop()["ok"]
     runner.stop()
@@ -602,7 +592,7 @@ def test_a_hot_folder_started_while_the_model_loads_records_the_models_provenanc
     engine.release.set()
     photo(inbox / "a.jpg")
     try:
-        assert _wait_for(lambda: audit.default_log_path().exists())
+        assert wait_for(lambda: audit.default_log_path().exists())
     finally:
         api.watch_stop()
         runner.stop()

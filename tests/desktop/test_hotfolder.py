@@ -13,17 +13,7 @@ from app.desktop.events import EventHub
 from app.desktop.hotfolder import HotFolder
 from app.desktop.jobs import JobRunner
 from app.governance.presets import get_preset
-from tests.fakes import FakeEngine, photo
-
-
-def _wait_for(check, timeout: float = 30.0) -> bool:
-    """Poll ``check`` (the bound only keeps a broken test from hanging)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
+from tests.fakes import FakeEngine, photo, wait_for
 
 
 @pytest.fixture
@@ -56,9 +46,9 @@ def test_when_watching_fails_the_hot_folder_says_it_stopped_and_why(tmp_path, ru
     hot.start()
     seen: list[dict] = []
     try:
-        assert _wait_for(lambda: hot.describe() is None), "the hot folder still says it is watching"
+        assert wait_for(lambda: hot.describe() is None), "the hot folder still says it is watching"
         assert "Permission denied" in hot.error
-        assert _wait_for(lambda: seen.extend(_events(events)) or any(
+        assert wait_for(lambda: seen.extend(_events(events)) or any(
             e["type"] == "watch" and e["watch"] is None and "Permission denied" in e["error"] for e in seen))
     finally:
         hot.stop()
@@ -81,10 +71,10 @@ def test_a_full_disk_on_a_photo_journal_line_fails_that_photo_and_the_next_is_ex
     photo(tmp_path / "inbox" / "a.jpg")
     hot.start()
     try:
-        assert _wait_for(lambda: hot.counts["failed"] == 1)
+        assert wait_for(lambda: hot.counts["failed"] == 1)
         photo(tmp_path / "inbox" / "b.jpg")
-        assert _wait_for(lambda: (tmp_path / "out" / "b.png").exists()), "the hot folder stopped at a.jpg"
-        assert _wait_for(lambda: hot.counts["written"] == 1)
+        assert wait_for(lambda: (tmp_path / "out" / "b.png").exists()), "the hot folder stopped at a.jpg"
+        assert wait_for(lambda: hot.counts["written"] == 1)
         assert hot.describe() is not None  # still watching
         assert not (tmp_path / "out" / "a.png").exists()
     finally:
@@ -104,7 +94,7 @@ def test_a_preset_whose_rules_the_output_breaks_says_so_in_the_hot_folders_expor
     hot.start()
     seen: list[dict] = []
     try:
-        assert _wait_for(lambda: seen.extend(_events(events)) or any(e["type"] == "export" for e in seen))
+        assert wait_for(lambda: seen.extend(_events(events)) or any(e["type"] == "export" for e in seen))
     finally:
         hot.stop()
     (exported,) = [e for e in seen if e["type"] == "export"]
@@ -123,7 +113,7 @@ def test_a_file_the_hot_folder_skips_is_named_in_the_window_with_the_reason(tmp_
     hot.start()
     seen: list[dict] = []
     try:
-        assert _wait_for(lambda: seen.extend(_events(events)) or len(
+        assert wait_for(lambda: seen.extend(_events(events)) or len(
             [e for e in seen if e["type"] == "watch-skipped"]) == 2)
         skipped = {e["name"]: e["message"] for e in seen if e["type"] == "watch-skipped"}
         assert "outside" in skipped["colleague.jpg"] and "not a regular file" in skipped["pipe.jpg"]
