@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.batch.pipeline import Job, Result
-from app.core.decode import is_image_name
+from app.core.decode import NOT_A_FILE, is_image_name
 from app.core.naming import render_name
 
 DEFAULT_TEMPLATE = "{stem}"
@@ -44,7 +44,7 @@ def refusal(path: Path, within: Path | None = None) -> tuple[str, str] | None:
             return "symlink_loop", "a symlink loop (it leads back to itself), so it is not read"
         return "unreadable", f"the file cannot be read ({exc.strerror or exc})"
     if not stat.S_ISREG(mode):
-        return "not_a_file", "not a regular file (a pipe, device or socket), so it is not read"
+        return "not_a_file", NOT_A_FILE
     if within is not None and not _inside(os.path.realpath(path), os.path.realpath(within)):
         return "outside_folder", f"a symlink leads outside {within}, so it is not read"
     return None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import json
 import os
 import re
@@ -37,7 +36,7 @@ from app.batch.pipeline import Job, Result
 from app.core import filelock
 from app.core.errors import KnockoutError, OutputError
 from app.core.export import EXTENSIONS, ExportSettings
-from app.core.private import open_private
+from app.core.private import RefusedFile, open_private
 
 JOURNAL_NAME = ".knockout-journal.jsonl"
 JOURNAL_VERSION = 1
@@ -93,12 +92,9 @@ def _open_journal_file(path: Path) -> int:
     only a regular file), or JournalError saying why it was refused."""
     try:
         return open_private(path, _OPEN_FLAGS)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EINVAL, errno.ENXIO):
-            why = exc.strerror.rsplit(": ", 1)[-1] if exc.strerror else "it is not a regular file"
-            raise JournalError(f"refusing to use {path} as the batch journal: {why} (someone else may have "
-                               "put it there); remove it or choose another output folder") from None
-        raise
+    except RefusedFile as exc:
+        raise JournalError(f"refusing to use {path} as the batch journal: {exc.reason} (someone else may have "
+                           "put it there); remove it or choose another output folder") from None
 
 
 def remove_stale_parts(out_dir: Path) -> int:

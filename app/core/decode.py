@@ -37,6 +37,7 @@ ORIENTATION_TAG = 0x0112
 LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324,
                          325, 338, 339, 340, 341, 513, 514, 530, 532, 34675})
 TRUNCATED_MESSAGE = "the file is truncated (an incomplete download or copy?)"
+NOT_A_FILE = "not a regular file (a pipe, device or socket), so it is not read"
 
 # Formats we open. Deliberately excludes EPS/PDF (Ghostscript) and other exotic parsers.
 # (Pillow opens MPO camera files through its JPEG plugin.)
@@ -161,7 +162,7 @@ def _refuse_special(mode: int, label: str) -> None:
     if stat.S_ISDIR(mode):
         raise Unreadable("this is a folder, not a file", label)
     if not stat.S_ISREG(mode):
-        raise Unreadable("not a regular file (a pipe, device or socket), so it is not read", label)
+        raise Unreadable(NOT_A_FILE, label)
 
 
 def open_image(

@@ -62,5 +62,13 @@ def open_private(path: Path, flags: int) -> int:
     return fd
 
 
-def _refused(path: Path, code: int, why: str) -> OSError:
-    return OSError(code, f"will not write to {path}: {why}")
+class RefusedFile(OSError):
+    """A private file that is not used because of what is there: ``reason`` says what."""
+
+    def __init__(self, path: Path, code: int, reason: str) -> None:
+        super().__init__(code, f"will not write to {path}: {reason}")
+        self.reason = reason
+
+
+def _refused(path: Path, code: int, why: str) -> RefusedFile:
+    return RefusedFile(path, code, why)
