@@ -64,7 +64,9 @@ def _exception_classes_defined_in_app() -> dict[str, type[BaseException]]:
 
 # Errors that are not Knockout's to explain: the socket layer needs a PermissionError, and the
 # command line's usage error is argparse's business.
-NOT_KNOCKOUT_ERRORS = {"app.governance.netguard.NetworkBlocked"}  # a PermissionError the socket layer needs
+# OSErrors on purpose: the socket layer (NetworkBlocked) and whoever writes a private file (RefusedFile:
+# the audit log, the journal) catch them as such.
+NOT_KNOCKOUT_ERRORS = {"app.governance.netguard.NetworkBlocked", "app.core.private.RefusedFile"}
 
 
 def test_every_error_knockout_raises_on_purpose_is_a_knockout_error_with_a_stable_code():
