@@ -94,6 +94,18 @@ def isnet(size: int = 64) -> TinyModel:
                      output={"name": "output", "activation": "none", "normalize": "none"})
 
 
+def resizable_isnet() -> TinyModel:
+    """``isnet`` with free batch, height and width, declared ``resizable`` in its manifest entry."""
+    base = isnet()
+    proto = onnx.ModelProto()
+    proto.CopyFrom(base.proto)
+    for info in (*proto.graph.input, *proto.graph.output):
+        dims = info.type.tensor_type.shape.dim
+        dims[0].dim_param, dims[2].dim_param, dims[3].dim_param = "batch", "height", "width"
+    return TinyModel("tiny-isnet-any-size", "isnet", proto, input={**base.input, "resizable": True},
+                     output=base.output)
+
+
 def u2net() -> TinyModel:
     """320x320, ImageNet; d0 (the first output) lies in 0.25..0.75, so min-max matters."""
     w = (1.0, 1.0, 1.0)
@@ -148,7 +160,7 @@ def nhwc_bgr(width: int = 48, height: int = 32) -> TinyModel:
 
 
 def all_models() -> list[TinyModel]:
-    return [isnet(), u2net(), birefnet(), rmbg(), nhwc_bgr()]
+    return [isnet(), u2net(), birefnet(), rmbg(), nhwc_bgr(), resizable_isnet()]
 
 
 def save(model: TinyModel, folder: Path) -> str:

@@ -123,3 +123,71 @@ def test_snap_rounds_away_from_zero_on_a_log_grid() -> None:
     assert derive._snap(-3.0) == -(2.0 ** (13 / 8))
     assert 3.0 <= derive._snap(3.0) < 3.0 * 2 ** (1 / 8)
     assert derive._snap(3.0) == derive._snap(3.0 * (1 + 1e-6))
+
+
+def _fixed_size_unet(path: Path, size: int = 32) -> None:
+    """An ISNet-shaped graph exported at one size: pool, conv, resize back to a *constant*
+    size, concatenate with the skip, conv, then a final resize to the (constant) input size."""
+    rng = np.random.default_rng(3)
+    w1 = (rng.standard_normal((2, 3, 3, 3)) * 0.5).astype(np.float32)
+    w2 = (rng.standard_normal((1, 5, 1, 1)) * 0.5).astype(np.float32)
+
+    def sizes(name: str, hw: int) -> list[onnx.NodeProto]:
+        return [helper.make_node("Shape", [f"{name}_src"], [f"{name}_shape"]),
+                helper.make_node("Slice", [f"{name}_shape", "zero", "two", "zero"], [f"{name}_nc"]),
+                helper.make_node("Constant", [], [f"{name}_hw"],
+                                 value=numpy_helper.from_array(np.asarray([hw, hw], np.int64))),
+                helper.make_node("Concat", [f"{name}_nc", f"{name}_hw"], [f"{name}_sizes"], axis=0)]
+
+    nodes = [
+        helper.make_node("MaxPool", ["input"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["pooled", "w1"], ["low"], pads=[1, 1, 1, 1]),
+        helper.make_node("Identity", ["low"], ["up_src"]),
+        *sizes("up", size),
+        helper.make_node("Resize", ["low", "", "", "up_sizes"], ["up"], mode="linear"),
+        helper.make_node("Concat", ["up", "input"], ["joined"], axis=1),
+        helper.make_node("Conv", ["joined", "w2"], ["head"]),
+        helper.make_node("Identity", ["head"], ["out_src"]),
+        *sizes("out", size),
+        helper.make_node("Resize", ["head", "", "", "out_sizes"], ["logit"], mode="linear"),
+        helper.make_node("Sigmoid", ["logit"], ["output"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "fixed-unet", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 1, size, size])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"),
+         numpy_helper.from_array(np.asarray([0], np.int64), "zero"),
+         numpy_helper.from_array(np.asarray([2], np.int64), "two")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())
+
+
+def test_any_input_size_runs_other_sizes_and_batches_and_matches_at_the_exported_size(tmp_path: Path) -> None:
+    derive = _derive_module()
+    fixed, free = tmp_path / "fixed.onnx", tmp_path / "free.onnx"
+    _fixed_size_unet(fixed)
+    derive.derive(fixed, free, ["any-input-size"], "output")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
+    np.testing.assert_allclose(_run(free, x), _run(fixed, x), atol=1e-6)
+    with pytest.raises(Exception, match="(?i)dimension|shape"):
+        _run(fixed, rng.standard_normal((1, 3, 48, 64)).astype(np.float32))
+    other = rng.standard_normal((2, 3, 48, 64)).astype(np.float32)
+    out = _run(free, other)
+    assert out.shape == (2, 1, 48, 64)
+    np.testing.assert_allclose(out[1:], _run(free, other[1:]), atol=1e-6)  # a batch = photo by photo
+    model = onnx.load(str(free))
+    constants = [n for n in model.graph.node if n.op_type == "Constant"]
+    assert constants == []  # the fixed sizes are gone, not left dangling
+
+
+def test_any_input_size_refuses_a_graph_whose_resize_size_it_cannot_trace(tiny: Path, tmp_path: Path) -> None:
+    derive = _derive_module()
+    model = onnx.load(str(tiny))
+    model.graph.node.append(helper.make_node("Resize", ["output", "", "", "input"], ["odd"], name="odd"))
+    odd = tmp_path / "odd.onnx"
+    odd.write_bytes(model.SerializeToString())
+    with pytest.raises(ValueError, match="odd: its output size is not a Concat"):
+        derive.derive(odd, tmp_path / "out.onnx", ["any-input-size"], "output")

@@ -47,16 +47,30 @@ class Engine:
     def description(self) -> str:
         return self.load().description
 
-    def prepare(self, rgb: Image.Image) -> np.ndarray:
-        """The model input for a photo (safe to run on another thread than ``infer``)."""
-        return processing.preprocess(rgb, self.spec.input)
+    @property
+    def resizable(self) -> bool:
+        """Whether the model runs at sizes other than its manifest's and on batches of photos."""
+        return self.spec.input.resizable
+
+    def prepare(self, rgb: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The model input for a photo (safe to run on another thread than ``infer``), at
+        ``size`` (width, height) when the model is resizable, else at the manifest's size."""
+        if size is not None and size != self.spec.input.size and not self.resizable:
+            raise ValueError(f"model {self.spec.id} only runs at {self.spec.input.size}, not {size}")
+        return processing.preprocess(rgb, self.spec.input, size)
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """Run the model on a prepared tensor; returns the foreground probability map."""
+        return self.infer_batch(tensor)[0]
+
+    def infer_batch(self, tensors: np.ndarray) -> list[np.ndarray]:
+        """One probability map per photo of a batch (N, ...) of same-sized tensors: one
+        ``session.run`` when the model is resizable, one run per photo otherwise."""
         loaded = self.load()
+        feeds = [tensors] if self.resizable or len(tensors) == 1 else [tensors[i : i + 1] for i in range(len(tensors))]
         with self._run_lock:
-            raw = loaded.session.run([loaded.output_name], {loaded.input_name: tensor})[0]
-        return processing.postprocess(raw, self.spec.output)
+            raws = [loaded.session.run([loaded.output_name], {loaded.input_name: t})[0] for t in feeds]
+        return [prob for raw in raws for prob in processing.postprocess_batch(raw, self.spec.output)]
 
     def predict(self, rgb: Image.Image) -> np.ndarray:
         return self.infer(self.prepare(rgb))

@@ -42,6 +42,9 @@ class InputSpec:
     std: tuple[float, float, float] = (255.0, 255.0, 255.0)
     layout: str = "NCHW"  # or NHWC
     channels: str = "RGB"  # or BGR
+    # The graph runs at any size and batch (models/derive.py any-input-size), not only ``size``
+    # one photo at a time: what the window's quick first look and batched views need.
+    resizable: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,11 @@ def _parse_entry(raw: dict[str, Any], folder: Path, source: str, manifest: Path)
         in_spec = replace(in_spec, std=_triple(inp.pop("std"), f"{model_id}: input.std"))
     if 0.0 in in_spec.std:
         raise ManifestError(f"{model_id}: input.std cannot contain 0")
+    if "resizable" in inp:
+        resizable = inp.pop("resizable")
+        if not isinstance(resizable, bool):
+            raise ManifestError(f"{model_id}: input.resizable must be true or false")
+        in_spec = replace(in_spec, resizable=resizable)
     for key in ("name", "layout", "channels"):
         if key in inp:
             in_spec = replace(in_spec, **{key: inp.pop(key)})

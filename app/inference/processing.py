@@ -8,11 +8,12 @@ from PIL import Image
 from app.inference.manifest import InputSpec, OutputSpec
 
 
-def preprocess(rgb: Image.Image, spec: InputSpec) -> np.ndarray:
-    """Photo -> float32 tensor (1, 3, H, W) or (1, H, W, 3), normalised per the manifest."""
+def preprocess(rgb: Image.Image, spec: InputSpec, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Photo -> float32 tensor (1, 3, H, W) or (1, H, W, 3), normalised per the manifest, at
+    ``size`` (width, height; the manifest's size when None)."""
     if rgb.mode != "RGB":  # L, P, RGBA...: the model sees colour only
         rgb = rgb.convert("RGB")
-    small = rgb.resize(spec.size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+    small = rgb.resize(size or spec.size, Image.Resampling.BILINEAR, reducing_gap=3.0)
     arr = np.asarray(small, dtype=np.float32)
     if spec.channels == "BGR":
         arr = arr[..., ::-1]
@@ -22,6 +23,11 @@ def preprocess(rgb: Image.Image, spec: InputSpec) -> np.ndarray:
     if spec.layout == "NCHW":
         arr = arr.transpose(2, 0, 1)
     return np.ascontiguousarray(arr[np.newaxis], dtype=np.float32)
+
+
+def postprocess_batch(raw: np.ndarray, spec: OutputSpec) -> list[np.ndarray]:
+    """A batch's output (N, ...) -> one probability map per photo."""
+    return [postprocess(raw[i : i + 1], spec) for i in range(raw.shape[0])]
 
 
 def postprocess(raw: np.ndarray, spec: OutputSpec) -> np.ndarray:

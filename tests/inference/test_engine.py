@@ -157,6 +157,35 @@ def test_prepare_then_infer_equals_predict(catalogue: Catalogue) -> None:
     np.testing.assert_array_equal(engine.infer(tensor), engine.predict(photo))
 
 
+def test_a_resizable_model_runs_at_another_size_and_a_batch_in_one_run(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(catalogue, "tiny-isnet-any-size")
+    spies = _spy(monkeypatch)
+    photo = g.bands([WHITE, BLACK], width=300, height=200)
+    small = engine.prepare(photo, size=(48, 32))
+    assert small.shape == (1, 3, 32, 48)
+    assert engine.infer(small).shape == (32, 48)
+    pair = np.concatenate([small, small[..., ::-1]])
+    left, mirrored = engine.infer_batch(pair)
+    assert len(spies[0].calls) == 2  # the single photo, then the pair in one run
+    np.testing.assert_allclose(mirrored, left[:, ::-1], atol=1e-6)
+
+
+def test_a_fixed_size_model_refuses_another_size_and_runs_a_batch_photo_by_photo(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = _engine(catalogue, "tiny-isnet")
+    photo = g.bands([WHITE, BLACK], width=300, height=200)
+    with pytest.raises(ValueError, match=r"only runs at \(64, 64\)"):
+        engine.prepare(photo, size=(32, 32))
+    spies = _spy(monkeypatch)
+    x = engine.prepare(photo)
+    first, second = engine.infer_batch(np.concatenate([x, x[..., ::-1]]))
+    assert len(spies[0].calls) == 2
+    np.testing.assert_allclose(second, first[:, ::-1], atol=1e-6)
+
+
 def test_missing_and_tampered_models_fail_on_first_use(tmp_path: Path) -> None:
     cat = g.install(tmp_path, [g.isnet(size=16), g.rmbg(size=16)])
     (tmp_path / "tiny-isnet.onnx").unlink()

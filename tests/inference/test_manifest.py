@@ -116,9 +116,18 @@ def test_bundled_manifest_parses() -> None:
     assert default == "isnet-medium-int8" and default in by_id
     assert by_id["isnet-medium-int8"].file == ROOT / "models" / "isnet-medium-int8.onnx"
     medium = by_id["isnet-medium"]
-    assert medium.input == InputSpec(name="input", size=(1024, 1024), mean=(128.0,) * 3, std=(256.0,) * 3)
+    assert medium.input == InputSpec(name="input", size=(1024, 1024), mean=(128.0,) * 3, std=(256.0,) * 3,
+                                     resizable=True)
+    assert not by_id["isnet-medium-fp16"].input.resizable  # the published graph runs at 1024² only
     assert medium.output.name == "output" and medium.license == "MIT"
     assert medium.file == ROOT / "models" / "isnet-medium.onnx"
+
+
+def test_resizable_must_be_a_boolean(tmp_path: Path) -> None:
+    models, _ = load_manifest(_write(tmp_path, _entry(input={"resizable": True})))
+    assert models[0].input.resizable
+    with pytest.raises(ManifestError, match="input.resizable must be true or false"):
+        load_manifest(_write(tmp_path, _entry(input={"resizable": "yes"})))
 
 
 @pytest.mark.parametrize("missing", ["id", "file", "sha256", "family"])
