@@ -70,6 +70,7 @@ class MaskOptions:
     remove_specks: bool = True  # stray islands and pinholes cleaned away (app.core.cleanup)
     punch_holes: bool = False  # enclosed gaps that show the background made transparent
     recover_parts: bool = False  # parts dropped from a plain backdrop brought back (app.core.backdrop)
+    views: int = 1  # the model's answer from the photo alone (1) or fused with a second view (2): inference.views
 
     @classmethod
     def of(cls, settings: ExportSettings) -> MaskOptions:
