@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from app.batch.inputs import collect
 from app.batch.pipeline import MaskOptions, Provenance, alpha_for
@@ -29,6 +30,7 @@ from app.desktop.answers import Item
 from app.desktop.document import Document
 from app.desktop.events import EventHub
 from app.desktop.residency import Residency
+from app.inference import views
 from app.inference.manifest import ModelSpec
 
 STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")
@@ -52,15 +54,13 @@ class JobRunner:
         hub: EventHub,
         spill_dir: Path,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        refine_edges: bool = True,
+        mask_options: MaskOptions | None = None,
         keep_in_memory: int = 4,
-        remove_specks: bool = True,
     ) -> None:
         self.hub = hub
         self.spill_dir = spill_dir
         self.max_pixels = max_pixels
-        self.refine_edges = refine_edges  # how new masks are made (see use_mask_options)
-        self.remove_specks = remove_specks
+        self.mask_options = mask_options or MaskOptions()  # how new masks are made (see use_mask_options)
         self.docs: OrderedDict[str, Document] = OrderedDict()
         self.residency = Residency(keep_in_memory)
         self.status: dict[str, Any] = {"provider": "Starting…", "model": "", "ready": False, "offline": True}
@@ -105,11 +105,11 @@ class JobRunner:
             engine, factory = self._engine, self._engine_factory
         return (engine if engine is not None else factory()).spec  # an engine only loads on the worker
 
-    def use_mask_options(self, refine_edges: bool, remove_specks: bool) -> None:
+    def use_mask_options(self, options: MaskOptions) -> None:
         """How photos cut out from now on get their mask (the Settings dialog's cutout quality).
         Documents already cut out keep theirs: the user may have painted on it."""
         with self._lock:
-            self.refine_edges, self.remove_specks = bool(refine_edges), bool(remove_specks)
+            self.mask_options = options
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every queued task is finished (tests and the CLI-less benchmark)."""
@@ -266,14 +266,14 @@ class JobRunner:
             with doc.lock:
                 doc.width, doc.height = decoded.size
             self._set(doc, "working", progress=0.12)
-            tensor = engine.prepare(decoded.image)
-            if self._take_cancel(doc):
-                return
-            prob = self._infer_with_progress(engine, tensor, doc)
-            if self._take_cancel(doc):
-                return
             with self._lock:
-                options = MaskOptions(self.refine_edges, self.remove_specks)
+                options = self.mask_options
+            tensor = views.prepare(engine, decoded.image)
+            if self._take_cancel(doc):
+                return
+            prob = self._infer_with_progress(engine, decoded.image, tensor, options.views, doc)
+            if self._take_cancel(doc):
+                return
             alpha = alpha_for(decoded, prob, options)
             self._set(doc, "working", progress=0.92)
             flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
@@ -286,7 +286,8 @@ class JobRunner:
         if doc.then is not None:
             doc.then(doc)
 
-    def _infer_with_progress(self, engine: Any, tensor: np.ndarray, doc: Document) -> np.ndarray:
+    def _infer_with_progress(self, engine: Any, rgb: Image.Image, tensor: np.ndarray, n_views: int,
+                             doc: Document) -> np.ndarray:
         """Run the model while a ticker moves the bar on the running estimate of its time."""
         done = threading.Event()
         start = time.perf_counter()
@@ -299,7 +300,7 @@ class JobRunner:
         ticker = threading.Thread(target=tick, name="knockout-progress", daemon=True)
         ticker.start()
         try:
-            prob = engine.infer(tensor)
+            prob = views.finish(engine, rgb, tensor, n_views)
         finally:
             done.set()
             ticker.join()
