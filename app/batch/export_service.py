@@ -41,10 +41,11 @@ def audited_settings(settings: ExportSettings, provenance: Provenance) -> Export
     """``settings`` as the audit record states them: how the mask was made (views, edges, specks) is
     the provenance's, since the window makes a mask before an export picks a preset."""
     mask = provenance.mask
-    made = {"refine_edges": mask.refine_edges, "remove_specks": mask.remove_specks, "views": mask.views}
-    if all(getattr(settings, key) == value for key, value in made.items()):
+    made = (mask.refine_edges, mask.remove_specks, mask.views)
+    if (settings.refine_edges, settings.remove_specks, settings.views) == made:
         return settings
-    return dataclasses.replace(settings, **made)
+    return dataclasses.replace(settings, refine_edges=mask.refine_edges, remove_specks=mask.remove_specks,
+                               views=mask.views)
 
 
 def rule_breaks(output: Path, preset: Preset) -> list[compliance.Violation]:

@@ -18,8 +18,8 @@ from app.core.errors import OutputError
 from app.core.naming import render_name
 from app.desktop.document import Document
 from app.governance.policy import Policy, load_policy
-from app.governance.settings_schema import DEFAULTS
 from app.governance.presets import Preset
+from app.governance.settings_schema import DEFAULTS
 
 MASK_OPTIONS = ("refine_edges", "remove_specks", "views")  # user settings that decide how a mask is made
 

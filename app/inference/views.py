@@ -52,13 +52,12 @@ def finish(engine: Engine, rgb: Image.Image, tensor: np.ndarray, views: int,
     if box is None:  # nothing to zoom in on: the first answer stands
         return first
     crop = rgb.crop(box)
-    mirrored = second == "zoom-mirror"
-    if mirrored:
+    if second == "zoom-mirror":
         crop = ImageOps.mirror(crop)
-    answer = engine.infer(engine.prepare(crop, _zoom_size(engine)))
-    if mirrored:
-        answer = np.ascontiguousarray(answer[:, ::-1])
-    placed, covers = fusion.paste(answer, box, rgb.size, first.shape)
+    zoomed = engine.infer(engine.prepare(crop, _zoom_size(engine)))
+    if second == "zoom-mirror":
+        zoomed = np.ascontiguousarray(zoomed[:, ::-1])
+    placed, covers = fusion.paste(zoomed, box, rgb.size, first.shape)
     return fusion.fuse([first, placed], [1.0, covers * np.float32(ZOOM_WEIGHT)])
 
 
