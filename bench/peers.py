@@ -80,7 +80,7 @@ def tool_configs(knockout: list[str], extra_knockout: list[str]) -> dict[str, di
     masks are not recomputed: it has no source rows, only a flatten error.
     """
     configs: dict[str, dict] = {}
-    for args in ["", "--no-refine-edges --no-decontaminate", *extra_knockout]:
+    for args in ["--views 2", "", "--no-refine-edges --no-decontaminate", *extra_knockout]:
         flags = args.split()
         name = "knockout" + (f" {args}" if args else "")
         configs[name] = {"tool": "knockout", "sources": [*knockout, "cut", "IN", "--mask-only", *flags, "-o", "OUT"],

@@ -25,6 +25,7 @@ class FakeEngine:
         self.description = "CPU · fake"
         self.resizable = False
         self.runs = 0
+        self.batch_sizes: list[int] = []
         self._lock = threading.Lock()
         self.active = 0
         self.max_active = 0
@@ -46,6 +47,7 @@ class FakeEngine:
             self.max_active = max(self.max_active, self.active)
         try:
             self.runs += 1
+            self.batch_sizes.append(len(tensors))
             return [(t > 0.5).astype(np.float32) for t in tensors]
         finally:
             with self._lock:

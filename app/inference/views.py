@@ -1,11 +1,12 @@
 """The model's answer for a photo from one or two views of it (``--views 1|2``).
 
 One view: the photo, resized to the model's input. Two views add a second look, fused with
-the first by confidence (app.core.fusion), chosen in docs/quality.md among the ones tried:
-
-- ``zoom``: the photo cropped to the first answer's subject box plus a margin, so the
-  subject fills more of the model's input and what lies far from it cannot distract it;
-- ``mirror``: the photo's mirror image (one ``session.run`` with a batch of two).
+the first by confidence (app.core.fusion). Measured on every eval source (docs/quality.md),
+the photo's mirror image won: it steadies the photos whose answer flips with small changes,
+and both looks run as one ``session.run`` with a batch of two. Also tried, and kept for that
+comparison (``second=``): ``zoom``, the photo cropped to the first answer's subject box plus
+a margin, so the subject fills more of the model's input (best on cluttered product scenes,
+worse on everything else), and ``zoom-mirror``, that crop mirrored.
 
 Every caller (command line, window, hot folder, eval) goes through ``answer``, or ``prepare``
 then ``finish`` when preparing the input runs on another thread than the model.
@@ -21,7 +22,7 @@ from app.inference.engine import Engine
 
 VIEWS = (1, 2)
 DEFAULT_VIEWS = 1
-SECOND_VIEW = "zoom"  # zoom | mirror | zoom-mirror (the crop, mirrored)
+SECOND_VIEW = "mirror"  # or zoom, zoom-mirror (the crop, mirrored): compared in docs/quality.md
 ZOOM_MARGIN = 0.10  # of the subject box's width and height, on each side
 ZOOM_SIDE = 1024  # the crop's input size (longest side) where the model is resizable
 ZOOM_WEIGHT = 1.0  # the crop's say against the whole photo's, inside its box
