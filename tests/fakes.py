@@ -90,3 +90,34 @@ def finish_within(seconds: float, fn, *args, **kwargs):
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+class ResizableFakeEngine(FakeEngine):
+    """A FakeEngine whose model runs at any input size (manifest ``input.resizable``), like the
+    bundled ISNet variants: at its own size it answers like FakeEngine, at any smaller size (the
+    window's quick first look) it says 'foreground' everywhere, so a preview and its full answer
+    differ in every test. It records the input sizes it ran at; ``hold_full`` (set by default)
+    can be cleared to keep the full pass waiting."""
+
+    def __init__(self, size: int = 1024) -> None:
+        super().__init__(size)
+        self.spec = ModelSpec("fake", "Fake", None, "0" * 64, "isnet",  # type: ignore[arg-type]
+                              InputSpec(size=(size, size), resizable=True), OutputSpec())
+        self.sizes: list[tuple[int, int]] = []
+        self.hold_full = threading.Event()
+        self.hold_full.set()
+        self.full_entered = threading.Event()
+
+    def prepare(self, rgb: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
+        width, height = size or (self.size, self.size)
+        grey = rgb.convert("L").resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(grey, dtype=np.float32) / 255.0
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        self.sizes.append((tensor.shape[1], tensor.shape[0]))
+        if tensor.shape != (self.size, self.size):
+            self.runs += 1
+            return np.ones_like(tensor)
+        self.full_entered.set()
+        assert self.hold_full.wait(10)
+        return super().infer(tensor)

@@ -41,11 +41,16 @@ class Edit:
     box: tuple[int, int, int, int]
     before: np.ndarray
     after: np.ndarray | None = None
+    stroke: brush.Stroke | None = None  # the brush stroke it was, re-applied when a preview's final mask arrives
 
 
 @dataclass
 class Document:
-    """A queued photo and, once cut out, its editable mask."""
+    """A queued photo and, once cut out, its editable mask.
+
+    A first look (``attach_preview``) makes it editable before it is finished: strokes on the
+    preview are kept and re-applied to the full answer when ``attach`` swaps it in, since the
+    person painted on the subject, not on that version of its mask."""
 
     id: str
     path: Path
@@ -59,12 +64,14 @@ class Document:
     width: int | None = None
     height: int | None = None
     version: int = 0
+    previewing: bool = False  # the mask shown is the quick first look; the full answer is still to come
     exif: bytes | None = None
     then: Callable[[Document], None] | None = field(default=None, repr=False)  # see JobRunner.add
     provenance: Provenance | None = None  # how its mask was made, for the audit record (see attach)
     residency: Residency | None = field(default=None, repr=False)  # who keeps its pixels in memory
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _rgb: Image.Image | None = field(default=None, repr=False)
+    _decoded: Decoded | None = field(default=None, repr=False)  # kept from the quick pass for the full one
     _alpha: np.ndarray | None = field(default=None, repr=False)
     _model: np.ndarray | None = field(default=None, repr=False)  # the model's mask, for "Reset"
     _undo: list[Edit] = field(default_factory=list, repr=False)
@@ -77,36 +84,85 @@ class Document:
     def finished(self) -> bool:
         return self.state in ("done", "flagged")
 
+    @property
+    def has_mask(self) -> bool:
+        """A mask to show and paint on: the finished one, or the first look before it."""
+        return self.finished or self.previewing
+
     def as_item(self) -> Item:
         return {"id": self.id, "name": self.name, "path": str(self.path), "state": self.state,
                 "progress": round(self.progress, 3), "message": self.message, "flags": list(self.flags),
-                "width": self.width, "height": self.height, "version": self.version}
+                "width": self.width, "height": self.height, "version": self.version, "preview": self.previewing}
 
     # -- pixels -------------------------------------------------------------------
     def decode(self) -> Decoded:
         """Decode the source (orientation, colour profile → sRGB, size guard)."""
         return open_image(self.path, self.max_pixels, self.name)
 
+    def decoded(self) -> Decoded:
+        """The decoded source: kept from the quick pass while in memory, else decoded again."""
+        with self.lock:
+            if self._decoded is None:
+                self._decoded = self.decode()
+            return self._decoded
+
+    def attach_preview(self, decoded: Decoded, alpha: Image.Image) -> None:
+        """Show the quick first look as the mask (editable) until ``attach`` brings the full answer."""
+        with self.lock:
+            self._keep(decoded, alpha)
+            self.previewing = True
+            self._changed()
+        self._touch()
+
     def attach(self, decoded: Decoded, alpha: Image.Image, flags: list[dict[str, str]],
                provenance: Provenance | None = None) -> None:
-        """Keep the finished cutout: the photo, the model's mask, the quality flags and how it was made."""
+        """Keep the finished cutout: the photo, the model's mask, the quality flags and how it was made.
+
+        Over a preview, the strokes painted on it (those not undone) are painted again on the
+        new mask, each still one undoable step."""
         with self.lock:
+            replay: list[brush.Stroke] = []
+            for edit in self._undo if self.previewing else []:  # a reset wipes the strokes before it
+                replay = [] if edit.stroke is None else [*replay, edit.stroke]
             self.provenance = provenance
-            self._rgb = decoded.image
-            self._alpha = np.array(alpha, dtype=np.uint8)
-            self.exif = decoded.exif
-            self.width, self.height = decoded.size
-            self._model = self._alpha.copy()  # written to the session folder only when evicted
-            self._spill_path("model").unlink(missing_ok=True)
-            self._spill_path("mask").unlink(missing_ok=True)
-            self._undo.clear()
-            self._redo.clear()
+            self._keep(decoded, alpha)
+            self._decoded = None  # the full answer is made: the document keeps only the photo
+            self.previewing = False
             self.flags = flags
             self.state = "flagged" if flags else "done"
             self.progress = 1.0
             self.message = None
+            for stroke in replay:
+                applied = brush.apply(self._alpha, stroke)  # type: ignore[arg-type]
+                if applied is not None:
+                    self._undo.append(Edit(applied[0], applied[1], stroke=stroke))
             self._changed()
         self._touch()
+
+    def drop_preview(self) -> None:
+        """Forget a first look whose full answer will not come (stopped, failed): no mask, no edits."""
+        with self.lock:
+            if not self.previewing:
+                return
+            self.previewing = False
+            self._alpha = self._model = self._decoded = None
+            for kind in ("model", "mask"):
+                self._spill_path(kind).unlink(missing_ok=True)
+            self._undo.clear()
+            self._redo.clear()
+            self._changed()
+
+    def _keep(self, decoded: Decoded, alpha: Image.Image) -> None:
+        self._rgb = decoded.image
+        self._decoded = decoded
+        self._alpha = np.array(alpha, dtype=np.uint8)
+        self.exif = decoded.exif
+        self.width, self.height = decoded.size
+        self._model = self._alpha.copy()  # written to the session folder only when evicted
+        self._spill_path("model").unlink(missing_ok=True)
+        self._spill_path("mask").unlink(missing_ok=True)
+        self._undo.clear()
+        self._redo.clear()
 
     def rgb(self) -> Image.Image:
         with self.lock:
@@ -117,7 +173,7 @@ class Document:
 
     def alpha(self) -> np.ndarray:
         with self.lock:
-            if not self.finished:
+            if not self.has_mask:
                 raise NotReady.cutout(self.name)
             if self._alpha is None:
                 spilled = self._spill_path("mask")
@@ -137,8 +193,11 @@ class Document:
             return Cutout(self.rgb(), Image.fromarray(self.alpha(), "L"))
 
     def snapshot(self) -> Cutout:
-        """The cutout as it is now, safe to use without the lock: edits go on meanwhile (an export)."""
+        """The cutout as it is now, safe to use without the lock: edits go on meanwhile (an export).
+        Never a preview's: what is written is the full answer."""
         with self.lock:
+            if not self.finished:
+                raise NotReady.cutout(self.name)
             return Cutout(self.rgb(), Image.fromarray(self.alpha().copy(), "L"))
 
     def evict(self) -> bool:
@@ -155,6 +214,7 @@ class Document:
             self._model = None
             self._alpha = None
             self._rgb = None
+            self._decoded = None
             self._cache.clear()
             return True
         finally:
@@ -166,6 +226,7 @@ class Document:
             self._alpha = None
             self._model = None
             self._rgb = None
+            self._decoded = None
             self._cache.clear()
             for kind in ("model", "mask"):
                 self._spill_path(kind).unlink(missing_ok=True)
@@ -193,7 +254,7 @@ class Document:
             if applied is None:
                 return {**self.edit_state(), "box": None}
             box, before = applied
-            self._push(Edit(box, before))
+            self._push(Edit(box, before, stroke=stroke))
             return {**self.edit_state(), "box": list(box)}
 
     def reset(self) -> EditAnswer:
@@ -224,7 +285,8 @@ class Document:
 
     def _push(self, edit: Edit) -> None:
         self._undo.append(edit)
-        del self._undo[:-MAX_HISTORY]
+        if not self.previewing:  # a preview's strokes are all kept, to paint again on the full answer
+            del self._undo[:-MAX_HISTORY]
         self._redo.clear()
         self._changed()
 
@@ -237,7 +299,7 @@ class Document:
             x0, y0, x1, y1 = edit.box
             current = alpha[y0:y1, x0:x1].copy()
             alpha[y0:y1, x0:x1] = edit.before
-            target.append(Edit(edit.box, current))
+            target.append(Edit(edit.box, current, stroke=edit.stroke))
             self._changed()
             return {**self.edit_state(), "box": list(edit.box)}
 
@@ -255,7 +317,7 @@ class Document:
     def thumbnail(self) -> bytes:
         with self.lock:
             if self._thumb is None:
-                if self.finished:
+                if self.has_mask:
                     self._thumb = _png(self._picture("cutout", None, THUMB))
                 else:
                     self._thumb = _png(self._quick_thumbnail())
@@ -297,10 +359,11 @@ class Document:
         if view not in VIEWS:
             raise NotFound(f"no such view {view!r}")
         with self.lock:
+            version = self.version
+            key = (version, *key)  # a mask swapped in (the full answer after a preview) is a new version
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
-            version = self.version
             image = self._picture(view, box, size)
         encoded = self._encode(view, image, whole=box is None)
         with self.lock:
@@ -327,7 +390,7 @@ class Document:
         """
         if view not in VIEWS:
             raise NotFound(f"no such view {view!r}")
-        if view != "original" and not self.finished:
+        if view != "original" and not self.has_mask:
             raise NotReady.cutout(self.name)
         rgb = self.rgb() if view != "mask" else None
         mask = Image.fromarray(self.alpha(), "L") if view != "original" else None

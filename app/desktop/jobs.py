@@ -2,6 +2,10 @@
 in order, so the model runs once at a time, the window never waits on it, and
 cancelling is a flag the worker checks between stages.
 
+A photo opened in the window gets a quick first look (app.inference.preview) shown as a
+preview, then its full answer (app.inference.views) in its place; app.desktop.schedule
+says which photo's work comes next.
+
 Every change is published as an event (see docs/desktop-bridge.md) for the page.
 """
 
@@ -29,9 +33,12 @@ from app.desktop.answers import Item
 from app.desktop.document import Document
 from app.desktop.events import EventHub
 from app.desktop.residency import Residency
+from app.desktop.schedule import FULL, QUICK, Schedule
+from app.inference import preview, views
 from app.inference.manifest import ModelSpec
 
 STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")
+QUICK_SHARE = 0.3  # of a photo's progress bar: its first look is shown
 
 
 @dataclass(frozen=True)
@@ -55,12 +62,15 @@ class JobRunner:
         refine_edges: bool = True,
         keep_in_memory: int = 4,
         remove_specks: bool = True,
+        first_look: bool = True,
     ) -> None:
         self.hub = hub
         self.spill_dir = spill_dir
         self.max_pixels = max_pixels
         self.refine_edges = refine_edges  # how new masks are made (see use_mask_options)
         self.remove_specks = remove_specks
+        self.first_look = first_look  # a quick preview before each photo's full answer (when the model allows)
+        self.schedule = Schedule()
         self.docs: OrderedDict[str, Document] = OrderedDict()
         self.residency = Residency(keep_in_memory)
         self.status: dict[str, Any] = {"provider": "Starting…", "model": "", "ready": False, "offline": True}
@@ -111,6 +121,11 @@ class JobRunner:
         with self._lock:
             self.refine_edges, self.remove_specks = bool(refine_edges), bool(remove_specks)
 
+    def focus(self, doc_id: str | None) -> None:
+        """The photo the person is looking at: its work goes before every other photo's."""
+        with self._lock:
+            self.schedule.focus = doc_id
+
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every queued task is finished (tests and the CLI-less benchmark)."""
         done = threading.Event()
@@ -132,7 +147,7 @@ class JobRunner:
             doc.then = then
             with self._lock:
                 self.docs[doc.id] = doc
-            self._queue("cut", doc.id)
+            self._plan(doc)
             added.append(doc.as_item())
             self._publish_item(doc)
         return added, errors
@@ -163,6 +178,8 @@ class JobRunner:
                 if doc.state in ("queued", "working"):
                     self._cancelled.add(doc.id)
                     if doc.state == "queued":
+                        self.schedule.take(doc.id)
+                        doc.drop_preview()
                         self._set(doc, "cancelled", message="Cancelled")
 
     def retry(self, doc_id: str) -> Item:
@@ -171,7 +188,7 @@ class JobRunner:
             if doc.state in ("failed", "cancelled"):
                 self._cancelled.discard(doc.id)
                 self._set(doc, "queued", progress=0.0, message=None)
-                self._queue("cut", doc.id)
+                self._plan(doc)
         return doc.as_item()
 
     def remove(self, doc_id: str) -> None:
@@ -206,6 +223,16 @@ class JobRunner:
         self._queue("fix", (doc_id, kind), urgent=True)
         return True
 
+    def _plan(self, doc: Document) -> None:
+        """Schedule a photo's cutout: a first look then the full answer, or the full answer only
+        for the hot folder's photos (nobody looks at them). One task per piece of work; which
+        photo each task serves is chosen when it runs (app.desktop.schedule)."""
+        quick = self.first_look and doc.then is None
+        with self._lock:
+            self.schedule.put(doc.id, next(self._order), QUICK if quick else FULL)
+        for _ in range(2 if quick else 1):
+            self._queue("cut")
+
     def _queue(self, kind: str, arg: Any = None, urgent: bool = False) -> None:
         """Tasks run in the order queued, except an edit the user waits for, which goes first."""
         self._tasks.put((0 if urgent else 1, next(self._order), kind, arg))
@@ -213,10 +240,12 @@ class JobRunner:
     # -- the worker -----------------------------------------------------------------
     def _work(self) -> None:
         while not self._stop.is_set():
-            _priority, _order, kind, arg = self._tasks.get()
+            _priority, order, kind, arg = self._tasks.get()
             try:
                 if kind == "stop":
                     return
+                if kind in ("mark", "call"):
+                    self._finish_before(order)
                 if kind == "mark":
                     arg.set()
                 elif kind == "call":
@@ -224,7 +253,7 @@ class JobRunner:
                 elif kind == "warm":
                     self._ensure_engine()
                 elif kind == "cut":
-                    self._cut(arg)
+                    self._cut()
                 elif kind == "export":
                     self._export(arg)
                 elif kind == "fix":
@@ -252,28 +281,83 @@ class JobRunner:
         self.hub.publish({"type": "status", "status": self.status})
         return engine
 
-    def _cut(self, doc_id: str) -> None:
-        try:
-            doc = self.get(doc_id)
-        except NotFound:
-            return  # removed while queued
+    def _cut(self) -> None:
+        """One piece of cutout work, for the photo the schedule says needs it most now."""
+        with self._lock:
+            picked = self.schedule.pick()
+            doc = self.docs.get(picked[0]) if picked else None
+        if picked is not None and doc is not None:
+            self._run_unit(doc, picked[1].kind)
+
+    def _finish_before(self, order: int) -> None:
+        """Everything queued before task ``order`` is done before it runs (``wait_idle``, ``after_queue``)."""
+        while True:
+            with self._lock:
+                doc_id = self.schedule.due_before(order)
+                unit = self.schedule.take(doc_id) if doc_id else None
+                doc = self.docs.get(doc_id) if doc_id else None
+            if unit is None:
+                return
+            if doc is not None:
+                self._run_unit(doc, unit.kind)
+
+    def _run_unit(self, doc: Document, kind: str) -> None:
+        if kind == QUICK:
+            self._quick(doc)
+        else:
+            self._full(doc)
+
+    def _options(self) -> MaskOptions:
+        with self._lock:
+            return MaskOptions(self.refine_edges, self.remove_specks)
+
+    def _quick(self, doc: Document) -> None:
+        """The first look: the model at a small input, through the same mask recipe, shown as a
+        preview; the photo's full answer is scheduled in its place in the queue."""
         if doc.state != "queued" or self._take_cancel(doc):
             return
         try:
             engine = self._ensure_engine()
+            if preview.size_for(engine.spec) is None:  # this model only runs at its own size
+                return self._full(doc)
             self._set(doc, "working", progress=0.02)
-            decoded = doc.decode()
+            decoded = doc.decoded()
             with doc.lock:
                 doc.width, doc.height = decoded.size
-            self._set(doc, "working", progress=0.12)
-            tensor = engine.prepare(decoded.image)
+            self._set(doc, "working", progress=0.1)
+            prob = preview.quick_look(engine, decoded.image)
+            if prob is None or self._take_cancel(doc):
+                return None
+            alpha = alpha_for(decoded, prob, self._options())
             if self._take_cancel(doc):
-                return
-            prob = self._infer_with_progress(engine, tensor, doc)
-            if self._take_cancel(doc):
-                return
+                return None
+            doc.attach_preview(decoded, alpha)
             with self._lock:
-                options = MaskOptions(self.refine_edges, self.remove_specks)
+                self.schedule.refine(doc.id)
+            self._set(doc, "queued", progress=QUICK_SHARE)
+        except Exception as exc:
+            self._fail(doc, exc)
+        return None
+
+    def _full(self, doc: Document) -> None:
+        """The full answer (one view or two, as the mask options say), replacing any first look in place."""
+        if doc.state != "queued" or self._take_cancel(doc):
+            return
+        start = QUICK_SHARE if doc.previewing else 0.0
+        try:
+            engine = self._ensure_engine()
+            self._set(doc, "working", progress=max(start, 0.02))
+            decoded = doc.decoded()
+            with doc.lock:
+                doc.width, doc.height = decoded.size
+            options = self._options()
+            tensor = views.prepare(engine, decoded.image)
+            if self._take_cancel(doc):
+                return
+            prob = self._infer_with_progress(lambda: views.finish(engine, decoded.image, tensor, options.views),
+                                             doc, start)
+            if self._take_cancel(doc):
+                return
             alpha = alpha_for(decoded, prob, options)
             self._set(doc, "working", progress=0.92)
             flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
@@ -282,28 +366,34 @@ class JobRunner:
             doc.attach(decoded, alpha, flags, Provenance(engine.spec, options))
             self._publish_item(doc)
         except Exception as exc:
-            self._set(doc, "failed", progress=0.0, message=explain(exc).message)  # the queue makes it a sentence
+            self._fail(doc, exc)
         if doc.then is not None:
             doc.then(doc)
 
-    def _infer_with_progress(self, engine: Any, tensor: np.ndarray, doc: Document) -> np.ndarray:
-        """Run the model while a ticker moves the bar on the running estimate of its time."""
+    def _fail(self, doc: Document, exc: Exception) -> None:
+        doc.drop_preview()
+        self._set(doc, "failed", progress=0.0, message=explain(exc).message)  # the queue makes it a sentence
+
+    def _infer_with_progress(self, run: Callable[[], np.ndarray], doc: Document, start: float) -> np.ndarray:
+        """Run the model while a ticker moves the bar (from ``start``) on the running estimate of its time."""
         done = threading.Event()
-        start = time.perf_counter()
+        began = time.perf_counter()
+        low = start + 0.15 * (1 - start)
+        span = 0.85 - low
 
         def tick() -> None:
             while not done.wait(0.25):
-                share = min(0.95, (time.perf_counter() - start) / self._infer_seconds)
-                self._set(doc, "working", progress=0.15 + 0.7 * share)
+                share = min(0.95, (time.perf_counter() - began) / self._infer_seconds)
+                self._set(doc, "working", progress=low + span * share)
 
         ticker = threading.Thread(target=tick, name="knockout-progress", daemon=True)
         ticker.start()
         try:
-            prob = engine.infer(tensor)
+            prob = run()
         finally:
             done.set()
             ticker.join()
-        self._infer_seconds = 0.7 * self._infer_seconds + 0.3 * (time.perf_counter() - start)
+        self._infer_seconds = 0.7 * self._infer_seconds + 0.3 * (time.perf_counter() - began)
         self._set(doc, "working", progress=0.85)
         return prob
 
@@ -314,6 +404,10 @@ class JobRunner:
                 doc = self.get(doc_id)
             except NotFound:
                 continue  # removed meanwhile
+            with self._lock:
+                unit = self.schedule.take(doc_id)
+            if unit is not None:  # never a first look: its full answer is made now, then written
+                self._full(doc)
             try:
                 result = task.run(doc)
                 written += 1
@@ -330,6 +424,8 @@ class JobRunner:
             if doc.id not in self._cancelled:
                 return False
             self._cancelled.discard(doc.id)
+            self.schedule.take(doc.id)
+        doc.drop_preview()
         if doc.id in self.docs:
             self._set(doc, "cancelled", progress=0.0, message="Cancelled")
         return True
