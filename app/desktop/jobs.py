@@ -12,33 +12,32 @@ Every change is published as an event (see docs/desktop-bridge.md) for the page.
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from app.batch.inputs import collect
-from app.batch.pipeline import MaskOptions, Provenance, alpha_for
-from app.core import qa
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import NotFound, NotReady, explain, sentence
 from app.desktop import mask_fixes
 from app.desktop.answers import Item
+from app.desktop.cutouts import CutoutSteps
 from app.desktop.document import Document
 from app.desktop.events import EventHub
 from app.desktop.residency import Residency
 from app.desktop.schedule import FULL, QUICK, Schedule
-from app.inference import preview, views
 from app.inference.manifest import ModelSpec
 
+log = logging.getLogger(__name__)
+
 STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")
-QUICK_SHARE = 0.3  # of a photo's progress bar: its first look is shown
+IDLE = 2  # priority of background work: after fixes (0) and everything queued (1)
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class ExportTask:
     folder: str
 
 
-class JobRunner:
+class JobRunner(CutoutSteps):
     """Owns the queue of documents and the single worker thread."""
 
     def __init__(
@@ -63,6 +62,7 @@ class JobRunner:
         keep_in_memory: int = 4,
         remove_specks: bool = True,
         first_look: bool = True,
+        model_note: str | None = None,
     ) -> None:
         self.hub = hub
         self.spill_dir = spill_dir
@@ -71,6 +71,7 @@ class JobRunner:
         self.remove_specks = remove_specks
         self.first_look = first_look  # a quick preview before each photo's full answer (when the model allows)
         self.schedule = Schedule()
+        self.model_note = model_note  # why this model, for the status bar ("fastest on this CPU")
         self.docs: OrderedDict[str, Document] = OrderedDict()
         self.residency = Residency(keep_in_memory)
         self.status: dict[str, Any] = {"provider": "Starting…", "model": "", "ready": False, "offline": True}
@@ -82,15 +83,22 @@ class JobRunner:
         self._ids = itertools.count(1)
         self._cancelled: set[str] = set()
         self._infer_seconds = 2.0  # running estimate for the progress bar during inference
+        self.ready_at: float | None = None  # when the model was loaded (time.perf_counter), for the benchmark
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="knockout-jobs", daemon=True)
 
     # -- lifecycle ------------------------------------------------------------------
-    def start(self) -> JobRunner:
-        """Start the worker; it warms the model up first so the first photo is quick."""
+    def start(self, warm: bool = True) -> JobRunner:
+        """Start the worker; it warms the model up first so the first photo is quick (the window
+        asks for that after its first paint instead: ``warm``)."""
         self._worker.start()
-        self._queue("warm")
+        if warm:
+            self.warm()
         return self
+
+    def warm(self) -> None:
+        """Load the model now rather than with the first photo."""
+        self._queue("warm")
 
     def stop(self) -> None:
         self._stop.set()
@@ -99,14 +107,22 @@ class JobRunner:
         if self._worker.is_alive():
             self._worker.join(timeout=10)
 
-    def use_engine(self, factory: Callable[[], Any]) -> None:
+    def use_engine(self, factory: Callable[[], Any], note: str | None = None) -> None:
         """Switch model or device: the worker loads the new engine before its next task."""
         with self._lock:
             self._engine_factory = factory
             self._engine = None
+            self.model_note = note
             self.status = {**self.status, "ready": False, "provider": "Loading model…"}
         self.hub.publish({"type": "status", "status": self.status})
         self._queue("warm")
+
+    def note_model(self, note: str | None) -> None:
+        """Say why this model (the status bar's "fastest on this CPU") without reloading it."""
+        with self._lock:
+            self.model_note = note
+            self.status = {**self.status, "note": note}
+        self.hub.publish({"type": "status", "status": self.status})
 
     def model_spec(self) -> ModelSpec:
         """The model photos are cut out with now (a journal names it), known before it has loaded:
@@ -204,6 +220,11 @@ class JobRunner:
         for doc_id in list(self.docs):
             self.remove(doc_id)
 
+    def when_idle(self, steps: Iterator[Any], done: Callable[[Any], None]) -> None:
+        """Background work in small steps, each run only when nothing else is queued: ``next(steps)``
+        until it gives something other than None, then ``done(that)`` (the variant timing)."""
+        self._tasks.put((IDLE, next(self._order), "idle", (steps, done)))
+
     def after_queue(self, call: Callable[[], None]) -> None:
         """Run ``call`` on the worker once everything queued so far is done."""
         self._queue("call", call)
@@ -252,6 +273,8 @@ class JobRunner:
                     arg()
                 elif kind == "warm":
                     self._ensure_engine()
+                elif kind == "idle":
+                    self._idle_step(*arg)
                 elif kind == "cut":
                     self._cut()
                 elif kind == "export":
@@ -276,126 +299,12 @@ class JobRunner:
             raise
         with self._lock:
             self._engine = engine
+            self.ready_at = time.perf_counter()
             # what the page shows; journals and audit records read the engine's spec (model_spec, Provenance)
-            self.status = {"provider": engine.description, "model": engine.spec.name, "ready": True, "offline": True}
+            self.status = {"provider": engine.description, "model": engine.spec.name, "note": self.model_note,
+                           "ready": True, "offline": True}
         self.hub.publish({"type": "status", "status": self.status})
         return engine
-
-    def _cut(self) -> None:
-        """One piece of cutout work, for the photo the schedule says needs it most now."""
-        with self._lock:
-            picked = self.schedule.pick()
-            doc = self.docs.get(picked[0]) if picked else None
-        if picked is not None and doc is not None:
-            self._run_unit(doc, picked[1].kind)
-
-    def _finish_before(self, order: int) -> None:
-        """Everything queued before task ``order`` is done before it runs (``wait_idle``, ``after_queue``)."""
-        while True:
-            with self._lock:
-                doc_id = self.schedule.due_before(order)
-                unit = self.schedule.take(doc_id) if doc_id else None
-                doc = self.docs.get(doc_id) if doc_id else None
-            if unit is None:
-                return
-            if doc is not None:
-                self._run_unit(doc, unit.kind)
-
-    def _run_unit(self, doc: Document, kind: str) -> None:
-        if kind == QUICK:
-            self._quick(doc)
-        else:
-            self._full(doc)
-
-    def _options(self) -> MaskOptions:
-        with self._lock:
-            return MaskOptions(self.refine_edges, self.remove_specks)
-
-    def _quick(self, doc: Document) -> None:
-        """The first look: the model at a small input, through the same mask recipe, shown as a
-        preview; the photo's full answer is scheduled in its place in the queue."""
-        if doc.state != "queued" or self._take_cancel(doc):
-            return
-        try:
-            engine = self._ensure_engine()
-            if preview.size_for(engine.spec) is None:  # this model only runs at its own size
-                return self._full(doc)
-            self._set(doc, "working", progress=0.02)
-            decoded = doc.decoded()
-            with doc.lock:
-                doc.width, doc.height = decoded.size
-            self._set(doc, "working", progress=0.1)
-            prob = preview.quick_look(engine, decoded.image)
-            if prob is None or self._take_cancel(doc):
-                return None
-            alpha = alpha_for(decoded, prob, self._options())
-            if self._take_cancel(doc):
-                return None
-            doc.attach_preview(decoded, alpha)
-            with self._lock:
-                self.schedule.refine(doc.id)
-            self._set(doc, "queued", progress=QUICK_SHARE)
-        except Exception as exc:
-            self._fail(doc, exc)
-        return None
-
-    def _full(self, doc: Document) -> None:
-        """The full answer (one view or two, as the mask options say), replacing any first look in place."""
-        if doc.state != "queued" or self._take_cancel(doc):
-            return
-        start = QUICK_SHARE if doc.previewing else 0.0
-        try:
-            engine = self._ensure_engine()
-            self._set(doc, "working", progress=max(start, 0.02))
-            decoded = doc.decoded()
-            with doc.lock:
-                doc.width, doc.height = decoded.size
-            options = self._options()
-            tensor = views.prepare(engine, decoded.image)
-            if self._take_cancel(doc):
-                return
-            prob = self._infer_with_progress(lambda: views.finish(engine, decoded.image, tensor, options.views),
-                                             doc, start)
-            if self._take_cancel(doc):
-                return
-            alpha = alpha_for(decoded, prob, options)
-            self._set(doc, "working", progress=0.92)
-            flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
-            if self._take_cancel(doc):
-                return
-            doc.attach(decoded, alpha, flags, Provenance(engine.spec, options))
-            self._publish_item(doc)
-        except Exception as exc:
-            self._fail(doc, exc)
-        if doc.then is not None:
-            doc.then(doc)
-
-    def _fail(self, doc: Document, exc: Exception) -> None:
-        doc.drop_preview()
-        self._set(doc, "failed", progress=0.0, message=explain(exc).message)  # the queue makes it a sentence
-
-    def _infer_with_progress(self, run: Callable[[], np.ndarray], doc: Document, start: float) -> np.ndarray:
-        """Run the model while a ticker moves the bar (from ``start``) on the running estimate of its time."""
-        done = threading.Event()
-        began = time.perf_counter()
-        low = start + 0.15 * (1 - start)
-        span = 0.85 - low
-
-        def tick() -> None:
-            while not done.wait(0.25):
-                share = min(0.95, (time.perf_counter() - began) / self._infer_seconds)
-                self._set(doc, "working", progress=low + span * share)
-
-        ticker = threading.Thread(target=tick, name="knockout-progress", daemon=True)
-        ticker.start()
-        try:
-            prob = run()
-        finally:
-            done.set()
-            ticker.join()
-        self._infer_seconds = 0.7 * self._infer_seconds + 0.3 * (time.perf_counter() - began)
-        self._set(doc, "working", progress=0.85)
-        return prob
 
     def _export(self, task: ExportTask) -> None:
         written = failed = 0
@@ -429,6 +338,17 @@ class JobRunner:
         if doc.id in self.docs:
             self._set(doc, "cancelled", progress=0.0, message="Cancelled")
         return True
+
+    def _idle_step(self, steps: Iterator[Any], done: Callable[[Any], None]) -> None:
+        """One step of background work; a failure ends it quietly (logged): nobody asked for it."""
+        try:
+            result = next(steps, steps)
+            if result is None and not self._stop.is_set():
+                self._tasks.put((IDLE, next(self._order), "idle", (steps, done)))
+            elif result is not None and result is not steps:
+                done(result)
+        except Exception:
+            log.warning("background work stopped", exc_info=True)
 
     def _fix(self, doc_id: str, kind: str) -> None:
         """A whole-mask fix (app.desktop.mask_fixes); the page gets its answer as the item event's ``edit``."""

@@ -432,3 +432,47 @@ def test_hot_folder_photos_get_the_full_answer_only(tmp_path, hub):
     assert runner.wait_idle()
     assert engine.sizes == [(1024, 1024)]
     runner.stop()
+
+
+def test_background_work_runs_a_step_at_a_time_only_while_nothing_else_waits(tmp_path, hub):
+    engine = SlowEngine()
+    runner, _ = _runner(tmp_path, hub, engine)
+    photo(tmp_path / "a.jpg")
+    runner.add([tmp_path / "a.jpg"])
+    assert engine.entered.wait(10)  # a photo is in the model when the background work is queued
+    log, finished = [], threading.Event()
+
+    def steps():
+        for n in range(3):
+            log.append(("step", n, runner.get(runner.items()[0]["id"]).state))
+            yield None
+        yield "measured"
+
+    runner.when_idle(steps(), lambda result: (log.append(result), finished.set()))
+    engine.release.set()
+    assert finished.wait(10)
+    assert log == [("step", 0, "done"), ("step", 1, "done"), ("step", 2, "done"), "measured"]
+    runner.stop()
+
+
+def test_failing_background_work_ends_quietly(tmp_path, hub, events):
+    runner, _ = _runner(tmp_path, hub)
+
+    def steps():
+        yield None
+        raise RuntimeError("no such model")
+
+    runner.when_idle(steps(), lambda result: pytest.fail("never done"))
+    assert runner.wait_idle()
+    assert wait_for(lambda: runner._tasks.empty())
+    assert not any(e["type"] == "error" for e in _drain(events))
+    runner.stop()
+
+
+def test_the_status_says_why_this_model(tmp_path, hub):
+    runner = JobRunner(FakeEngine, hub, tmp_path, model_note="fastest on this CPU").start()
+    assert wait_for(lambda: runner.status["ready"])
+    assert runner.status["note"] == "fastest on this CPU" and runner.status["model"] == "Fake"
+    runner.use_engine(FakeEngine)  # a model someone chose: no note
+    assert wait_for(lambda: runner.status["ready"]) and runner.status["note"] is None
+    runner.stop()

@@ -327,7 +327,9 @@ function showStatus(status) {
     ready.className = 'status-item warming';
   }
   $('#status-provider').textContent = (status && status.provider) || '';
-  $('#status-model').textContent = status && status.model ? `Model: ${status.model}` : '';
+  // "· fastest on this CPU": the default's variant measured fastest here stands in for it
+  $('#status-model').textContent = status && status.model
+    ? `Model: ${status.model}${status.note ? ` · ${status.note}` : ''}` : '';
   $('#status-offline').hidden = !(status && status.offline !== false);
 }
 
