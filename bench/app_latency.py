@@ -136,6 +136,10 @@ def main() -> None:
     if "full_1_view" in alone:
         full = statistics.median(r["full_answer_s"] for r in results)
         print(f"full answer with two views ≈ {full + alone['full_2_views'] - alone['full_1_view']:.2f} s (estimated)")
+    ready = [r["first_look_ready_s"] for r in results if "first_look_ready_s" in r]
+    if ready:
+        print(f"first look ready in Python after {statistics.median(ready):.2f} s (the rest of first_look_s is the "
+              "page asking for and drawing it)")
     if args.breakdown:
         print("start-up (median seconds since the driver's first line; interpreter: before it)")
         for key, what in STEPS.items():

@@ -83,9 +83,11 @@ def drive(window: Any, api: Any, photo: str, outdir: str, shot: str) -> dict[str
         result["item"] = first
         return result
     result["preview_seen"] = bool(first["preview"])
+    result["first_look_ready_s"] = time.perf_counter() - dropped  # in Python; "shown" adds the page's part
     _wait("the first look on screen", lambda: js(SHOWN.format(id=first["id"], version=first["version"])))
     result["first_look_s"] = time.perf_counter() - dropped
     if first["preview"]:
+        time.sleep(0.4)  # the picture is loaded; let the compositor put it on the display before the grab
         result["preview_badge"] = js("!document.querySelector('#preview-badge').hidden")
         result.update({f"preview_{k}": v for k, v in take_screenshot(shot.replace(".png", "-preview.png")).items()})
     item = _wait("the full answer", lambda: next((i for i in api.queue()["items"]

@@ -166,8 +166,8 @@ class Document:
 
     def rgb(self) -> Image.Image:
         with self.lock:
-            if self._rgb is None:
-                self._rgb = self.decode().image
+            if self._rgb is None:  # before the cutout, one decode serves the page and the worker
+                self._rgb = (self.decode() if self.finished else self.decoded()).image
             self._touch()
             return self._rgb
 

@@ -143,7 +143,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
         private_dir(session.path / "masks")
         shell = WindowShell()
         server = LoopbackServer(paths.ui_dir(), runner.get, hub)
-        api = Api(runner, server.token, shell, policy)
+        api = Api(runner, server.token, shell, policy, engine_factory=model_choice.engine_factory(catalogue, policy))
         server.on_paste = Pasteboard(runner, session.path / "pasted").open
 
         def open_from_outside(new: list[str]) -> None:
