@@ -1,8 +1,8 @@
 """The cutout work of the window's job runner (app.desktop.jobs): a photo's quick first look,
 then its full answer in its place, on the one worker thread.
 
-The first look is the model at a small input (app.inference.preview) through the same mask
-recipe, shown as a preview; the full answer is app.inference.views' (one view or two, as the
+The first look is the model at a small input (app.inference.preview), its answer resized to
+the photo (PREVIEW_MASK), shown as a preview; the full answer is app.inference.views' (one view or two, as the
 mask options say). Which photo's work comes next is app.desktop.schedule's choice.
 """
 
@@ -76,7 +76,7 @@ class CutoutSteps:
             return MaskOptions(self.refine_edges, self.remove_specks)
 
     def _quick(self, doc: Document) -> None:
-        """The first look: the model at a small input, through the same mask recipe, shown as a
+        """The first look: the model at a small input, its answer resized to the photo, shown as a
         preview; the photo's full answer is scheduled in its place in the queue."""
         if doc.state != "queued" or self._take_cancel(doc):
             return
@@ -91,7 +91,11 @@ class CutoutSteps:
                 doc.width, doc.height = decoded.size
             self._set(doc, "working", progress=0.1)
             prob = preview.quick_look(engine, decoded.image)
-            if prob is None or self._take_cancel(doc):
+            if prob is None:  # cannot happen after size_for, but never leave a photo half-way
+                self._set(doc, "queued")
+                self._full(doc)
+                return
+            if self._take_cancel(doc):
                 return
             alpha = alpha_for(decoded, prob, PREVIEW_MASK)
             if self._take_cancel(doc):

@@ -24,6 +24,7 @@ from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
 from app.core.errors import NotFound, NotReady
 from app.desktop.answers import EditAnswer, EditState, Item
+from app.desktop.history import Edit, History
 from app.desktop.residency import Residency, load_mask, spill_mask
 
 if TYPE_CHECKING:
@@ -33,15 +34,6 @@ TILE = 512
 PREVIEW = 2048
 THUMB = 160
 VIEWS = ("cutout", "original", "mask")
-MAX_HISTORY = 50
-
-
-@dataclass
-class Edit:
-    box: tuple[int, int, int, int]
-    before: np.ndarray
-    after: np.ndarray | None = None
-    stroke: brush.Stroke | None = None  # the brush stroke it was, re-applied when a preview's final mask arrives
 
 
 @dataclass
@@ -74,8 +66,7 @@ class Document:
     _decoded: Decoded | None = field(default=None, repr=False)  # kept from the quick pass for the full one
     _alpha: np.ndarray | None = field(default=None, repr=False)
     _model: np.ndarray | None = field(default=None, repr=False)  # the model's mask, for "Reset"
-    _undo: list[Edit] = field(default_factory=list, repr=False)
-    _redo: list[Edit] = field(default_factory=list, repr=False)
+    _history: History = field(default_factory=History, repr=False)
     _cache: dict[tuple[object, ...], tuple[bytes, str]] = field(default_factory=dict, repr=False)
     _thumb: bytes | None = field(default=None, repr=False)
 
@@ -121,9 +112,7 @@ class Document:
         Over a preview, the strokes painted on it (those not undone) are painted again on the
         new mask, each still one undoable step."""
         with self.lock:
-            replay: list[brush.Stroke] = []
-            for edit in self._undo if self.previewing else []:  # a reset wipes the strokes before it
-                replay = [] if edit.stroke is None else [*replay, edit.stroke]
+            replay = self._history.strokes() if self.previewing else []
             self.provenance = provenance
             self._keep(decoded, alpha)
             self._decoded = None  # the full answer is made: the document keeps only the photo
@@ -135,7 +124,7 @@ class Document:
             for stroke in replay:
                 applied = brush.apply(self._alpha, stroke)  # type: ignore[arg-type]
                 if applied is not None:
-                    self._undo.append(Edit(applied[0], applied[1], stroke=stroke))
+                    self._history.push(Edit(applied[0], applied[1], stroke=stroke), keep_all=True)
             self._changed()
         self._touch()
 
@@ -148,8 +137,7 @@ class Document:
             self._alpha = self._model = self._decoded = None
             for kind in ("model", "mask"):
                 self._spill_path(kind).unlink(missing_ok=True)
-            self._undo.clear()
-            self._redo.clear()
+            self._history.clear()
             self._changed()
 
     def _keep(self, decoded: Decoded, alpha: Image.Image) -> None:
@@ -161,8 +149,7 @@ class Document:
         self._model = self._alpha.copy()  # written to the session folder only when evicted
         self._spill_path("model").unlink(missing_ok=True)
         self._spill_path("mask").unlink(missing_ok=True)
-        self._undo.clear()
-        self._redo.clear()
+        self._history.clear()
 
     def rgb(self) -> Image.Image:
         with self.lock:
@@ -209,7 +196,7 @@ class Document:
         try:
             if self._model is not None and not self._spill_path("model").exists():
                 spill_mask(self._model, self._spill_path("model"))
-            if self._alpha is not None and (self._undo or self._spill_path("mask").exists()):
+            if self._alpha is not None and (self._history.undo or self._spill_path("mask").exists()):
                 spill_mask(self._alpha, self._spill_path("mask"))
             self._model = None
             self._alpha = None
@@ -245,7 +232,7 @@ class Document:
 
     # -- edits --------------------------------------------------------------------
     def edit_state(self) -> EditState:
-        return {"version": self.version, "can_undo": bool(self._undo), "can_redo": bool(self._redo)}
+        return {"version": self.version, "can_undo": bool(self._history.undo), "can_redo": bool(self._history.redo)}
 
     def stroke(self, stroke: brush.Stroke) -> EditAnswer:
         with self.lock:
@@ -278,30 +265,23 @@ class Document:
             return {**self.edit_state(), "box": list(box)}
 
     def undo(self) -> EditAnswer:
-        return self._step(self._undo, self._redo)
+        return self._step(back=True)
 
     def redo(self) -> EditAnswer:
-        return self._step(self._redo, self._undo)
+        return self._step(back=False)
 
     def _push(self, edit: Edit) -> None:
-        self._undo.append(edit)
-        if not self.previewing:  # a preview's strokes are all kept, to paint again on the full answer
-            del self._undo[:-MAX_HISTORY]
-        self._redo.clear()
+        # a preview's strokes are all kept, to paint again on the full answer
+        self._history.push(edit, keep_all=self.previewing)
         self._changed()
 
-    def _step(self, source: list[Edit], target: list[Edit]) -> EditAnswer:
+    def _step(self, back: bool) -> EditAnswer:
         with self.lock:
-            alpha = self.alpha()
-            if not source:
+            box = self._history.step(self.alpha(), back)
+            if box is None:
                 return {**self.edit_state(), "box": None}
-            edit = source.pop()
-            x0, y0, x1, y1 = edit.box
-            current = alpha[y0:y1, x0:x1].copy()
-            alpha[y0:y1, x0:x1] = edit.before
-            target.append(Edit(edit.box, current, stroke=edit.stroke))
             self._changed()
-            return {**self.edit_state(), "box": list(edit.box)}
+            return {**self.edit_state(), "box": list(box)}
 
     # -- pictures for the page ----------------------------------------------------
     def levels(self) -> int:
