@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 TILE = 512
 PREVIEW = 2048
+FIRST_LOOK = 1024
 THUMB = 160
 VIEWS = ("cutout", "original", "mask")
 
@@ -311,8 +312,12 @@ class Document:
         return thumbnail(self.path, THUMB, self.max_pixels, self.name)
 
     def preview(self, view: str) -> tuple[bytes, str]:
-        """The whole picture, longest side at most PREVIEW pixels."""
-        return self._cached(("preview", view), view, None, PREVIEW)
+        """The whole picture, longest side at most PREVIEW pixels; half that for a first look's mask
+        or cutout: a quarter of the pixels to encode, send and decode, and the full answer (a new
+        version, a new URL) replaces it soon. The original keeps one size: its URL never changes."""
+        with self.lock:
+            side = FIRST_LOOK if self.previewing and view != "original" else PREVIEW
+        return self._cached(("preview", view, side), view, None, side)
 
     def tile(self, view: str, z: int, x: int, y: int) -> tuple[bytes, str]:
         with self.lock:

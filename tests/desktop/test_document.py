@@ -250,6 +250,17 @@ def test_a_preview_can_be_painted_on_but_never_exported(tmp_path):
         doc.snapshot()
 
 
+
+def test_a_first_look_is_sent_at_half_the_preview_size_and_the_full_answer_at_full(tmp_path):
+    photo(tmp_path / "a.jpg", size=(3000, 1500))
+    doc = Document("d1", tmp_path / "a.jpg", "a.jpg", tmp_path)
+    decoded = open_image(doc.path)
+    doc.attach_preview(decoded, Image.new("L", (3000, 1500), 255))
+    assert _decode(doc.preview("cutout")[0]).size == (1024, 512)
+    doc.attach(decoded, Image.new("L", (3000, 1500), 0), [])
+    assert _decode(doc.preview("cutout")[0]).size == (2048, 1024)
+
+
 def test_a_dropped_preview_leaves_no_mask_and_no_edits(tmp_path):
     photo(tmp_path / "a.jpg", size=(300, 200))
     doc = Document("d1", tmp_path / "a.jpg", "a.jpg", tmp_path)

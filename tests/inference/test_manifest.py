@@ -122,7 +122,7 @@ def test_bundled_manifest_parses() -> None:
     assert medium.output.name == "output" and medium.license == "MIT"
     assert medium.file == ROOT / "models" / "isnet-medium.onnx"
     # int8 and fp32 score alike on the eval sets: the fastest on a CPU may stand in for the other
-    assert by_id["isnet-medium-int8"].weights == medium.weights == "isnet-medium"
+    assert by_id["isnet-medium-int8"].weights == medium.weights == by_id["isnet-medium-fp16"].weights
     assert by_id["isnet-small"].weights is None
 
 
