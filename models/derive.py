@@ -23,8 +23,9 @@ its ranges are snapped to a coarse grid so the output file is byte-identical run
 (``Resize`` to a constant [32, 32] and so on), so it only runs at 1024². The step makes each
 resize take its size from the tensor it is joined to (the other input of the ``Concat`` it
 feeds, or the image for the final upsampling), and marks batch, height and width as free.
-At 1024² the output is the same (bit-identical for int8, within 3e-7 for fp32); any other size and a batch of several photos now run
-(512² takes about a fifth of 1024²: the window's quick first look, the second view's crop).
+At 1024² the output is the same (bit-identical for int8, within 3e-7 for fp32); any other size
+and a batch of several photos now run (512² takes about a fifth of 1024²: the window's quick
+first look, a smaller second view).
 
 Needs the ``onnx`` package (a build dependency, not a runtime one).
 """
@@ -299,7 +300,8 @@ def any_input_size(model: Any, keep_output: str) -> None:
         fixed = [i for i in (sizes.input if sizes is not None and sizes.op_type == "Concat" else [])
                  if i in producers and producers[i].op_type == "Constant"]
         if len(fixed) != 1:
-            raise ValueError(f"{node.name or node.output[0]}: its output size is not a Concat of one constant height and width")
+            raise ValueError(f"{node.name or node.output[0]}: its output size is not a Concat of one "
+                             "constant height and width")
         label = f"{node.name or node.output[0]}__size"
         shape = helper.make_node("Shape", [joined_to(node.output[0])], [label], name=label, start=2, end=4)
         shapes.append(shape)

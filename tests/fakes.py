@@ -23,6 +23,7 @@ class FakeEngine:
         self.spec = ModelSpec("fake", "Fake", None, "0" * 64, "isnet",  # type: ignore[arg-type]
                               InputSpec(size=(size, size)), OutputSpec())
         self.description = "CPU · fake"
+        self.resizable = False
         self.runs = 0
         self._lock = threading.Lock()
         self.active = 0
@@ -31,17 +32,21 @@ class FakeEngine:
     def load(self) -> FakeEngine:
         return self
 
-    def prepare(self, rgb: Image.Image) -> np.ndarray:
-        grey = rgb.convert("L").resize((self.size, self.size), Image.Resampling.BILINEAR)
-        return np.asarray(grey, dtype=np.float32) / 255.0
+    def prepare(self, rgb: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
+        """A batch of one: (1, height, width) brightness in 0..1."""
+        grey = rgb.convert("L").resize(size or (self.size, self.size), Image.Resampling.BILINEAR)
+        return np.asarray(grey, dtype=np.float32)[np.newaxis] / 255.0
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
+        return self.infer_batch(tensor)[0]
+
+    def infer_batch(self, tensors: np.ndarray) -> list[np.ndarray]:
         with self._lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
         try:
             self.runs += 1
-            return (tensor > 0.5).astype(np.float32)
+            return [(t > 0.5).astype(np.float32) for t in tensors]
         finally:
             with self._lock:
                 self.active -= 1
@@ -103,21 +108,18 @@ class ResizableFakeEngine(FakeEngine):
         super().__init__(size)
         self.spec = ModelSpec("fake", "Fake", None, "0" * 64, "isnet",  # type: ignore[arg-type]
                               InputSpec(size=(size, size), resizable=True), OutputSpec())
+        self.resizable = True
         self.sizes: list[tuple[int, int]] = []
         self.hold_full = threading.Event()
         self.hold_full.set()
         self.full_entered = threading.Event()
 
-    def prepare(self, rgb: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
-        width, height = size or (self.size, self.size)
-        grey = rgb.convert("L").resize((width, height), Image.Resampling.BILINEAR)
-        return np.asarray(grey, dtype=np.float32) / 255.0
-
     def infer(self, tensor: np.ndarray) -> np.ndarray:
-        self.sizes.append((tensor.shape[1], tensor.shape[0]))
-        if tensor.shape != (self.size, self.size):
+        height, width = tensor.shape[-2:]
+        self.sizes.append((width, height))
+        if (width, height) != (self.size, self.size):
             self.runs += 1
-            return np.ones_like(tensor)
+            return np.ones((height, width), np.float32)
         self.full_entered.set()
         assert self.hold_full.wait(10)
         return super().infer(tensor)

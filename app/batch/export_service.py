@@ -38,12 +38,14 @@ def render_cutout(cutout: Cutout, settings: ExportSettings) -> Image.Image:
 
 
 def audited_settings(settings: ExportSettings, provenance: Provenance) -> ExportSettings:
-    """``settings`` as the audit record states them: how the mask was made (edges, specks) is the
-    provenance's, since the window makes a mask before an export picks a preset."""
+    """``settings`` as the audit record states them: how the mask was made (views, edges, specks) is
+    the provenance's, since the window makes a mask before an export picks a preset."""
     mask = provenance.mask
-    if (mask.refine_edges, mask.remove_specks) == (settings.refine_edges, settings.remove_specks):
+    made = (mask.refine_edges, mask.remove_specks, mask.views)
+    if (settings.refine_edges, settings.remove_specks, settings.views) == made:
         return settings
-    return dataclasses.replace(settings, refine_edges=mask.refine_edges, remove_specks=mask.remove_specks)
+    return dataclasses.replace(settings, refine_edges=mask.refine_edges, remove_specks=mask.remove_specks,
+                               views=mask.views)
 
 
 def rule_breaks(output: Path, preset: Preset) -> list[compliance.Violation]:

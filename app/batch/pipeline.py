@@ -30,6 +30,7 @@ from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
 from app.core.errors import ImageError, KnockoutError, OutputError, explain
 from app.core.export import ExportSettings, check_fits, planned_size, render, save
 from app.core.refine import refine_alpha
+from app.inference import views
 from app.inference.engine import Engine
 from app.inference.manifest import ModelSpec
 
@@ -74,7 +75,8 @@ class MaskOptions:
 
     @classmethod
     def of(cls, settings: ExportSettings) -> MaskOptions:
-        return cls(settings.refine_edges, settings.remove_specks, settings.punch_holes, settings.recover_parts)
+        return cls(settings.refine_edges, settings.remove_specks, settings.punch_holes, settings.recover_parts,
+                   settings.views)
 
     def fixes_only(self) -> MaskOptions:
         """Only the whole-mask fixes (holes, recovery), for a mask that already exists: its edges
@@ -118,14 +120,16 @@ def fix_mask(rgb: Image.Image, alpha: Image.Image, options: MaskOptions, strict:
     return alpha
 
 
-def matte(engine: Engine, decoded: Decoded, refine_edges: bool = True, recover: bool = False) -> Image.Image:
+def matte(engine: Engine, decoded: Decoded, options: MaskOptions | None = None) -> Image.Image:
     """Full-resolution alpha for a decoded photo."""
-    return alpha_for(decoded, engine.predict(decoded.image), MaskOptions(refine_edges, recover_parts=recover))
+    options = options or MaskOptions()
+    return alpha_for(decoded, views.answer(engine, decoded.image, options.views), options)
 
 
 def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Image.Image:
     """The exported pixels for one decoded photo."""
-    alpha = alpha_for(decoded, engine.predict(decoded.image), MaskOptions.of(settings))
+    options = MaskOptions.of(settings)
+    alpha = alpha_for(decoded, views.answer(engine, decoded.image, options.views), options)
     return render(Cutout(decoded.image, alpha), settings)
 
 
@@ -275,7 +279,7 @@ class _Batch:
                     photo.decoded = open_image(job.source, self.max_pixels, job.label)
                     if (planned := planned_size(photo.decoded.size, self.settings)) is not None:
                         check_fits(planned, self.settings, job.label)  # a panorama in WebP: say so now
-                    photo.tensor = self.engine.prepare(photo.decoded.image)
+                    photo.tensor = views.prepare(self.engine, photo.decoded.image)
                 except Exception as exc:
                     self._fail(photo, exc)
                     continue
@@ -307,8 +311,9 @@ class _Batch:
     def _infer(self, photo: _Photo) -> None:
         if self.cancel.is_set():
             raise _Cancelled("cancelled")
-        assert photo.tensor is not None
-        photo.prob, photo.tensor = self.engine.infer(photo.tensor), None
+        assert photo.tensor is not None and photo.decoded is not None
+        prob = views.finish(self.engine, photo.decoded.image, photo.tensor, self.settings.views)
+        photo.prob, photo.tensor = prob, None
 
     def _render(self, photo: _Photo) -> None:
         decoded, photo.decoded = photo.decoded, None

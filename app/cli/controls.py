@@ -39,7 +39,7 @@ COMMANDS = ("presets", "cache")
 # `audit`, `allowed_models`, `lock_presets`); a flag asking for another value is refused.
 LOCKED_FLAGS = {"output": "output_dir", "name": "template", "model": "model", "device": "device",
                 "preset": "preset", "audit": "audit", "sidecar": "sidecar", "refine_edges": "refine_edges",
-                "decontaminate": "decontaminate", "keep_specks": "remove_specks"}
+                "decontaminate": "decontaminate", "keep_specks": "remove_specks", "views": "views"}
 # EXPORT_DESTS: pinned by the preset when it is locked (`lock_presets`, an IT preset, or its own
 # "locked"); keep_exif and keep_exif_field also by `keep_exif_fields`.
 # FREE_FLAGS: never changed by a lock, and why.
@@ -52,14 +52,15 @@ FREE_FLAGS = {"inputs": "what to cut", "inbox": "the folder to watch", "json": "
 SETTING_LABELS = {"output_dir": "the output folder", "template": "the file name template", "model": "the model",
                   "device": "the device", "preset": "the preset", "audit": "the audit log",
                   "sidecar": "the audit sidecar", "refine_edges": "edge refinement",
-                  "decontaminate": "edge decontamination", "remove_specks": "speck removal"}
+                  "decontaminate": "edge decontamination", "remove_specks": "speck removal",
+                  "views": "the number of views"}
 # cut's option dest -> ExportSettings field (value taken from the flag-built settings)
 EXPORT_DESTS = {"format": "format", "bg": "background", "mask_only": "mask_only", "crop": "crop",
                 "margin": "margin", "canvas": "canvas", "fill": "fill", "resize": "max_size",
                 "quality": "quality", "lossy": "lossless", "keep_exif": "keep_exif",
                 "keep_exif_field": "keep_exif_fields", "decontaminate": "decontaminate",
                 "refine_edges": "refine_edges", "keep_specks": "remove_specks", "punch_holes": "punch_holes",
-                "recover_parts": "recover_parts"}
+                "recover_parts": "recover_parts", "views": "views"}
 # cli.build_parser: the parser, its sub-commands' parsers made with the given class
 ParserFactory = Callable[[type[argparse.ArgumentParser]], argparse.ArgumentParser]
 CLI_FIELDS = tuple(f for f in naming.FIELDS if f != "preset")  # {preset} only with a preset

@@ -78,6 +78,9 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
                         "background (default: on)")
     p.add_argument("--refine-edges", action=argparse.BooleanOptionalAction, default=True,
                    help="full-resolution mask edges guided by the photo instead of a plain resize (default: on)")
+    p.add_argument("--views", type=int, choices=(1, 2), default=1,
+                   help="1: the model looks at the photo once; 2: also at a second view, fused by confidence "
+                        "(better edges and fewer dropped parts, about twice the model's time; default 1)")
     p.add_argument("--punch-holes", action="store_true",
                    help="make enclosed gaps that show the background transparent (inside a handle, between spokes)")
     p.add_argument("--recover-parts", action="store_true",
@@ -102,6 +105,7 @@ def export_choice(args: argparse.Namespace, context: Controls) -> ExportChoice:
             quality=args.quality, lossless=not args.lossy, keep_exif=args.keep_exif,
             refine_edges=args.refine_edges, decontaminate=args.decontaminate,
             remove_specks=not args.keep_specks, punch_holes=args.punch_holes, recover_parts=args.recover_parts,
+            views=args.views,
             keep_exif_fields=tuple(args.keep_exif_field or ()),
         ))
     except ValueError as exc:

@@ -60,6 +60,10 @@ class ExportSettings:
     # Parts the model cut away from a plain backdrop brought back (app.core.backdrop): for shoots
     # on a sweep or a coloured screen. Opt-in: on a real table a warm shadow would come back too.
     recover_parts: bool = False
+    # The model's answer from the photo alone (1) or fused with a second view of it (2, see
+    # app.inference.views): better edges and fewer dropped parts for about twice the model's
+    # time, so one view is the batch default and two the window's (docs/quality.md).
+    views: int = 1
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -68,6 +72,8 @@ class ExportSettings:
             raise ValueError("fill must be a share between 0 and 1, e.g. 0.85")
         if not 1 <= self.quality <= 100:
             raise ValueError("quality must be between 1 and 100")
+        if self.views not in (1, 2):
+            raise ValueError(f"views must be 1 or 2, not {self.views!r}")
         if self.margin < 0:
             raise ValueError("margin cannot be negative")
         for label, size in (("canvas", self.canvas), ("size", self.max_size)):

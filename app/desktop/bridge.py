@@ -40,7 +40,7 @@ from app.desktop.answers import (
     WatchAnswer,
 )
 from app.desktop.document import TILE
-from app.desktop.exporting import Exporter, app_preset, file_name
+from app.desktop.exporting import Exporter, app_preset, file_name, mask_options
 from app.desktop.hotfolder import HotFolder
 from app.desktop.jobs import ExportTask, JobRunner
 from app.governance import retention
@@ -322,7 +322,7 @@ class Api:
                                                            effective.values.get("device")):
             self._on_engine_change(effective.values)
         # Photos opened from now on get their mask this way; those already open keep theirs.
-        self._runner.use_mask_options(effective.values["refine_edges"], effective.values["remove_specks"])
+        self._runner.use_mask_options(mask_options(effective.values))
         return {"settings": effective.values, "locked": sorted(effective.locked)}
 
     # -- helpers ------------------------------------------------------------------------

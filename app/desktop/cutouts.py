@@ -33,8 +33,7 @@ class CutoutSteps:
 
     docs: dict[str, Document]
     schedule: Schedule
-    refine_edges: bool
-    remove_specks: bool
+    mask_options: MaskOptions
     _lock: threading.RLock
     _infer_seconds: float
 
@@ -73,7 +72,7 @@ class CutoutSteps:
 
     def _options(self) -> MaskOptions:
         with self._lock:
-            return MaskOptions(self.refine_edges, self.remove_specks)
+            return self.mask_options
 
     def _quick(self, doc: Document) -> None:
         """The first look: the model at a small input, its answer resized to the photo, shown as a

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from app.batch.export_service import ExportService, export_fields
-from app.batch.pipeline import Job
+from app.batch.pipeline import Job, MaskOptions
 from app.core.errors import OutputError
 from app.core.naming import render_name
 from app.desktop.document import Document
 from app.governance.policy import Policy, load_policy
 from app.governance.presets import Preset
+from app.governance.settings_schema import DEFAULTS
 
-MASK_OPTIONS = ("refine_edges", "remove_specks")
+MASK_OPTIONS = ("refine_edges", "remove_specks", "views")  # user settings that decide how a mask is made
 
 
 def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | None = None) -> Preset:
@@ -31,12 +32,18 @@ def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | Non
     policy beat the preset; ``None`` means the machine's policy).
     What this returns is what hot-folder journals and audit records say was done."""
     export = preset.settings
-    asked = {key: bool(settings.get(key, True)) for key in MASK_OPTIONS}
+    asked = {key: settings[key] for key in MASK_OPTIONS if key in settings}
     if export.decontaminate and not settings.get("decontaminate", True):
         asked["decontaminate"] = False
     choices = {key: value for key, value in asked.items() if getattr(export, key) != value}
     export = (load_policy() if policy is None else policy).apply(export, choices)
     return preset if export is preset.settings else dataclasses.replace(preset, settings=export)
+
+
+def mask_options(settings: Mapping[str, Any]) -> MaskOptions:
+    """How the app makes a photo's mask, from the user's settings (in force: policy merged)."""
+    values = {key: settings.get(key, DEFAULTS[key]) for key in MASK_OPTIONS}
+    return MaskOptions(bool(values["refine_edges"]), bool(values["remove_specks"]), views=int(values["views"]))
 
 
 def file_name(template: str, source: Path, preset: Preset) -> str:

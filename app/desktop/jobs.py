@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.batch.inputs import collect
+from app.batch.pipeline import MaskOptions
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import NotFound, NotReady, explain, sentence
 from app.desktop import mask_fixes
@@ -58,17 +59,15 @@ class JobRunner(CutoutSteps):
         hub: EventHub,
         spill_dir: Path,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        refine_edges: bool = True,
+        mask_options: MaskOptions | None = None,
         keep_in_memory: int = 4,
-        remove_specks: bool = True,
         first_look: bool = True,
         model_note: str | None = None,
     ) -> None:
         self.hub = hub
         self.spill_dir = spill_dir
         self.max_pixels = max_pixels
-        self.refine_edges = refine_edges  # how new masks are made (see use_mask_options)
-        self.remove_specks = remove_specks
+        self.mask_options = mask_options or MaskOptions()  # how new masks are made (see use_mask_options)
         self.first_look = first_look  # a quick preview before each photo's full answer (when the model allows)
         self.schedule = Schedule()
         self.model_note = model_note  # why this model, for the status bar ("fastest on this CPU")
@@ -131,11 +130,11 @@ class JobRunner(CutoutSteps):
             engine, factory = self._engine, self._engine_factory
         return (engine if engine is not None else factory()).spec  # an engine only loads on the worker
 
-    def use_mask_options(self, refine_edges: bool, remove_specks: bool) -> None:
+    def use_mask_options(self, options: MaskOptions) -> None:
         """How photos cut out from now on get their mask (the Settings dialog's cutout quality).
         Documents already cut out keep theirs: the user may have painted on it."""
         with self._lock:
-            self.refine_edges, self.remove_specks = bool(refine_edges), bool(remove_specks)
+            self.mask_options = options
 
     def focus(self, doc_id: str | None) -> None:
         """The photo the person is looking at: its work goes before every other photo's."""

@@ -109,6 +109,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
     from app.desktop import model_choice
     from app.desktop.bridge import Api, Pasteboard
     from app.desktop.events import EventHub
+    from app.desktop.exporting import mask_options
     from app.desktop.jobs import JobRunner
     from app.desktop.server import LoopbackServer
     from app.governance.policy import PolicyError, load_policy
@@ -138,8 +139,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
     with Session() as session:
         hub = EventHub()
         runner = JobRunner(engine, hub, session.path / "masks", max_pixels=max_pixels,
-                           refine_edges=bool(settings["refine_edges"]), remove_specks=bool(settings["remove_specks"]),
-                           model_note=model.note)
+                           mask_options=mask_options(settings), model_note=model.note)
         private_dir(session.path / "masks")
         shell = WindowShell()
         server = LoopbackServer(paths.ui_dir(), runner.get, hub)

@@ -51,6 +51,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=True,
                    help="as for `knockout cut`; the white-flatten error is of the colours cut would export")
     p.add_argument("--recover-parts", action="store_true", help="as for `knockout cut` (default: off)")
+    p.add_argument("--views", type=int, choices=(1, 2), default=1, help="as for `knockout cut` (default 1)")
     p.add_argument("--threads", type=int, default=None, help="CPU inference threads (default: all cores)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write one row per image × model")
     p.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML report")
@@ -116,9 +117,11 @@ def run(args: argparse.Namespace, context: object = None) -> int:
     print(f"knockout eval: {count} pair{'s' if count != 1 else ''} · "
           + ", ".join(f"{m} on {e.description}" for m, e in engines.items()), file=sys.stderr)
 
+    from app.batch.pipeline import MaskOptions
+
+    mask_options = MaskOptions(args.refine_edges, recover_parts=args.recover_parts, views=args.views)
     evaluation = Evaluation(engines, int(args.max_megapixels * 1e6), thumbnails=args.worst > 0 and bool(args.html),
-                            refine_edges=args.refine_edges, decontaminate=args.decontaminate,
-                            recover_parts=args.recover_parts)
+                            mask_options=mask_options, decontaminate=args.decontaminate)
     rows: list[Row] = []
     for pair in _progress(matching.pairs):
         for row in evaluation.score_pair(pair):
@@ -167,10 +170,9 @@ class Evaluation:
     """Scores pairs one at a time, keeping only small thumbnails for the report."""
 
     def __init__(self, engines: dict[str, Any], max_pixels: int, thumbnails: bool,
-                 refine_edges: bool = True, decontaminate: bool = True, recover_parts: bool = False) -> None:
+                 mask_options: Any = None, decontaminate: bool = True) -> None:
         self.engines = engines
-        self.refine_edges = refine_edges
-        self.recover_parts = recover_parts
+        self.mask_options = mask_options  # app.batch.pipeline.MaskOptions; None: its defaults
         self.decontaminate = decontaminate
         self.max_pixels = max_pixels
         self.thumbnails = thumbnails
@@ -195,7 +197,7 @@ class Evaluation:
         for model_id, engine in self.engines.items():
             started = time.perf_counter()
             try:
-                alpha = _matte(engine, decoded, self.refine_edges, self.recover_parts)
+                alpha = _matte(engine, decoded, self.mask_options)
                 colours = photo
                 if photo is not None and self.decontaminate:
                     colours = np.asarray(estimate_foreground(decoded.image, alpha))
@@ -226,10 +228,10 @@ class Evaluation:
         return gt, valid, true_fg
 
 
-def _matte(engine: Any, decoded: Decoded, refine_edges: bool, recover: bool) -> Any:
-    from app.batch.pipeline import matte
+def _matte(engine: Any, decoded: Decoded, options: Any) -> Any:
+    from app.batch.pipeline import MaskOptions, matte
 
-    return matte(engine, decoded, refine_edges, recover)
+    return matte(engine, decoded, options or MaskOptions())
 
 
 def format_table(summaries: list[Summary], rows: list[Row]) -> str:

@@ -20,6 +20,10 @@ THEMES = ("system", "light", "dark")
 # True/false settings. The cutout quality steps (refine_edges, remove_specks: the mask a photo
 # gets when it is opened; decontaminate: its export) are on by default, like the CLI's.
 FLAGS = ("audit", "sidecar", "refine_edges", "decontaminate", "remove_specks")
+# How many views of a photo the model answers for (app.inference.views): two in the window,
+# where one photo at a time is looked at closely; the command line's batch default is one.
+VIEWS = (1, 2)
+WINDOW_VIEWS = 2
 
 
 class SettingsError(KnockoutError):
@@ -35,7 +39,8 @@ def defaults() -> dict[str, Any]:
     """Every setting with its built-in value (the machine policy and the user's file come on top)."""
     return {"model": bundled_default(), "device": "auto", "output_dir": str(paths.default_output_dir()),
             "theme": "system", "preset": "png-master", "template": "{stem}-{preset}", "audit": False,
-            "sidecar": False, "refine_edges": True, "decontaminate": True, "remove_specks": True}
+            "sidecar": False, "refine_edges": True, "decontaminate": True, "remove_specks": True,
+            "views": WINDOW_VIEWS}
 
 
 DEFAULTS = defaults()
@@ -46,6 +51,10 @@ def _check(key: str, value: Any) -> Any:
     if key in FLAGS:
         if not isinstance(value, bool):
             raise SettingsError(f"{key} must be true or false, not {value!r}")
+        return value
+    if key == "views":
+        if isinstance(value, bool) or value not in VIEWS:
+            raise SettingsError(f"views must be 1 or 2, not {value!r}")
         return value
     if not isinstance(value, str) or not value.strip():
         raise SettingsError(f"{key} must be a non-empty text, not {value!r}")

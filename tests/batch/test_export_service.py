@@ -47,6 +47,8 @@ def test_the_audit_record_says_how_the_mask_was_made_and_keeps_the_export_settin
     assert (made.refine_edges, made.remove_specks, made.format) == (False, True, export.format)
     assert audited_settings(export, Provenance(FAKE, MaskOptions(export.refine_edges, export.remove_specks))) \
         is export
+    two = audited_settings(export, Provenance(FAKE, MaskOptions(export.refine_edges, export.remove_specks, views=2)))
+    assert two.views == 2 and export.views == 1  # the record names the views the mask was made with
 
 
 def test_an_export_is_written_checked_against_the_rules_audited_and_journaled(tmp_path):

@@ -41,6 +41,16 @@ def test_batch_writes_every_good_file_and_reports_bad_ones_by_name(tmp_path):
     assert alpha[32, 48] == 255 and alpha[2, 2] == 0
 
 
+def test_two_views_run_the_model_twice_per_photo_and_keep_the_subject(tmp_path):
+    engine = FakeEngine()
+    results = list(run_batch(engine, _jobs(tmp_path, ["a.jpg", "b.jpg"]), ExportSettings(views=2)))
+    assert [r.status for r in results] == ["written", "written"]
+    assert engine.runs == 4 and engine.max_active == 1  # the photo, then the zoom on its subject
+    with Image.open(tmp_path / "out" / "a.png") as out:
+        alpha = np.asarray(out.getchannel("A"))
+    assert alpha[32, 48] == 255 and alpha[2, 2] == 0
+
+
 def test_batch_keeps_input_order_and_runs_one_inference_at_a_time(tmp_path):
     names = [f"{i:02d}.png" for i in range(12)]
     engine = FakeEngine()

@@ -117,6 +117,15 @@ def test_edge_refinement_and_decontamination_are_on_by_default_and_can_be_switch
     assert (off.refine_edges, off.decontaminate) == (False, False)
 
 
+def test_one_view_is_the_batch_default_and_two_can_be_asked_for(capsys):
+    assert _settings(["cut", "a.jpg"]).views == 1
+    assert _settings(["watch", "inbox", "-o", "out"]).views == 1
+    assert _settings(["cut", "a.jpg", "--views", "2"]).views == 2
+    with pytest.raises(SystemExit):
+        _settings(["cut", "a.jpg", "--views", "3"])
+    assert "invalid choice: 3" in capsys.readouterr().err
+
+
 def test_failures_are_printed_on_stderr_with_name_and_reason(tmp_path, fake_engine, capsys):
     (tmp_path / "broken.jpg").write_text("nope")
     assert cli.main(["cut", str(tmp_path / "broken.jpg"), "-o", str(tmp_path / "out")]) == 1

@@ -231,6 +231,7 @@ CHANGES = {
     "preset": (["--preset", "mask"], "lock_presets"), "audit": (["--audit"], "audit"),
     "sidecar": (["--sidecar"], "lock"), "refine_edges": (["--no-refine-edges"], "lock"),
     "decontaminate": (["--no-decontaminate"], "lock"), "keep_specks": (["--keep-specks"], "lock"),
+    "views": (["--views", "1"], "lock"),
     "format": (["--format", "png"], "lock_presets"), "bg": (["--bg", "black"], "lock_presets"),
     "mask_only": (["--mask-only"], "lock_presets"), "crop": (["--crop"], "lock_presets"),
     "margin": (["--margin", "5%"], "lock_presets"), "canvas": (["--canvas", "100x100"], "lock_presets"),

@@ -40,3 +40,25 @@ def test_one_view_is_returned_as_it_is_and_none_is_an_error() -> None:
     assert fusion.fuse([only]) is only
     with pytest.raises(ValueError):
         fusion.fuse([])
+
+
+def test_the_subject_box_is_grown_by_its_margin_and_clipped_to_the_photo() -> None:
+    prob = np.zeros((100, 100), np.float32)
+    prob[20:60, 40:90] = 0.9  # a 50 x 40 subject in a 100² map of a 1000 x 500 photo
+    assert fusion.subject_box(prob, (1000, 500), margin=0.1) == (350, 80, 950, 320)
+    assert fusion.subject_box(prob, (1000, 500), margin=0.5) == (150, 0, 1000, 400)  # clipped at the edges
+    assert fusion.subject_box(np.zeros((100, 100), np.float32), (1000, 500)) is None
+    speck = np.zeros((100, 100), np.float32)
+    speck[50, 50] = 1.0
+    assert fusion.subject_box(speck, (100, 100)) is None  # too small to look at again
+
+
+def test_a_crops_answer_is_pasted_back_where_it_came_from_with_a_say_only_there() -> None:
+    crop_answer = np.zeros((64, 64), np.float32)
+    crop_answer[:, 32:] = 1.0  # right half of the crop is subject
+    prob, weight = fusion.paste(crop_answer, (500, 250, 1000, 500), (1000, 500), (100, 200))
+    assert prob.shape == weight.shape == (100, 200)
+    assert weight[50:, 100:].min() == 1 and weight[:50].max() == 0 and weight[:, :100].max() == 0
+    assert prob[50:, 152:].min() > 0.99 and prob[50:, 100:148].max() < 0.01
+    assert fusion.fuse([np.full((100, 200), 0.2, np.float32), prob], [1.0, weight])[10, 10] == \
+        pytest.approx(0.2, abs=1e-3)

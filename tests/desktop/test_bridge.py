@@ -453,14 +453,17 @@ def test_the_marketplace_preset_punches_background_gaps_and_the_master_keeps_the
 
 def test_saving_cutout_quality_settings_tells_the_runner_for_the_next_photos(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
-    assert (runner.refine_edges, runner.remove_specks) == (True, True)
+    assert (runner.mask_options.refine_edges, runner.mask_options.remove_specks) == (True, True)
     saved = api.set_settings({"refine_edges": False, "remove_specks": False})
     assert saved["ok"] and (saved["settings"]["refine_edges"], saved["settings"]["remove_specks"]) == (False, False)
-    assert (runner.refine_edges, runner.remove_specks) == (False, False)
+    assert (runner.mask_options.refine_edges, runner.mask_options.remove_specks) == (False, False)
     api.set_settings({"remove_specks": True})
-    assert (runner.refine_edges, runner.remove_specks) == (False, True)
+    assert (runner.mask_options.refine_edges, runner.mask_options.remove_specks) == (False, True)
     assert api.set_settings({"decontaminate": "no"})["error"]["code"] == "invalid"
-    assert (runner.refine_edges, runner.remove_specks) == (False, True)
+    assert (runner.mask_options.refine_edges, runner.mask_options.remove_specks) == (False, True)
+    assert runner.mask_options.views == 2  # the window's default
+    api.set_settings({"views": 1})
+    assert runner.mask_options.views == 1
     runner.stop()
 
 

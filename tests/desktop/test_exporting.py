@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from app.desktop.exporting import app_preset
+from app.batch.pipeline import MaskOptions
+from app.desktop.exporting import app_preset, mask_options
 from app.governance.policy import Policy
 from app.governance.presets import get_preset
 
@@ -46,6 +47,12 @@ def test_mask_options_come_from_the_apps_settings_not_the_preset():
     preset = _with(get_preset("png-master", Policy()), refine_edges=False)  # a preset asking for plain edges
     result = app_preset(preset, {"refine_edges": True, "remove_specks": False})
     assert (result.settings.refine_edges, result.settings.remove_specks) == (True, False)
+    assert app_preset(preset, {"views": 2}).settings.views == 2
+
+
+def test_the_apps_masks_use_two_views_unless_the_settings_say_one():
+    assert mask_options({}).views == 2
+    assert mask_options({"views": 1, "refine_edges": False}) == MaskOptions(refine_edges=False, views=1)
 
 
 @pytest.mark.parametrize("pinned", [True, False])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.batch.pipeline import MaskOptions
 from app.core.brush import Stroke
 from app.core.errors import NotFound
 from app.desktop.events import EventHub
@@ -214,14 +215,14 @@ def test_mask_options_apply_to_photos_cut_out_afterwards_and_open_ones_keep_thei
     _speck_photo(tmp_path / "a.png")
     (before,), _ = runner.add([tmp_path / "a.png"])
     assert runner.wait_idle()
-    runner.use_mask_options(refine_edges=False, remove_specks=False)
+    runner.use_mask_options(MaskOptions(refine_edges=False, remove_specks=False))
     (after,), _ = runner.add([tmp_path / "a.png"])
     assert runner.wait_idle()
     old, new = runner.get(before["id"]).alpha(), runner.get(after["id"]).alpha()
     assert old[22, 372] == 0 and new[22, 372] == 255  # the speck: removed by default, kept when switched off
     assert guided == [(400, 300)]  # only the first photo: the second got a plain resize
     assert old[150, 200] == new[150, 200] == 255
-    assert (runner.refine_edges, runner.remove_specks) == (False, False)
+    assert (runner.mask_options.refine_edges, runner.mask_options.remove_specks) == (False, False)
     runner.stop()
 
 

@@ -664,7 +664,7 @@ def test_cutout_quality_switches_show_the_settings_and_save_them(ui):
     assert page.locator("#settings-dialog").is_hidden()
     saved = api.get_settings()["settings"]
     assert (saved["refine_edges"], saved["remove_specks"], saved["decontaminate"]) == (False, True, False)
-    assert (ui.backend.runner.refine_edges, ui.backend.runner.remove_specks) == (False, True)
+    assert (ui.backend.runner.mask_options.refine_edges, ui.backend.runner.mask_options.remove_specks) == (False, True)
     page.keyboard.press("Control+,")  # opened again: what was saved
     assert not refine.is_checked() and specks.is_checked() and not decontaminate.is_checked()
     page.keyboard.press("Escape")

@@ -136,6 +136,14 @@ def test_cutout_quality_switches_are_on_by_default_and_saved_as_booleans():
     assert save_settings({"decontaminate": True}, NONE).values["decontaminate"] is True
 
 
+def test_two_views_are_the_windows_default_and_views_must_be_one_or_two():
+    assert load_settings(NONE).values["views"] == 2
+    assert save_settings({"views": 1}, NONE).values["views"] == 1
+    for bad in (3, True, "2"):
+        with pytest.raises(SettingsError, match="views must be 1 or 2"):
+            save_settings({"views": bad}, NONE)
+
+
 def test_every_user_setting_can_be_locked_by_policy():
     assert policy_from_dict({"lock": list(KEYS)}, "test").locked_settings() == set(DEFAULTS)
 

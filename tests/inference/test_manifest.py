@@ -136,7 +136,7 @@ def test_weights_must_be_a_name(tmp_path: Path) -> None:
 def test_resizable_must_be_a_boolean(tmp_path: Path) -> None:
     models, _ = load_manifest(_write(tmp_path, _entry(input={"resizable": True})))
     assert models[0].input.resizable
-    with pytest.raises(ManifestError, match="input.resizable must be true or false"):
+    with pytest.raises(ManifestError, match=r"input\.resizable must be true or false"):
         load_manifest(_write(tmp_path, _entry(input={"resizable": "yes"})))
 
 

@@ -97,6 +97,7 @@ export class SettingsDialog {
     model.value = settings.model || (models[0] && models[0].id) || '';
     $('#set-device').value = settings.device || 'auto';
     $('#set-theme').value = settings.theme || 'system';
+    $('#set-views').value = String(settings.views === 1 ? 1 : 2);
     showPath($('#set-output'), settings.output_dir);
     for (const [key, selector] of Object.entries(CHECKS)) $(selector).checked = settings[key] !== false;
     this.pendingFolder = null;
@@ -119,6 +120,7 @@ export class SettingsDialog {
       model: $('#set-model').value,
       device: $('#set-device').value,
       theme: $('#set-theme').value,
+      views: Number($('#set-views').value),
       output_dir: this.pendingFolder || settings.output_dir,
     };
     for (const [key, selector] of Object.entries(CHECKS)) wanted[key] = $(selector).checked;
