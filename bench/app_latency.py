@@ -5,11 +5,12 @@ tile, zoom → full-resolution tile; with ``--breakdown``, where the start-up ti
 Runs the real window (pywebview + Qt) under a private Xvfb with the real model, via
 tests/window_driver.py, a few times, and prints the median of each figure beside the
 targets (issue 21), with the CPU's name and the instruction sets that decide which model
-variant is fastest on it. The window's full answer is one view; the model's own time for
-one and two views (app.inference.views) is timed in this process afterwards, so the
-two-view figure can be estimated: full answer + (two views − one view).
+variant is fastest on it. The window's full answer uses its views setting (``--views``, else
+what a new user gets); the model's own time for the quick pass and for one and two views
+(app.inference.views) is timed in this process afterwards, so the other view count's figure
+can be estimated: full answer ± (two views − one view).
 
-    .venv/bin/python bench/app_latency.py [--runs 3] [--photo PATH] [--breakdown] [--model ID]
+    .venv/bin/python bench/app_latency.py [--runs 3] [--photo PATH] [--breakdown] [--model ID] [--views 1|2]
 """
 
 from __future__ import annotations
@@ -47,15 +48,15 @@ def twelve_megapixels(folder: Path) -> Path:
     return target
 
 
-def run_once(photo: Path, display: str, work: Path, index: int, model: str | None) -> dict:
+def run_once(photo: Path, display: str, work: Path, index: int, settings: dict) -> dict:
     home = work / f"home{index}"
     env = {**os.environ, "DISPLAY": display, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
            "XDG_CACHE_HOME": str(home / "cache"), "XDG_DATA_HOME": str(home / "data"),
            "QT_QPA_PLATFORM": "xcb", "LIBGL_ALWAYS_SOFTWARE": "1",
            "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox --disable-gpu --disable-gpu-compositing"}
-    if model:
+    if settings:
         (home / "config" / "Knockout").mkdir(parents=True, exist_ok=True)
-        (home / "config" / "Knockout" / "settings.json").write_text(json.dumps({"model": model}))
+        (home / "config" / "Knockout" / "settings.json").write_text(json.dumps(settings))
     result_file = work / f"result{index}.json"
     env["KNOCKOUT_BENCH_SPAWNED"] = repr(time.time())
     subprocess.run([sys.executable, str(ROOT / "tests" / "window_driver.py"), str(result_file), str(photo),
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, help="photo to open (default: the sample scaled to 12 MP)")
     parser.add_argument("--breakdown", action="store_true", help="also print where the start-up time went")
     parser.add_argument("--model", help="model the window uses (default: what a new user gets)")
+    parser.add_argument("--views", type=int, choices=(1, 2), help="the window's views setting (default: a new user's)")
     args = parser.parse_args()
     from app.inference.variants import this_cpu
 
@@ -108,7 +110,8 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
         try:
-            results = [run_once(photo, display, work, i, args.model) for i in range(args.runs)]
+            chosen = {k: v for k, v in (("model", args.model), ("views", args.views)) if v is not None}
+            results = [run_once(photo, display, work, i, chosen) for i in range(args.runs)]
         finally:
             xvfb.terminate()
         with Image.open(photo) as img:
@@ -119,7 +122,9 @@ def main() -> None:
     print(f"CPU {cpu.model}, {os.cpu_count()} cores, flags: {' '.join(cpu.flags) or 'none of interest'} "
           f"(VNNI: {'yes' if {'avx512_vnni', 'avx_vnni'} & set(cpu.flags) else 'no'})")
     note = f" · {status['note']}" if status.get("note") else ""
-    print(f"model {status['model']}{note}, provider {status['provider']}; photo {size}, {args.runs} runs")
+    views = results[0].get("views", 1)
+    print(f"model {status['model']}{note}, provider {status['provider']}; photo {size}, {args.runs} runs; "
+          f"the window's full answer: {views} view{'s' if views != 1 else ''}")
     print(f"{'figure':<22}{'median':>10}{'min':>10}{'max':>10}{'target':>10}  verdict")
     for key, target in TARGETS.items():
         values = [r[key] for r in results if key in r]
@@ -135,7 +140,9 @@ def main() -> None:
           + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in alone.items()))
     if "full_1_view" in alone:
         full = statistics.median(r["full_answer_s"] for r in results)
-        print(f"full answer with two views ≈ {full + alone['full_2_views'] - alone['full_1_view']:.2f} s (estimated)")
+        delta = alone["full_2_views"] - alone["full_1_view"]
+        other, estimate = (2, full + delta) if views == 1 else (1, full - delta)
+        print(f"full answer with {other} view{'s' if other != 1 else ''} ≈ {estimate:.2f} s (estimated)")
     ready = [r["first_look_ready_s"] for r in results if "first_look_ready_s" in r]
     if ready:
         print(f"first look ready in Python after {statistics.median(ready):.2f} s (the rest of first_look_s is the "

@@ -73,6 +73,7 @@ def drive(window: Any, api: Any, photo: str, outdir: str, shot: str) -> dict[str
     result["status"] = api.status()["status"]
     result["startup"] = startup(api)
     result["model_id"] = api._runner.model_spec().id
+    result["views"] = api._runner.mask_options.views
 
     dropped = time.perf_counter()
     js(f"window.pywebview.api.open_paths([{json.dumps(photo)}])")
