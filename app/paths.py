@@ -51,6 +51,11 @@ def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
 
 
+def variant_picks_file() -> Path:
+    """Which variant of the default model was fastest on each CPU this user ran (app.inference.variants)."""
+    return user_data_dir() / "fastest-variants.json"
+
+
 def user_models_dir() -> Path:
     """Where a user (or IT, per user) can drop extra models with a manifest."""
     return user_data_dir() / "models"

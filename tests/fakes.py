@@ -97,3 +97,31 @@ def finish_within(seconds: float, fn, *args, **kwargs):
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+class ResizableFakeEngine(FakeEngine):
+    """A FakeEngine whose model runs at any input size (manifest ``input.resizable``), like the
+    bundled ISNet variants: at its own size it answers like FakeEngine, at any smaller size (the
+    window's quick first look) it says 'foreground' everywhere, so a preview and its full answer
+    differ in every test. It records the input sizes it ran at; ``hold_full`` (set by default)
+    can be cleared to keep the full pass waiting."""
+
+    def __init__(self, size: int = 1024) -> None:
+        super().__init__(size)
+        self.spec = ModelSpec("fake", "Fake", None, "0" * 64, "isnet",  # type: ignore[arg-type]
+                              InputSpec(size=(size, size), resizable=True), OutputSpec())
+        self.resizable = True
+        self.sizes: list[tuple[int, int]] = []
+        self.hold_full = threading.Event()
+        self.hold_full.set()
+        self.full_entered = threading.Event()
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        height, width = tensor.shape[-2:]
+        self.sizes.append((width, height))
+        if (width, height) != (self.size, self.size):
+            self.runs += 1
+            return np.ones((height, width), np.float32)
+        self.full_entered.set()
+        assert self.hold_full.wait(10)
+        return super().infer(tensor)

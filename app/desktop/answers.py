@@ -24,6 +24,7 @@ class Item(TypedDict):
     width: int | None
     height: int | None
     version: int
+    preview: bool  # the mask is the quick first look; the full answer replaces it
 
 
 class EditState(TypedDict):
@@ -45,6 +46,7 @@ class DocumentAnswer(EditState):
     height: int | None
     tile: int
     levels: int
+    preview: bool
 
 
 class ModelChoice(TypedDict):

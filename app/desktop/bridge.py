@@ -178,10 +178,17 @@ class Api:
     @_envelope
     def document(self, doc_id: str) -> DocumentAnswer:
         doc = self._runner.get(_doc_id(doc_id))
-        if not doc.finished:
-            raise NotReady.cutout(doc.name)
-        return {"id": doc.id, "name": doc.name, "width": doc.width, "height": doc.height, "tile": TILE,
-                "levels": doc.levels(), **doc.edit_state()}
+        with doc.lock:
+            if not doc.has_mask:
+                raise NotReady.cutout(doc.name)
+            return {"id": doc.id, "name": doc.name, "width": doc.width, "height": doc.height, "tile": TILE,
+                    "levels": doc.levels(), "preview": doc.previewing, **doc.edit_state()}
+
+    @_envelope
+    def focus(self, doc_id: str | None) -> Done:
+        """The photo the person is looking at (or none): its first look and full answer come first."""
+        self._runner.focus(_doc_id(doc_id) if doc_id is not None else None)
+        return {}
 
     @_envelope
     def stroke(self, doc_id: str, stroke: dict[str, Any]) -> EditAnswer:

@@ -24,6 +24,7 @@ from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
 from app.core.errors import NotFound, NotReady
 from app.desktop.answers import EditAnswer, EditState, Item
+from app.desktop.history import Edit, History
 from app.desktop.residency import Residency, load_mask, spill_mask
 
 if TYPE_CHECKING:
@@ -31,21 +32,18 @@ if TYPE_CHECKING:
 
 TILE = 512
 PREVIEW = 2048
+FIRST_LOOK = 1024
 THUMB = 160
 VIEWS = ("cutout", "original", "mask")
-MAX_HISTORY = 50
-
-
-@dataclass
-class Edit:
-    box: tuple[int, int, int, int]
-    before: np.ndarray
-    after: np.ndarray | None = None
 
 
 @dataclass
 class Document:
-    """A queued photo and, once cut out, its editable mask."""
+    """A queued photo and, once cut out, its editable mask.
+
+    A first look (``attach_preview``) makes it editable before it is finished: strokes on the
+    preview are kept and re-applied to the full answer when ``attach`` swaps it in, since the
+    person painted on the subject, not on that version of its mask."""
 
     id: str
     path: Path
@@ -59,16 +57,17 @@ class Document:
     width: int | None = None
     height: int | None = None
     version: int = 0
+    previewing: bool = False  # the mask shown is the quick first look; the full answer is still to come
     exif: bytes | None = None
     then: Callable[[Document], None] | None = field(default=None, repr=False)  # see JobRunner.add
     provenance: Provenance | None = None  # how its mask was made, for the audit record (see attach)
     residency: Residency | None = field(default=None, repr=False)  # who keeps its pixels in memory
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _rgb: Image.Image | None = field(default=None, repr=False)
+    _decoded: Decoded | None = field(default=None, repr=False)  # kept from the quick pass for the full one
     _alpha: np.ndarray | None = field(default=None, repr=False)
     _model: np.ndarray | None = field(default=None, repr=False)  # the model's mask, for "Reset"
-    _undo: list[Edit] = field(default_factory=list, repr=False)
-    _redo: list[Edit] = field(default_factory=list, repr=False)
+    _history: History = field(default_factory=History, repr=False)
     _cache: dict[tuple[object, ...], tuple[bytes, str]] = field(default_factory=dict, repr=False)
     _thumb: bytes | None = field(default=None, repr=False)
 
@@ -77,47 +76,92 @@ class Document:
     def finished(self) -> bool:
         return self.state in ("done", "flagged")
 
+    @property
+    def has_mask(self) -> bool:
+        """A mask to show and paint on: the finished one, or the first look before it."""
+        return self.finished or self.previewing
+
     def as_item(self) -> Item:
         return {"id": self.id, "name": self.name, "path": str(self.path), "state": self.state,
                 "progress": round(self.progress, 3), "message": self.message, "flags": list(self.flags),
-                "width": self.width, "height": self.height, "version": self.version}
+                "width": self.width, "height": self.height, "version": self.version, "preview": self.previewing}
 
     # -- pixels -------------------------------------------------------------------
     def decode(self) -> Decoded:
         """Decode the source (orientation, colour profile → sRGB, size guard)."""
         return open_image(self.path, self.max_pixels, self.name)
 
+    def decoded(self) -> Decoded:
+        """The decoded source: kept from the quick pass while in memory, else decoded again."""
+        with self.lock:
+            if self._decoded is None:
+                self._decoded = self.decode()
+            return self._decoded
+
+    def attach_preview(self, decoded: Decoded, alpha: Image.Image) -> None:
+        """Show the quick first look as the mask (editable) until ``attach`` brings the full answer."""
+        with self.lock:
+            self._keep(decoded, alpha)
+            self.previewing = True
+            self._changed()
+        self._touch()
+
     def attach(self, decoded: Decoded, alpha: Image.Image, flags: list[dict[str, str]],
                provenance: Provenance | None = None) -> None:
-        """Keep the finished cutout: the photo, the model's mask, the quality flags and how it was made."""
+        """Keep the finished cutout: the photo, the model's mask, the quality flags and how it was made.
+
+        Over a preview, the strokes painted on it (those not undone) are painted again on the
+        new mask, each still one undoable step."""
         with self.lock:
+            replay = self._history.strokes() if self.previewing else []
             self.provenance = provenance
-            self._rgb = decoded.image
-            self._alpha = np.array(alpha, dtype=np.uint8)
-            self.exif = decoded.exif
-            self.width, self.height = decoded.size
-            self._model = self._alpha.copy()  # written to the session folder only when evicted
-            self._spill_path("model").unlink(missing_ok=True)
-            self._spill_path("mask").unlink(missing_ok=True)
-            self._undo.clear()
-            self._redo.clear()
+            self._keep(decoded, alpha)
+            self._decoded = None  # the full answer is made: the document keeps only the photo
+            self.previewing = False
             self.flags = flags
             self.state = "flagged" if flags else "done"
             self.progress = 1.0
             self.message = None
+            for stroke in replay:
+                applied = brush.apply(self._alpha, stroke)  # type: ignore[arg-type]
+                if applied is not None:
+                    self._history.push(Edit(applied[0], applied[1], stroke=stroke), keep_all=True)
             self._changed()
         self._touch()
 
+    def drop_preview(self) -> None:
+        """Forget a first look whose full answer will not come (stopped, failed): no mask, no edits."""
+        with self.lock:
+            if not self.previewing:
+                return
+            self.previewing = False
+            self._alpha = self._model = self._decoded = None
+            for kind in ("model", "mask"):
+                self._spill_path(kind).unlink(missing_ok=True)
+            self._history.clear()
+            self._changed()
+
+    def _keep(self, decoded: Decoded, alpha: Image.Image) -> None:
+        self._rgb = decoded.image
+        self._decoded = decoded
+        self._alpha = np.array(alpha, dtype=np.uint8)
+        self.exif = decoded.exif
+        self.width, self.height = decoded.size
+        self._model = self._alpha.copy()  # written to the session folder only when evicted
+        self._spill_path("model").unlink(missing_ok=True)
+        self._spill_path("mask").unlink(missing_ok=True)
+        self._history.clear()
+
     def rgb(self) -> Image.Image:
         with self.lock:
-            if self._rgb is None:
-                self._rgb = self.decode().image
+            if self._rgb is None:  # before the cutout, one decode serves the page and the worker
+                self._rgb = (self.decode() if self.finished else self.decoded()).image
             self._touch()
             return self._rgb
 
     def alpha(self) -> np.ndarray:
         with self.lock:
-            if not self.finished:
+            if not self.has_mask:
                 raise NotReady.cutout(self.name)
             if self._alpha is None:
                 spilled = self._spill_path("mask")
@@ -137,8 +181,11 @@ class Document:
             return Cutout(self.rgb(), Image.fromarray(self.alpha(), "L"))
 
     def snapshot(self) -> Cutout:
-        """The cutout as it is now, safe to use without the lock: edits go on meanwhile (an export)."""
+        """The cutout as it is now, safe to use without the lock: edits go on meanwhile (an export).
+        Never a preview's: what is written is the full answer."""
         with self.lock:
+            if not self.finished:
+                raise NotReady.cutout(self.name)
             return Cutout(self.rgb(), Image.fromarray(self.alpha().copy(), "L"))
 
     def evict(self) -> bool:
@@ -150,11 +197,12 @@ class Document:
         try:
             if self._model is not None and not self._spill_path("model").exists():
                 spill_mask(self._model, self._spill_path("model"))
-            if self._alpha is not None and (self._undo or self._spill_path("mask").exists()):
+            if self._alpha is not None and (self._history.undo or self._spill_path("mask").exists()):
                 spill_mask(self._alpha, self._spill_path("mask"))
             self._model = None
             self._alpha = None
             self._rgb = None
+            self._decoded = None
             self._cache.clear()
             return True
         finally:
@@ -166,6 +214,7 @@ class Document:
             self._alpha = None
             self._model = None
             self._rgb = None
+            self._decoded = None
             self._cache.clear()
             for kind in ("model", "mask"):
                 self._spill_path(kind).unlink(missing_ok=True)
@@ -184,7 +233,7 @@ class Document:
 
     # -- edits --------------------------------------------------------------------
     def edit_state(self) -> EditState:
-        return {"version": self.version, "can_undo": bool(self._undo), "can_redo": bool(self._redo)}
+        return {"version": self.version, "can_undo": bool(self._history.undo), "can_redo": bool(self._history.redo)}
 
     def stroke(self, stroke: brush.Stroke) -> EditAnswer:
         with self.lock:
@@ -193,7 +242,7 @@ class Document:
             if applied is None:
                 return {**self.edit_state(), "box": None}
             box, before = applied
-            self._push(Edit(box, before))
+            self._push(Edit(box, before, stroke=stroke))
             return {**self.edit_state(), "box": list(box)}
 
     def reset(self) -> EditAnswer:
@@ -217,29 +266,23 @@ class Document:
             return {**self.edit_state(), "box": list(box)}
 
     def undo(self) -> EditAnswer:
-        return self._step(self._undo, self._redo)
+        return self._step(back=True)
 
     def redo(self) -> EditAnswer:
-        return self._step(self._redo, self._undo)
+        return self._step(back=False)
 
     def _push(self, edit: Edit) -> None:
-        self._undo.append(edit)
-        del self._undo[:-MAX_HISTORY]
-        self._redo.clear()
+        # a preview's strokes are all kept, to paint again on the full answer
+        self._history.push(edit, keep_all=self.previewing)
         self._changed()
 
-    def _step(self, source: list[Edit], target: list[Edit]) -> EditAnswer:
+    def _step(self, back: bool) -> EditAnswer:
         with self.lock:
-            alpha = self.alpha()
-            if not source:
+            box = self._history.step(self.alpha(), back)
+            if box is None:
                 return {**self.edit_state(), "box": None}
-            edit = source.pop()
-            x0, y0, x1, y1 = edit.box
-            current = alpha[y0:y1, x0:x1].copy()
-            alpha[y0:y1, x0:x1] = edit.before
-            target.append(Edit(edit.box, current))
             self._changed()
-            return {**self.edit_state(), "box": list(edit.box)}
+            return {**self.edit_state(), "box": list(box)}
 
     # -- pictures for the page ----------------------------------------------------
     def levels(self) -> int:
@@ -255,7 +298,7 @@ class Document:
     def thumbnail(self) -> bytes:
         with self.lock:
             if self._thumb is None:
-                if self.finished:
+                if self.has_mask:
                     self._thumb = _png(self._picture("cutout", None, THUMB))
                 else:
                     self._thumb = _png(self._quick_thumbnail())
@@ -269,8 +312,12 @@ class Document:
         return thumbnail(self.path, THUMB, self.max_pixels, self.name)
 
     def preview(self, view: str) -> tuple[bytes, str]:
-        """The whole picture, longest side at most PREVIEW pixels."""
-        return self._cached(("preview", view), view, None, PREVIEW)
+        """The whole picture, longest side at most PREVIEW pixels; half that for a first look's mask
+        or cutout: a quarter of the pixels to encode, send and decode, and the full answer (a new
+        version, a new URL) replaces it soon. The original keeps one size: its URL never changes."""
+        with self.lock:
+            side = FIRST_LOOK if self.previewing and view != "original" else PREVIEW
+        return self._cached(("preview", view, side), view, None, side)
 
     def tile(self, view: str, z: int, x: int, y: int) -> tuple[bytes, str]:
         with self.lock:
@@ -297,10 +344,11 @@ class Document:
         if view not in VIEWS:
             raise NotFound(f"no such view {view!r}")
         with self.lock:
+            version = self.version
+            key = (version, *key)  # a mask swapped in (the full answer after a preview) is a new version
             hit = self._cache.get(key)
             if hit is not None:
                 return hit
-            version = self.version
             image = self._picture(view, box, size)
         encoded = self._encode(view, image, whole=box is None)
         with self.lock:
@@ -327,7 +375,7 @@ class Document:
         """
         if view not in VIEWS:
             raise NotFound(f"no such view {view!r}")
-        if view != "original" and not self.finished:
+        if view != "original" and not self.has_mask:
             raise NotReady.cutout(self.name)
         rgb = self.rgb() if view != "mask" else None
         mask = Image.fromarray(self.alpha(), "L") if view != "original" else None

@@ -2,38 +2,43 @@
 in order, so the model runs once at a time, the window never waits on it, and
 cancelling is a flag the worker checks between stages.
 
+A photo opened in the window gets a quick first look (app.inference.preview) shown as a
+preview, then its full answer (app.inference.views) in its place; app.desktop.schedule
+says which photo's work comes next.
+
 Every change is published as an event (see docs/desktop-bridge.md) for the page.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
 from app.batch.inputs import collect
-from app.batch.pipeline import MaskOptions, Provenance, alpha_for
-from app.core import qa
+from app.batch.pipeline import MaskOptions
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.errors import NotFound, NotReady, explain, sentence
 from app.desktop import mask_fixes
 from app.desktop.answers import Item
+from app.desktop.cutouts import CutoutSteps
 from app.desktop.document import Document
 from app.desktop.events import EventHub
 from app.desktop.residency import Residency
-from app.inference import views
+from app.desktop.schedule import FULL, QUICK, Schedule
 from app.inference.manifest import ModelSpec
 
+log = logging.getLogger(__name__)
+
 STATES = ("queued", "working", "done", "flagged", "failed", "cancelled")
+IDLE = 2  # priority of background work: after fixes (0) and everything queued (1)
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class ExportTask:
     folder: str
 
 
-class JobRunner:
+class JobRunner(CutoutSteps):
     """Owns the queue of documents and the single worker thread."""
 
     def __init__(
@@ -56,11 +61,16 @@ class JobRunner:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         mask_options: MaskOptions | None = None,
         keep_in_memory: int = 4,
+        first_look: bool = True,
+        model_note: str | None = None,
     ) -> None:
         self.hub = hub
         self.spill_dir = spill_dir
         self.max_pixels = max_pixels
         self.mask_options = mask_options or MaskOptions()  # how new masks are made (see use_mask_options)
+        self.first_look = first_look  # a quick preview before each photo's full answer (when the model allows)
+        self.schedule = Schedule()
+        self.model_note = model_note  # why this model, for the status bar ("fastest on this CPU")
         self.docs: OrderedDict[str, Document] = OrderedDict()
         self.residency = Residency(keep_in_memory)
         self.status: dict[str, Any] = {"provider": "Starting…", "model": "", "ready": False, "offline": True}
@@ -72,15 +82,22 @@ class JobRunner:
         self._ids = itertools.count(1)
         self._cancelled: set[str] = set()
         self._infer_seconds = 2.0  # running estimate for the progress bar during inference
+        self.ready_at: float | None = None  # when the model was loaded (time.perf_counter), for the benchmark
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="knockout-jobs", daemon=True)
 
     # -- lifecycle ------------------------------------------------------------------
-    def start(self) -> JobRunner:
-        """Start the worker; it warms the model up first so the first photo is quick."""
+    def start(self, warm: bool = True) -> JobRunner:
+        """Start the worker; it warms the model up first so the first photo is quick (the window
+        asks for that after its first paint instead: ``warm``)."""
         self._worker.start()
-        self._queue("warm")
+        if warm:
+            self.warm()
         return self
+
+    def warm(self) -> None:
+        """Load the model now rather than with the first photo."""
+        self._queue("warm")
 
     def stop(self) -> None:
         self._stop.set()
@@ -89,14 +106,22 @@ class JobRunner:
         if self._worker.is_alive():
             self._worker.join(timeout=10)
 
-    def use_engine(self, factory: Callable[[], Any]) -> None:
+    def use_engine(self, factory: Callable[[], Any], note: str | None = None) -> None:
         """Switch model or device: the worker loads the new engine before its next task."""
         with self._lock:
             self._engine_factory = factory
             self._engine = None
+            self.model_note = note
             self.status = {**self.status, "ready": False, "provider": "Loading model…"}
         self.hub.publish({"type": "status", "status": self.status})
         self._queue("warm")
+
+    def note_model(self, note: str | None) -> None:
+        """Say why this model (the status bar's "fastest on this CPU") without reloading it."""
+        with self._lock:
+            self.model_note = note
+            self.status = {**self.status, "note": note}
+        self.hub.publish({"type": "status", "status": self.status})
 
     def model_spec(self) -> ModelSpec:
         """The model photos are cut out with now (a journal names it), known before it has loaded:
@@ -110,6 +135,11 @@ class JobRunner:
         Documents already cut out keep theirs: the user may have painted on it."""
         with self._lock:
             self.mask_options = options
+
+    def focus(self, doc_id: str | None) -> None:
+        """The photo the person is looking at: its work goes before every other photo's."""
+        with self._lock:
+            self.schedule.focus = doc_id
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until every queued task is finished (tests and the CLI-less benchmark)."""
@@ -132,7 +162,7 @@ class JobRunner:
             doc.then = then
             with self._lock:
                 self.docs[doc.id] = doc
-            self._queue("cut", doc.id)
+            self._plan(doc)
             added.append(doc.as_item())
             self._publish_item(doc)
         return added, errors
@@ -163,6 +193,8 @@ class JobRunner:
                 if doc.state in ("queued", "working"):
                     self._cancelled.add(doc.id)
                     if doc.state == "queued":
+                        self.schedule.take(doc.id)
+                        doc.drop_preview()
                         self._set(doc, "cancelled", message="Cancelled")
 
     def retry(self, doc_id: str) -> Item:
@@ -171,7 +203,7 @@ class JobRunner:
             if doc.state in ("failed", "cancelled"):
                 self._cancelled.discard(doc.id)
                 self._set(doc, "queued", progress=0.0, message=None)
-                self._queue("cut", doc.id)
+                self._plan(doc)
         return doc.as_item()
 
     def remove(self, doc_id: str) -> None:
@@ -186,6 +218,11 @@ class JobRunner:
     def clear(self) -> None:
         for doc_id in list(self.docs):
             self.remove(doc_id)
+
+    def when_idle(self, steps: Iterator[Any], done: Callable[[Any], None]) -> None:
+        """Background work in small steps, each run only when nothing else is queued: ``next(steps)``
+        until it gives something other than None, then ``done(that)`` (the variant timing)."""
+        self._tasks.put((IDLE, next(self._order), "idle", (steps, done)))
 
     def after_queue(self, call: Callable[[], None]) -> None:
         """Run ``call`` on the worker once everything queued so far is done."""
@@ -206,6 +243,16 @@ class JobRunner:
         self._queue("fix", (doc_id, kind), urgent=True)
         return True
 
+    def _plan(self, doc: Document) -> None:
+        """Schedule a photo's cutout: a first look then the full answer, or the full answer only
+        for the hot folder's photos (nobody looks at them). One task per piece of work; which
+        photo each task serves is chosen when it runs (app.desktop.schedule)."""
+        quick = self.first_look and doc.then is None
+        with self._lock:
+            self.schedule.put(doc.id, next(self._order), QUICK if quick else FULL)
+        for _ in range(2 if quick else 1):
+            self._queue("cut")
+
     def _queue(self, kind: str, arg: Any = None, urgent: bool = False) -> None:
         """Tasks run in the order queued, except an edit the user waits for, which goes first."""
         self._tasks.put((0 if urgent else 1, next(self._order), kind, arg))
@@ -213,18 +260,22 @@ class JobRunner:
     # -- the worker -----------------------------------------------------------------
     def _work(self) -> None:
         while not self._stop.is_set():
-            _priority, _order, kind, arg = self._tasks.get()
+            _priority, order, kind, arg = self._tasks.get()
             try:
                 if kind == "stop":
                     return
+                if kind in ("mark", "call"):
+                    self._finish_before(order)
                 if kind == "mark":
                     arg.set()
                 elif kind == "call":
                     arg()
                 elif kind == "warm":
                     self._ensure_engine()
+                elif kind == "idle":
+                    self._idle_step(*arg)
                 elif kind == "cut":
-                    self._cut(arg)
+                    self._cut()
                 elif kind == "export":
                     self._export(arg)
                 elif kind == "fix":
@@ -247,66 +298,12 @@ class JobRunner:
             raise
         with self._lock:
             self._engine = engine
+            self.ready_at = time.perf_counter()
             # what the page shows; journals and audit records read the engine's spec (model_spec, Provenance)
-            self.status = {"provider": engine.description, "model": engine.spec.name, "ready": True, "offline": True}
+            self.status = {"provider": engine.description, "model": engine.spec.name, "note": self.model_note,
+                           "ready": True, "offline": True}
         self.hub.publish({"type": "status", "status": self.status})
         return engine
-
-    def _cut(self, doc_id: str) -> None:
-        try:
-            doc = self.get(doc_id)
-        except NotFound:
-            return  # removed while queued
-        if doc.state != "queued" or self._take_cancel(doc):
-            return
-        try:
-            engine = self._ensure_engine()
-            self._set(doc, "working", progress=0.02)
-            decoded = doc.decode()
-            with doc.lock:
-                doc.width, doc.height = decoded.size
-            self._set(doc, "working", progress=0.12)
-            with self._lock:
-                options = self.mask_options
-            tensor = views.prepare(engine, decoded.image)
-            if self._take_cancel(doc):
-                return
-            prob = self._infer_with_progress(engine, decoded.image, tensor, options.views, doc)
-            if self._take_cancel(doc):
-                return
-            alpha = alpha_for(decoded, prob, options)
-            self._set(doc, "working", progress=0.92)
-            flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
-            if self._take_cancel(doc):
-                return
-            doc.attach(decoded, alpha, flags, Provenance(engine.spec, options))
-            self._publish_item(doc)
-        except Exception as exc:
-            self._set(doc, "failed", progress=0.0, message=explain(exc).message)  # the queue makes it a sentence
-        if doc.then is not None:
-            doc.then(doc)
-
-    def _infer_with_progress(self, engine: Any, rgb: Image.Image, tensor: np.ndarray, n_views: int,
-                             doc: Document) -> np.ndarray:
-        """Run the model while a ticker moves the bar on the running estimate of its time."""
-        done = threading.Event()
-        start = time.perf_counter()
-
-        def tick() -> None:
-            while not done.wait(0.25):
-                share = min(0.95, (time.perf_counter() - start) / self._infer_seconds)
-                self._set(doc, "working", progress=0.15 + 0.7 * share)
-
-        ticker = threading.Thread(target=tick, name="knockout-progress", daemon=True)
-        ticker.start()
-        try:
-            prob = views.finish(engine, rgb, tensor, n_views)
-        finally:
-            done.set()
-            ticker.join()
-        self._infer_seconds = 0.7 * self._infer_seconds + 0.3 * (time.perf_counter() - start)
-        self._set(doc, "working", progress=0.85)
-        return prob
 
     def _export(self, task: ExportTask) -> None:
         written = failed = 0
@@ -315,6 +312,10 @@ class JobRunner:
                 doc = self.get(doc_id)
             except NotFound:
                 continue  # removed meanwhile
+            with self._lock:
+                unit = self.schedule.take(doc_id)
+            if unit is not None:  # never a first look: its full answer is made now, then written
+                self._full(doc)
             try:
                 result = task.run(doc)
                 written += 1
@@ -331,9 +332,22 @@ class JobRunner:
             if doc.id not in self._cancelled:
                 return False
             self._cancelled.discard(doc.id)
+            self.schedule.take(doc.id)
+        doc.drop_preview()
         if doc.id in self.docs:
             self._set(doc, "cancelled", progress=0.0, message="Cancelled")
         return True
+
+    def _idle_step(self, steps: Iterator[Any], done: Callable[[Any], None]) -> None:
+        """One step of background work; a failure ends it quietly (logged): nobody asked for it."""
+        try:
+            result = next(steps, steps)
+            if result is None and not self._stop.is_set():
+                self._tasks.put((IDLE, next(self._order), "idle", (steps, done)))
+            elif result is not None and result is not steps:
+                done(result)
+        except Exception:
+            log.warning("background work stopped", exc_info=True)
 
     def _fix(self, doc_id: str, kind: str) -> None:
         """A whole-mask fix (app.desktop.mask_fixes); the page gets its answer as the item event's ``edit``."""

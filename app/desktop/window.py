@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from app.inference.providers import DEVICES
 
 log = logging.getLogger(__name__)
 
+# When each start-up step finished (time.perf_counter), for bench/app_latency.py --breakdown.
+STARTUP: dict[str, float] = {}
 IMAGE_TYPES = ("Images (*.jpg;*.jpeg;*.png;*.webp;*.tif;*.tiff;*.heic;*.heif;*.bmp;*.gif)", "All files (*.*)")
 TITLE = "Knockout"
 
@@ -103,6 +106,7 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
     _qt_flags()
 
     from app.core.decode import DEFAULT_MAX_PIXELS
+    from app.desktop import model_choice
     from app.desktop.bridge import Api, Pasteboard
     from app.desktop.events import EventHub
     from app.desktop.exporting import mask_options
@@ -111,6 +115,9 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
     from app.governance.policy import PolicyError, load_policy
     from app.governance.retention import Session
     from app.governance.settings import load_settings
+    from app.inference.manifest import discover
+
+    STARTUP["imported"] = time.perf_counter()
 
     try:
         policy = load_policy()
@@ -120,21 +127,23 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
         return 3
     settings = load_settings(policy).values
     chosen_device = "cpu" if policy.force_cpu else (device or settings.get("device", "auto"))
+    catalogue = discover()
+    model = model_choice.choose(catalogue, policy, settings, chosen_device)  # someone's, or the fastest here
 
     def engine() -> Any:
         from app.inference.engine import Engine
 
-        return Engine(model=settings.get("model"), device=chosen_device)
+        return Engine(model=model.model, device=chosen_device, catalogue=catalogue)
 
     max_pixels = int(policy.max_megapixels * 1_000_000) if policy.max_megapixels else DEFAULT_MAX_PIXELS
     with Session() as session:
         hub = EventHub()
         runner = JobRunner(engine, hub, session.path / "masks", max_pixels=max_pixels,
-                           mask_options=mask_options(settings))
+                           mask_options=mask_options(settings), model_note=model.note)
         private_dir(session.path / "masks")
         shell = WindowShell()
         server = LoopbackServer(paths.ui_dir(), runner.get, hub)
-        api = Api(runner, server.token, shell, policy)
+        api = Api(runner, server.token, shell, policy, engine_factory=model_choice.engine_factory(catalogue, policy))
         server.on_paste = Pasteboard(runner, session.path / "pasted").open
 
         def open_from_outside(new: list[str]) -> None:
@@ -155,18 +164,24 @@ def run(files: list[str], device: str | None = None, single_instance: bool = Tru
         def on_loaded() -> None:
             if loaded_once.is_set():
                 return
+            STARTUP["loaded"] = time.perf_counter()
             loaded_once.set()
             _attach_drop_handler(window, open_from_outside)
+            runner.warm()  # after the first paint: loading the model competes with it for the cores
             if files:
                 open_from_outside(files)
+            # never measured on this CPU: time the variants when the worker has nothing else to do
+            model_choice.measure_in_background(runner, catalogue, policy, settings, chosen_device, model.model)
             if on_started is not None:
                 threading.Thread(target=on_started, args=(window, api), name="knockout-driver", daemon=True).start()
 
         window.events.loaded += on_loaded
+        window.events.shown += lambda: STARTUP.setdefault("shown", time.perf_counter())
         server.start()
-        runner.start()
+        runner.start(warm=False)
         if listener:
             listener.start()
+        STARTUP["starting"] = time.perf_counter()
         try:
             webview.start(gui="qt" if sys.platform.startswith("linux") else None, private_mode=True,
                           debug=bool(os.environ.get("KNOCKOUT_DEVTOOLS")))

@@ -71,6 +71,9 @@ class ModelSpec:
     provenance: str = ""
     source: str = "bundled"  # bundled | machine | user
     manifest: Path | None = field(default=None, compare=False)
+    # Variants of the same weights share this name (int8, fp32, fp16 of one network): equal in
+    # quality on the eval sets, so the fastest on a CPU may stand in for another (app.inference.variants).
+    weights: str | None = None
 
 
 # Defaults per family; a manifest entry overrides any field it names.
@@ -90,7 +93,8 @@ FAMILIES: dict[str, tuple[InputSpec, OutputSpec]] = {
 ACTIVATIONS = ("none", "sigmoid")
 NORMALIZATIONS = ("none", "minmax")
 ENTRY_FIELDS = frozenset(
-    {"id", "name", "file", "sha256", "size", "family", "input", "output", "license", "provenance", "derive"}
+    {"id", "name", "file", "sha256", "size", "family", "input", "output", "license", "provenance", "derive",
+     "weights"}
 )
 
 
@@ -159,6 +163,9 @@ def _parse_entry(raw: dict[str, Any], folder: Path, source: str, manifest: Path)
     if inp or out:
         unknown = sorted([f"input.{k}" for k in inp] + [f"output.{k}" for k in out])
         raise ManifestError(f"{model_id}: unknown field(s) {', '.join(unknown)}")
+    weights = raw.get("weights")
+    if weights is not None and not (isinstance(weights, str) and weights):
+        raise ManifestError(f"{model_id}: weights must be a name shared by variants of the same weights")
     return ModelSpec(
         id=model_id,
         name=str(raw.get("name", model_id)),
@@ -172,6 +179,7 @@ def _parse_entry(raw: dict[str, Any], folder: Path, source: str, manifest: Path)
         provenance=str(raw.get("provenance", "")),
         source=source,
         manifest=manifest,
+        weights=weights,
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from app import __version__, paths
 from app.core.atomic import write_atomic
 from app.governance import netguard
-from app.inference import providers
+from app.inference import providers, variants
 from app.inference.manifest import Catalogue, ManifestError, ModelSpec, discover
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -92,6 +92,7 @@ def collect(catalogue: Catalogue | None = None, model: str | None = None, device
         _time_inference(inference, catalogue, device)
         if inference["error"]:
             problems.append(inference["error"])
+    policy = _policy(problems)
     return {
         "knockout": __version__,
         "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -107,7 +108,8 @@ def collect(catalogue: Catalogue | None = None, model: str | None = None, device
         "folders": _folders(),
         "network": {"guard_installed": netguard.is_installed(),
                     "blocked_attempts": netguard.blocked_count()},
-        "policy": _policy(problems),
+        "policy": policy,
+        "variant": _variant(catalogue, device, policy.get("allowed_models")),
         "problems": problems,
     }
 
@@ -121,6 +123,44 @@ def _policy(problems: list[str]) -> dict[str, Any]:
     except PolicyError as exc:
         problems.append(f"machine policy is broken, Knockout refuses to run: {exc}")
         return {"source": None, "error": str(exc)}
+
+
+def _variant(catalogue: Catalogue, device: str, allowed: list[str] | None) -> dict[str, Any]:
+    """This CPU, and which variant of the default's weights runs when nobody chose a model: the
+    fastest measured here (``knockout self-test`` measures it, or the window on first start)."""
+    cpu = variants.this_cpu()
+    row: dict[str, Any] = {"cpu": cpu.model, "flags": list(cpu.flags), "device": device, "measured": None,
+                           "seconds": None, "model": catalogue.default, "note": None, "variants": []}
+    try:
+        default = catalogue.get(None)
+    except ManifestError:
+        return row
+    pick = variants.stored(cpu, device, default.weights) if default.weights else None
+    choice = variants.choose(catalogue, None, device, allowed, cpu)
+    if pick is not None:
+        row.update(measured=pick.measured, seconds=pick.seconds)
+    row.update(model=choice.model, note=choice.note, variants=[spec.id for spec in variants.siblings(catalogue)])
+    return row
+
+
+def _variant_line(variant: dict[str, Any] | None) -> str:
+    if not variant:
+        return "unknown"
+    if len(variant.get("variants", [])) < 2:
+        return f"{variant['model']} (the default; it has no variants to compare)"
+    if variant["seconds"] is None:
+        return (f"{variant['model']} (the default: which variant is fastest on this CPU was not measured yet; "
+                "`knockout self-test` measures it)")
+    timed = ", ".join(f"{model} {seconds:.2f} s" for model, seconds in sorted(variant["seconds"].items(),
+                                                                               key=lambda pair: pair[1]))
+    why = variant["note"] or "the default (the fastest is not allowed here)"
+    return f"{variant['model']} · {why} (measured {variant['measured']}, per {BENCH_SIZE}²: {timed})"
+
+
+def _flags(variant: dict[str, Any] | None) -> str:
+    flags = set(variant["flags"]) if variant else set()
+    vnni = "VNNI" if flags & {"avx512_vnni", "avx_vnni"} else "no VNNI"
+    return f"{' '.join(sorted(flags)) or 'no AVX2, no AVX-512'} ({vnni})"
 
 
 def _policy_line(policy: dict[str, Any] | None) -> str:
@@ -270,12 +310,13 @@ def render(report: dict[str, Any]) -> str:
                    f"{py['executable']}"),
         ("OS", f"{osinfo['system']} {osinfo['release']} ({osinfo['machine']}) · {osinfo['platform']}"),
         ("CPU", f"{cpu['model']} · {cpu['logical_cores'] or 'unknown'} logical cores "
-                f"({cpu['usable_cores']} usable)"),
+                f"({cpu['usable_cores']} usable) · {_flags(report.get('variant'))}"),
         ("Memory", _bytes(report["memory"]["total_bytes"])),
         ("onnxruntime", runtime),
         ("Providers", provs),
         ("In use", in_use),
         ("Inference", timing),
+        ("Variant", _variant_line(report.get("variant"))),
         ("Network", network),
         ("Policy", _policy_line(report.get("policy"))),
     ]

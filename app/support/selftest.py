@@ -3,7 +3,10 @@
 It loads the bundled default model, checks its sha256 against the manifest, cuts out the
 embedded sample photo in memory (nothing is written), checks the alpha looks like a
 cut-out (some opaque and some transparent pixels), and prints the execution provider in
-use with timings. Exit code 0 when everything passed; 1 with one clear line otherwise.
+use with timings. Then it times the bundled variants of the default's weights (int8, fp32)
+and keeps the fastest for this CPU in the user data folder (app.inference.variants): what
+runs when nobody chose a model. Exit code 0 when everything passed; 1 with one clear line
+otherwise.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class Report:
     opaque_share: float | None = None
     transparent_share: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    variants: dict[str, float] = field(default_factory=dict)  # seconds per 1024² inference of each variant
+    fastest: str | None = None
+    cpu: str | None = None
     notes: list[str] = field(default_factory=list)
     ok: bool = False
     error: str | None = None
@@ -55,6 +61,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "in memory and print the execution provider with timings. Exit code 0 when all checks pass.")
     p.add_argument("--device", choices=DEVICES, default="auto", help="as for `knockout cut`")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--skip-variants", action="store_true",
+                   help="do not time the default model's variants to find the fastest on this CPU")
     p.set_defaults(run=run)
     return p
 
@@ -65,8 +73,15 @@ def _engine(catalogue: Any, device: str) -> Any:
     return Engine(device=device, catalogue=catalogue)
 
 
+def _variant_engine(catalogue: Any, spec: Any, device: str) -> Any:
+    from app.inference.engine import Engine
+
+    return Engine(model=spec.id, device=device, catalogue=catalogue)
+
+
 def check(catalogue: Any = None, device: str = "auto",
-          engine_factory: Callable[[Any, str], Any] = _engine) -> Report:
+          engine_factory: Callable[[Any, str], Any] = _engine, time_variants: bool = True,
+          variant_factory: Callable[[Any, Any, str], Any] = _variant_engine) -> Report:
     """Run every check; never raises for an expected failure, the report carries the error."""
     report = Report()
     try:
@@ -74,7 +89,34 @@ def check(catalogue: Any = None, device: str = "auto",
         report.ok = True
     except SelfTestFailed as exc:
         report.error = str(exc)
+    if report.ok and time_variants:
+        _time_variants(report, catalogue, device, variant_factory)
     return report
+
+
+def _time_variants(report: Report, catalogue: Any, device: str,
+                   variant_factory: Callable[[Any, Any, str], Any]) -> None:
+    """Time the default's variants and keep the fastest for this CPU; a variant that cannot be
+    timed is a note, not a failure (the default itself passed)."""
+    from app.inference import variants
+    from app.inference.manifest import discover
+    from app.inference.session import ModelError
+
+    catalogue = catalogue or discover()
+    specs = variants.siblings(catalogue)
+    if len(specs) < 2 or specs[0].weights is None:
+        return
+    cpu = variants.this_cpu()
+    report.cpu = cpu.key
+    started = time.perf_counter()
+    try:
+        pick = variants.measure(specs, lambda spec: variant_factory(catalogue, spec, device))
+        variants.store(cpu, device, specs[0].weights, pick)
+    except (ModelError, OSError) as exc:
+        report.notes.append(f"variants not timed: {exc}")
+        return
+    report.variants, report.fastest = pick.seconds, pick.model
+    _timed(report, "time_variants", started)
 
 
 def _timed(report: Report, name: str, started: float) -> None:
@@ -152,6 +194,11 @@ def render(report: Report) -> str:
     if report.opaque_share is not None:
         lines.append(f"  cut-out    {paths.sample_photo().name} in {report.timings['cut_sample']:.2f} s: "
                      f"{report.opaque_share:.0%} opaque, {report.transparent_share:.0%} transparent")
+    if report.fastest:
+        timed = ", ".join(f"{model} {seconds:.2f} s" for model, seconds in sorted(report.variants.items(),
+                                                                                   key=lambda pair: pair[1]))
+        lines.append(f"  variants   {timed} per 1024² on {report.cpu}: {report.fastest} is used when no "
+                     "model is chosen")
     lines.append(f"  network    guard {'on' if netguard.is_installed() else 'off'}")
     lines.extend(f"  note       {note}" for note in report.notes)
     total = sum(report.timings.values())
@@ -160,7 +207,7 @@ def render(report: Report) -> str:
 
 
 def run(args: argparse.Namespace, context: object = None) -> int:
-    report = check(device=args.device)
+    report = check(device=args.device, time_variants=not args.skip_variants)
     if args.json:
         sys.stdout.write(json.dumps(asdict(report), indent=2) + "\n")
     else:

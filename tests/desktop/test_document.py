@@ -237,3 +237,36 @@ def test_queued_thumbnail_is_small_and_upright(tmp_path):
     assert thumb.mode == "RGB"
     red, blue = thumb.getpixel((70, 10)), thumb.getpixel((10, 150))  # stored top-left lands top-right
     assert red[0] > 180 > red[2] and blue[2] > 180 > blue[0]
+
+
+def test_a_preview_can_be_painted_on_but_never_exported(tmp_path):
+    photo(tmp_path / "a.jpg", size=(300, 200))
+    doc = Document("d1", tmp_path / "a.jpg", "a.jpg", tmp_path)
+    doc.attach_preview(open_image(doc.path), Image.new("L", (300, 200), 255))
+    assert doc.has_mask and not doc.finished and doc.as_item()["preview"]
+    assert doc.stroke(Stroke("erase", 10, 1.0, ((150.0, 100.0),)))["box"] is not None
+    assert _decode(doc.tile("mask", 0, 0, 0)[0]).getpixel((150, 100)) == 0
+    with pytest.raises(NotReady):
+        doc.snapshot()
+
+
+
+def test_a_first_look_is_sent_at_half_the_preview_size_and_the_full_answer_at_full(tmp_path):
+    photo(tmp_path / "a.jpg", size=(3000, 1500))
+    doc = Document("d1", tmp_path / "a.jpg", "a.jpg", tmp_path)
+    decoded = open_image(doc.path)
+    doc.attach_preview(decoded, Image.new("L", (3000, 1500), 255))
+    assert _decode(doc.preview("cutout")[0]).size == (1024, 512)
+    doc.attach(decoded, Image.new("L", (3000, 1500), 0), [])
+    assert _decode(doc.preview("cutout")[0]).size == (2048, 1024)
+
+
+def test_a_dropped_preview_leaves_no_mask_and_no_edits(tmp_path):
+    photo(tmp_path / "a.jpg", size=(300, 200))
+    doc = Document("d1", tmp_path / "a.jpg", "a.jpg", tmp_path)
+    doc.attach_preview(open_image(doc.path), Image.new("L", (300, 200), 255))
+    doc.stroke(Stroke("erase", 10, 1.0, ((150.0, 100.0),)))
+    doc.drop_preview()
+    assert not doc.has_mask and not doc.edit_state()["can_undo"]
+    with pytest.raises(NotReady):
+        doc.alpha()

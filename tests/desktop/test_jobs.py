@@ -5,14 +5,16 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from app.batch.pipeline import MaskOptions
+from app.core.brush import Stroke
 from app.core.errors import NotFound
 from app.desktop.events import EventHub
 from app.desktop.jobs import ExportTask, JobRunner
-from tests.fakes import FakeEngine, photo
+from tests.fakes import FakeEngine, ResizableFakeEngine, photo, wait_for
 
 
 class SlowEngine(FakeEngine):
@@ -283,4 +285,195 @@ def test_a_whole_mask_fix_the_user_waits_for_goes_before_queued_cutouts(tmp_path
     assert runner.wait_idle()
     order = [(e["item"]["id"], "edit" in e) for e in _drain(events) if e["type"] == "item"]
     assert order.index((a["id"], True)) < order.index((c["id"], False))
+    runner.stop()
+
+
+# -- a first look, then the full answer -------------------------------------------------
+def _previewing(tmp_path, hub, names=("a.jpg",), hold=True):
+    """A runner on a resizable model whose full pass waits (``hold``) until the test releases it."""
+    engine = ResizableFakeEngine()
+    if hold:
+        engine.hold_full.clear()
+    runner, _ = _runner(tmp_path, hub, engine)
+    for name in names:
+        photo(tmp_path / name, size=(400, 300))
+    added, _ = runner.add([tmp_path / n for n in names])
+    return runner, engine, [item["id"] for item in added]
+
+
+def test_a_photo_shows_a_preview_then_its_full_answer_replaces_it(tmp_path, hub, events):
+    runner, engine, (doc_id,) = _previewing(tmp_path, hub)
+    doc = runner.get(doc_id)
+    assert wait_for(lambda: doc.previewing)
+    assert engine.full_entered.wait(10)
+    item = runner.items()[0]
+    assert item["preview"] and item["state"] == "working" and 0.3 <= item["progress"] < 1
+    assert doc.alpha().min() == 255  # the fake's quick answer: everything foreground
+    engine.hold_full.set()
+    assert runner.wait_idle()
+    assert not doc.previewing and doc.state == "done" and doc.alpha()[0, 0] == 0
+    assert engine.sizes == [(640, 640), (1024, 1024)]
+    seen = [e["item"] for e in _drain(events) if e["type"] == "item"]
+    shown = next(i for i in seen if i["preview"])
+    assert shown["state"] == "queued" and shown["progress"] == 0.3
+    assert seen[-1]["state"] == "done" and not seen[-1]["preview"] and seen[-1]["version"] > shown["version"]
+    runner.stop()
+
+
+def test_strokes_painted_on_the_preview_are_painted_again_on_the_full_answer(tmp_path, hub):
+    runner, engine, (doc_id,) = _previewing(tmp_path, hub)
+    doc = runner.get(doc_id)
+    assert wait_for(lambda: doc.previewing)
+    doc.stroke(Stroke("erase", 12, 1.0, ((200.0, 150.0),)))  # inside the subject
+    doc.stroke(Stroke("restore", 12, 1.0, ((20.0, 20.0),)))  # on the background
+    doc.stroke(Stroke("erase", 12, 1.0, ((150.0, 120.0),)))
+    doc.undo()  # undone: not painted again
+    engine.hold_full.set()
+    assert runner.wait_idle() and doc.state == "done"
+    alpha = doc.alpha()
+    assert alpha[150, 200] == 0 and alpha[20, 20] == 255 and alpha[120, 150] == 255
+    assert doc.edit_state()["can_undo"] and not doc.edit_state()["can_redo"]
+    doc.undo()
+    doc.undo()
+    assert np.array_equal(doc.alpha(), doc.model_alpha())  # each stroke is one undoable step on the new mask
+    runner.stop()
+
+
+def test_a_reset_on_the_preview_drops_the_strokes_before_it(tmp_path, hub):
+    runner, engine, (doc_id,) = _previewing(tmp_path, hub)
+    doc = runner.get(doc_id)
+    assert wait_for(lambda: doc.previewing)
+    doc.stroke(Stroke("erase", 12, 1.0, ((200.0, 150.0),)))
+    doc.reset()
+    engine.hold_full.set()
+    assert runner.wait_idle()
+    assert doc.alpha()[150, 200] == 255 and not doc.edit_state()["can_undo"]
+    runner.stop()
+
+
+def test_removing_a_photo_while_its_preview_shows_cancels_its_full_pass(tmp_path, hub):
+    runner, engine, (first, second) = _previewing(tmp_path, hub, names=("a.jpg", "b.jpg"))
+    assert engine.full_entered.wait(10)  # a's full pass is running; b's preview is waiting behind it
+    assert wait_for(lambda: runner.get(first).previewing)
+    runner.remove(first)  # a's full pass is in the model: cancelled when it returns
+    engine.hold_full.set()
+    assert runner.wait_idle()
+    assert [i["id"] for i in runner.items()] == [second] and runner.get(second).state == "done"
+    assert engine.sizes.count((1024, 1024)) == 2  # a's pass ran out, b's: a's answer was never kept
+    runner.stop()
+
+
+def test_removing_a_photo_whose_preview_waits_means_its_full_pass_never_runs(tmp_path, hub):
+    runner, engine, ids = _previewing(tmp_path, hub, names=("a.jpg", "b.jpg", "c.jpg"))
+    assert engine.full_entered.wait(10)
+    assert wait_for(lambda: runner.get(ids[1]).previewing)  # b previewed while a's full pass waits
+    assert runner.get(ids[1]).state == "queued"
+    runner.remove(ids[1])
+    engine.hold_full.set()
+    assert runner.wait_idle()
+    assert engine.sizes.count((640, 640)) == 3 and engine.sizes.count((1024, 1024)) == 2
+    assert [i["state"] for i in runner.items()] == ["done", "done"]
+    runner.stop()
+
+
+def test_stopping_a_previewed_photo_drops_its_preview_and_retry_starts_over(tmp_path, hub):
+    runner, engine, ids = _previewing(tmp_path, hub, names=("a.jpg", "b.jpg"))
+    assert engine.full_entered.wait(10)
+    assert wait_for(lambda: runner.get(ids[1]).previewing)
+    runner.cancel(ids[1])
+    doc = runner.get(ids[1])
+    assert doc.state == "cancelled" and not doc.previewing and not doc.has_mask
+    engine.hold_full.set()
+    assert runner.wait_idle()
+    runner.retry(ids[1])
+    assert runner.wait_idle() and doc.state == "done"
+    runner.stop()
+
+
+def test_the_photo_in_focus_gets_its_full_answer_before_earlier_photos(tmp_path, hub, events):
+    (tmp_path / "spill").mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        photo(tmp_path / name)
+    runner = JobRunner(ResizableFakeEngine, hub, tmp_path / "spill")  # not started: all queued first
+    added, _ = runner.add([tmp_path / n for n in ("a.jpg", "b.jpg", "c.jpg")])
+    runner.focus(added[2]["id"])
+    runner.start()
+    assert runner.wait_idle()
+    shown = [(e["item"]["name"], "preview" if e["item"]["preview"] else e["item"]["state"])
+             for e in _drain(events) if e["type"] == "item" and e["item"]["state"] in ("queued", "done")
+             and e["item"]["progress"]]
+    assert shown == [("c.jpg", "preview"), ("c.jpg", "done"), ("a.jpg", "preview"), ("b.jpg", "preview"),
+                     ("a.jpg", "done"), ("b.jpg", "done")]
+    runner.stop()
+
+
+def test_exporting_a_photo_in_preview_writes_its_full_answer(tmp_path, hub):
+    runner, engine, (doc_id,) = _previewing(tmp_path, hub)
+    doc = runner.get(doc_id)
+    assert wait_for(lambda: doc.previewing)
+    runner.focus(None)
+    written = []
+
+    def run(exported):
+        written.append((exported.previewing, exported.snapshot().alpha.getpixel((0, 0))))
+        return {"path": "x"}
+
+    engine.hold_full.set()
+    runner.export(ExportTask((doc_id,), run, str(tmp_path / "out")))
+    assert runner.wait_idle()
+    assert written == [(False, 0)]
+    runner.stop()
+
+
+def test_hot_folder_photos_get_the_full_answer_only(tmp_path, hub):
+    engine = ResizableFakeEngine()
+    runner, _ = _runner(tmp_path, hub, engine)
+    photo(tmp_path / "a.jpg")
+    runner.add([tmp_path / "a.jpg"], then=lambda doc: None)
+    assert runner.wait_idle()
+    assert engine.sizes == [(1024, 1024)]
+    runner.stop()
+
+
+def test_background_work_runs_a_step_at_a_time_only_while_nothing_else_waits(tmp_path, hub):
+    engine = SlowEngine()
+    runner, _ = _runner(tmp_path, hub, engine)
+    photo(tmp_path / "a.jpg")
+    runner.add([tmp_path / "a.jpg"])
+    assert engine.entered.wait(10)  # a photo is in the model when the background work is queued
+    log, finished = [], threading.Event()
+
+    def steps():
+        for n in range(3):
+            log.append(("step", n, runner.get(runner.items()[0]["id"]).state))
+            yield None
+        yield "measured"
+
+    runner.when_idle(steps(), lambda result: (log.append(result), finished.set()))
+    engine.release.set()
+    assert finished.wait(10)
+    assert log == [("step", 0, "done"), ("step", 1, "done"), ("step", 2, "done"), "measured"]
+    runner.stop()
+
+
+def test_failing_background_work_ends_quietly(tmp_path, hub, events):
+    runner, _ = _runner(tmp_path, hub)
+
+    def steps():
+        yield None
+        raise RuntimeError("no such model")
+
+    runner.when_idle(steps(), lambda result: pytest.fail("never done"))
+    assert runner.wait_idle()
+    assert wait_for(lambda: runner._tasks.empty())
+    assert not any(e["type"] == "error" for e in _drain(events))
+    runner.stop()
+
+
+def test_the_status_says_why_this_model(tmp_path, hub):
+    runner = JobRunner(FakeEngine, hub, tmp_path, model_note="fastest on this CPU").start()
+    assert wait_for(lambda: runner.status["ready"])
+    assert runner.status["note"] == "fastest on this CPU" and runner.status["model"] == "Fake"
+    runner.use_engine(FakeEngine)  # a model someone chose: no note
+    assert wait_for(lambda: runner.status["ready"]) and runner.status["note"] is None
     runner.stop()

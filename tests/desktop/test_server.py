@@ -1,18 +1,22 @@
 """The loopback endpoint: token, host check, static UI, pictures, paste and events."""
 
 import http.client
+import io
 import json
 import select
 import socket
 import threading
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from app.core.decode import open_image
 from app.core.errors import NotFound, NotReady
 from app.desktop.document import Document
 from app.desktop.events import EventHub
 from app.desktop.server import CSP, LoopbackServer
+from tests.fakes import photo
 
 
 class Docs:
@@ -308,3 +312,33 @@ def test_a_paste_that_cannot_be_kept_answers_in_the_error_shape(tmp_path):
         srv.stop()
     assert resp.status == 422 and json.loads(body) == {"ok": False, "error": {
         "code": "io_error", "message": "Could not read or write /session/pasted/clip.png: No space left on device."}}
+
+
+def test_after_a_preview_is_replaced_by_the_full_answer_no_preview_tile_is_served(tmp_path):
+    """The tile the page asked for during the preview, asked again (same URL, or the new version's)
+    after the swap, is the full answer's: the document's caches are keyed by version."""
+    photo(tmp_path / "a.jpg", size=(600, 400))
+    doc = Document("d1", tmp_path / "a.jpg", "a.jpg", tmp_path)
+    decoded = open_image(doc.path)
+    srv = LoopbackServer(tmp_path, Docs(doc), EventHub()).start()
+    try:
+        doc.attach_preview(decoded, Image.new("L", (600, 400), 255))
+        preview_version = doc.version
+
+        def mask_tile(version):
+            resp, body = _get(srv, f"/doc/d1/tile/0/0/0?view=mask&t={srv.token}&v={version}")
+            assert resp.status == 200
+            return np.asarray(Image.open(io.BytesIO(body)))
+
+        assert mask_tile(preview_version).min() == 255
+        final = Image.new("L", (600, 400), 0)
+        final.paste(255, (150, 100, 450, 300))
+        doc.attach(decoded, final, [])
+        assert doc.version > preview_version
+        for version in (preview_version, doc.version):
+            tile = mask_tile(version)
+            assert tile[0, 0] == 0 and tile[200, 300] == 255
+        _resp, body = _get(srv, f"/doc/d1/preview?view=mask&t={srv.token}&v={doc.version}")
+        assert np.asarray(Image.open(io.BytesIO(body)))[0, 0] == 0
+    finally:
+        srv.stop()

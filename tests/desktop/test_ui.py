@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from app.governance.policy import Policy
-from tests.fakes import photo
+from tests.fakes import ResizableFakeEngine, photo
 from tests.ui_harness import CHROMIUM, VIEWPORT, GatedEngine, open_page, screenshot, start_backend
 
 pytestmark = pytest.mark.ui
@@ -824,3 +824,46 @@ def test_a_late_progress_event_does_not_bring_a_removed_photo_back(ui, tmp_path)
     ui.backend.hub.publish({"type": "error", "message": "marker"})
     ui.wait_text("#toasts", "marker")  # events arrive in order: the stray one came first
     assert ui.page.locator(".q-item").count() == 0
+
+
+def test_a_preview_shows_with_its_badge_and_a_stroke_on_it_survives_the_full_answer(browser, tmp_path):
+    engine = ResizableFakeEngine()  # quick answer: all foreground; full answer: the bright rectangle
+    engine.hold_full.clear()
+    ui = UI(browser, tmp_path, engine=engine)
+    try:
+        photo(tmp_path / "a.png", size=(400, 300))
+        photo(tmp_path / "b.png", size=(400, 300))
+        ui.open(tmp_path / "a.png", tmp_path / "b.png")
+        page = ui.page
+        page.wait_for_selector('.q-item[data-id="d1"][data-preview="true"]')
+        page.wait_for_function("document.querySelector('#viewport').dataset.doc === 'd1'")
+        ui.wait_loaded()
+        assert page.is_visible("#preview-badge") and "Preview" in page.inner_text("#preview-badge")
+        assert "Preview · refining" in page.inner_text('.q-item[data-id="d1"] .q-state')
+        assert page.is_disabled("#holes-btn") and page.is_disabled("#export-one")
+        assert not page.is_disabled("#reset-btn")
+        doc = ui.backend.runner.get("d1")
+        assert doc.previewing and doc.alpha()[20, 20] == 255  # the quick answer keeps the background
+
+        page.keyboard.press("e")
+        sx, sy = page.evaluate("""() => {
+            const b = document.querySelector('#backdrop');
+            const z = Number(document.querySelector('#viewport').dataset.zoom);
+            return [parseFloat(b.style.left) + 200 * z, parseFloat(b.style.top) + 150 * z];
+        }""")
+        _drag_stroke(page, [(sx - 30, sy), (sx + 30, sy)])
+        page.wait_for_function("!document.querySelector('#undo-btn').disabled")
+        assert doc.alpha()[150, 200] == 0
+        screenshot(page, "18-first-look-preview")
+
+        engine.hold_full.set()
+        ui.wait_done(2, 2)
+        page.wait_for_selector("#preview-badge", state="hidden")
+        assert doc.state == "done" and not doc.previewing
+        assert doc.alpha()[20, 20] == 0 and doc.alpha()[150, 200] == 0  # the full answer, with the stroke
+        assert doc.alpha()[100, 120] == 255
+        assert not page.is_disabled("#undo-btn") and not page.is_disabled("#holes-btn")
+        ui.wait_loaded()
+        screenshot(page, "19-first-look-refined")
+    finally:
+        ui.close()

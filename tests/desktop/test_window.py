@@ -67,6 +67,9 @@ def test_the_window_opens_a_photo_cuts_it_out_and_exports_it(display, tmp_path):
     assert result["status"]["ready"] and result["status"]["offline"]
     assert result["status"]["provider"].startswith("CPU")
     assert result["item"]["state"] in ("done", "flagged")
+    # a first look from the quick pass came first, on the canvas with its badge, then the full answer
+    assert result["preview_seen"] and result["first_look_s"] <= result["full_answer_s"]
+    assert "preview_screenshot" in result, result.get("preview_screenshot_error")
     assert result["stroke_tile_status"] == 200
     assert result["no_token_status"] == 403
     (exported,) = result["exported"]

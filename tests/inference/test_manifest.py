@@ -121,6 +121,16 @@ def test_bundled_manifest_parses() -> None:
     assert not by_id["isnet-medium-fp16"].input.resizable  # the published graph runs at 1024² only
     assert medium.output.name == "output" and medium.license == "MIT"
     assert medium.file == ROOT / "models" / "isnet-medium.onnx"
+    # int8 and fp32 score alike on the eval sets: the fastest on a CPU may stand in for the other
+    assert by_id["isnet-medium-int8"].weights == medium.weights == by_id["isnet-medium-fp16"].weights
+    assert by_id["isnet-small"].weights is None
+
+
+def test_weights_must_be_a_name(tmp_path: Path) -> None:
+    models, _ = load_manifest(_write(tmp_path, _entry(weights="isnet-medium")))
+    assert models[0].weights == "isnet-medium"
+    with pytest.raises(ManifestError, match="weights must be a name"):
+        load_manifest(_write(tmp_path, _entry(weights="")))
 
 
 def test_resizable_must_be_a_boolean(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
@@ -12,6 +13,7 @@ import pytest
 
 from app import cli, paths
 from app.governance import netguard
+from app.inference import variants
 from app.inference.manifest import discover
 from app.support import diagnose
 from tests import onnx_graphs as g
@@ -19,7 +21,7 @@ from tests import onnx_graphs as g
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "isnet-medium.onnx"
 TOP_KEYS = {"knockout", "generated", "python", "os", "cpu", "memory", "onnxruntime", "inference", "models",
-            "folders", "network", "policy", "problems"}
+            "folders", "network", "policy", "variant", "problems"}
 MODEL_KEYS = {"id", "default", "file", "size_bytes", "family", "license", "hash", "source"}
 
 
@@ -182,3 +184,27 @@ def test_real_bundled_models_verify_and_the_default_runs_on_cpu(capsys):
     assert report["inference"]["model"] == "isnet-medium-int8"
     assert report["inference"]["provider"] == "CPUExecutionProvider"
     assert report["inference"]["input_size"] == [1024, 1024] and report["inference"]["seconds"] > 0
+
+
+def test_the_variant_line_says_what_runs_when_no_model_is_chosen_and_why(machine, capsys):
+    assert cli.main(["diagnose"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\((no )?VNNI\)$", _line(out, "CPU"))
+    assert _line(out, "Variant").endswith("tiny-isnet (the default; it has no variants to compare)")
+
+
+def test_a_measured_pick_is_shown_with_its_timings(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "user_data_dir", lambda: tmp_path / "data")
+    folder = tmp_path / "models"
+    g.write_manifest(folder, [g.entry(m, g.save(m, folder), weights="tiny") for m in
+                              (g.isnet(), dataclasses.replace(g.isnet(), id="tiny-fp32"))],
+                     default="tiny-isnet")
+    catalogue = discover([(folder, "bundled")])
+    cpu = variants.this_cpu()
+    variants.store(cpu, "auto", "tiny", variants.Pick("tiny-fp32", {"tiny-isnet": 1.47, "tiny-fp32": 1.3},
+                                                        "2026-12-04T17:00:00Z"))
+    report = diagnose.collect(catalogue, runs=1)
+    assert report["variant"]["model"] == "tiny-fp32" and report["variant"]["note"] == "fastest on this CPU"
+    line = _line(diagnose.render(report), "Variant")
+    assert "tiny-fp32 · fastest on this CPU (measured 2026-12-04T17:00:00Z" in line
+    assert line.endswith("tiny-fp32 1.30 s, tiny-isnet 1.47 s)")

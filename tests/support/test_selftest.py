@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app import cli
+from app.inference import variants
 from app.inference.manifest import discover
 from app.support import selftest
 from tests.fakes import FakeEngine
@@ -23,6 +24,19 @@ def _catalogue(tmp_path: Path, content: bytes = b"weights", sha: str | None = No
     entry = {"id": "tiny", "file": "tiny.onnx", "family": "isnet",
              "sha256": sha or hashlib.sha256(content).hexdigest()}
     (folder / "manifest.json").write_text(json.dumps({"default": "tiny", "models": [entry]}))
+    return discover([(folder, "bundled")])
+
+
+def _variants_catalogue(tmp_path: Path):
+    """Two bundled variants of the same weights (int8 default, fp32), as the real manifest has."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    entries = []
+    for model_id in ("tiny-int8", "tiny"):
+        (folder / f"{model_id}.onnx").write_bytes(model_id.encode())
+        entries.append({"id": model_id, "file": f"{model_id}.onnx", "family": "isnet", "weights": "tiny",
+                        "sha256": hashlib.sha256(model_id.encode()).hexdigest()})
+    (folder / "manifest.json").write_text(json.dumps({"default": "tiny-int8", "models": entries}))
     return discover([(folder, "bundled")])
 
 
@@ -72,7 +86,7 @@ def test_an_empty_alpha_fails(tmp_path):
 def test_cli_exit_code_and_json(tmp_path, monkeypatch, capsys):
     catalogue = _catalogue(tmp_path, sha="1" * 64)
     real_check = selftest.check
-    monkeypatch.setattr(selftest, "check", lambda device: real_check(catalogue, device))
+    monkeypatch.setattr(selftest, "check", lambda device, time_variants: real_check(catalogue, device))
     assert cli.main(["self-test", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["ok"] is False and out["model"] == "tiny"
@@ -83,3 +97,29 @@ def test_real_bundled_model_passes(capsys):
     assert cli.main(["self-test", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "CPUExecutionProvider" in out and "self-test passed" in out and "guard on" in out
+    assert "isnet-medium-int8" in out.split("variants")[1] and "is used when no model is chosen" in out
+
+
+def test_the_fastest_variant_is_timed_and_kept_for_this_cpu(tmp_path):
+    catalogue, timed = _variants_catalogue(tmp_path), []
+
+    def variant(cat, spec, device):
+        timed.append((spec.id, device))
+        return FakeEngine()
+
+    report = selftest.check(catalogue, device="cpu", engine_factory=lambda cat, dev: FakeEngine(),
+                            variant_factory=variant)
+    assert report.ok and timed == [("tiny-int8", "cpu"), ("tiny", "cpu")]
+    assert set(report.variants) == {"tiny-int8", "tiny"} and report.fastest in report.variants
+    stored = variants.stored(variants.this_cpu(), "cpu", "tiny")
+    assert stored is not None and stored.model == report.fastest
+    assert f"{report.fastest} is used when no model is chosen" in selftest.render(report)
+
+
+def test_variants_are_not_timed_when_asked_not_to_or_when_the_check_failed(tmp_path):
+    catalogue = _variants_catalogue(tmp_path)
+    never = lambda cat, spec, device: pytest.fail("timed")  # noqa: E731
+    assert selftest.check(catalogue, engine_factory=lambda c, d: FakeEngine(), time_variants=False,
+                          variant_factory=never).fastest is None
+    assert not selftest.check(catalogue, engine_factory=lambda c, d: _BlankEngine(), variant_factory=never).ok
+    assert variants.stored(variants.this_cpu(), "auto", "tiny") is None

@@ -79,6 +79,8 @@ async function showItem(item) {
   const ticket = ++state.docRequest;
   exporter.refresh();
   updateEmpty();
+  call('focus', item ? item.id : null); // the photo on screen gets its first look and full answer first
+  previewBadge(item);
   if (!item) {
     viewer.setDocument(null);
     stageMessage('');
@@ -86,14 +88,14 @@ async function showItem(item) {
     brush.refreshButtons();
     return;
   }
-  if (item.state === 'done' || item.state === 'flagged') {
+  if (item.state === 'done' || item.state === 'flagged' || item.preview) {
     const doc = await call('document', item.id);
     if (ticket !== state.docRequest) return; // the user moved on meanwhile
     if (!doc.ok) {
       showError(doc);
       return;
     }
-    viewer.setDocument({ id: doc.id, width: doc.width, height: doc.height, levels: doc.levels, tile: doc.tile, version: doc.version });
+    viewer.setDocument({ id: doc.id, width: doc.width, height: doc.height, levels: doc.levels, tile: doc.tile, version: doc.version, preview: doc.preview });
     brush.setEditState(doc);
     stageMessage(item.state === 'flagged' ? (item.flags || []).map((f) => f.message).join(' · ') : '', 'warn');
   } else {
@@ -116,6 +118,16 @@ function placeholderText(item) {
   return `${item.name} is waiting its turn.`;
 }
 
+/** "Preview — refining…" over the canvas while the mask shown is the quick first look. */
+function previewBadge(item) {
+  const badge = $('#preview-badge');
+  badge.hidden = !(item && item.preview);
+  if (badge.hidden) return;
+  badge.textContent = item.state === 'working'
+    ? `Preview — refining… ${Math.round((item.progress || 0) * 100)}%`
+    : 'Preview — refining soon…';
+}
+
 function stageMessage(text, kind = '') {
   const box = $('#stage-message');
   box.textContent = text;
@@ -134,14 +146,15 @@ function itemChanged(item, before) {
     return;
   }
   if (item.id !== queue.selectedId) return;
+  previewBadge(item);
   const finishedNow = (item.state === 'done' || item.state === 'flagged');
-  const changedState = !before || before.state !== item.state;
+  const changedState = !before || before.state !== item.state || Boolean(before.preview) !== Boolean(item.preview);
   if (changedState || (!viewer.ready && before && before.width !== item.width)) {
     showItem(item);
   } else if (finishedNow && viewer.ready && item.version !== viewer.doc.version && !brush.stroke) {
     // Changed elsewhere (e.g. a retry finished): reload the document state.
     showItem(item);
-  } else if (!finishedNow) {
+  } else if (!finishedNow && !item.preview) {
     stageMessage(placeholderText(item), item.state === 'failed' ? 'error' : '');
   }
 }
@@ -314,7 +327,9 @@ function showStatus(status) {
     ready.className = 'status-item warming';
   }
   $('#status-provider').textContent = (status && status.provider) || '';
-  $('#status-model').textContent = status && status.model ? `Model: ${status.model}` : '';
+  // "· fastest on this CPU": the default's variant measured fastest here stands in for it
+  $('#status-model').textContent = status && status.model
+    ? `Model: ${status.model}${status.note ? ` · ${status.note}` : ''}` : '';
   $('#status-offline').hidden = !(status && status.offline !== false);
 }
 

@@ -97,8 +97,9 @@ export class Brush {
     $('#undo-btn').disabled = !ready || !this.state.can_undo;
     $('#redo-btn').disabled = !ready || !this.state.can_redo;
     $('#reset-btn').disabled = !ready;
-    $('#holes-btn').disabled = !ready;
-    $('#recover-btn').disabled = !ready;
+    const preview = ready && Boolean(this.viewer.doc.preview); // whole-mask fixes wait for the full answer
+    $('#holes-btn').disabled = !ready || preview;
+    $('#recover-btn').disabled = !ready || preview;
     for (const button of $$('[data-tool]')) button.disabled = button.dataset.tool !== 'hand' && !ready;
   }
 

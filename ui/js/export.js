@@ -134,7 +134,8 @@ export class ExportPanel {
   exportSelected() {
     const item = this.app.selected();
     if (!item || !(item.state === 'done' || item.state === 'flagged')) {
-      toast('Select a finished photo first.', 'info');
+      toast(item && item.preview ? 'This photo is still a preview: export it once it is refined.'
+        : 'Select a finished photo first.', 'info');
       return;
     }
     this.start([item.id]);

@@ -115,7 +115,7 @@ export class Queue {
     // The bar counts everything the worker is finished with, plus the one in progress.
     let progress = s.done + s.flagged + s.failed + s.cancelled;
     for (const item of this.items.values()) {
-      if (item.state === 'working') progress += item.progress || 0;
+      if (item.state === 'working' || item.state === 'queued') progress += item.progress || 0; // a preview: 0.3
     }
     const share = s.total ? progress / s.total : 0;
     $('#overall-bar').style.width = `${Math.round(share * 1000) / 10}%`;
@@ -132,6 +132,7 @@ export class Queue {
   fill(row, item, before) {
     row.dataset.id = item.id;
     row.dataset.state = item.state;
+    row.dataset.preview = item.preview ? 'true' : 'false';
     row.classList.toggle('selected', item.id === this.selectedId);
 
     // One <img> per row: on a new version the old picture stays up until the new one loads.
@@ -156,6 +157,11 @@ export class Queue {
     let stateText = item.state === 'working'
       ? `${STATE_TEXT.working} ${Math.round((item.progress || 0) * 100)}%`
       : STATE_TEXT[item.state] || item.state;
+    if (item.preview) {
+      stateText = item.state === 'working'
+        ? `Preview · refining… ${Math.round((item.progress || 0) * 100)}%`
+        : 'Preview · refining soon';
+    }
     if ((item.state === 'done' || item.state === 'flagged') && this.exported.get(item.id) === item.version) {
       stateText = item.state === 'done' ? 'Done · exported' : 'Exported, please check';
     }
