@@ -23,13 +23,13 @@ from typing import Any
 from throughput import BENCH, REPO, cpu_line
 
 sys.path.insert(0, str(REPO))
-from app.batch.pipeline import MaskOptions, alpha_for  # noqa: E402
-from app.core import qa  # noqa: E402
-from app.core.compose import Cutout  # noqa: E402
-from app.core.decode import open_image  # noqa: E402
-from app.core.export import ExportSettings, render, save  # noqa: E402
-from app.inference import views  # noqa: E402
-from app.inference.engine import Engine  # noqa: E402
+from app.batch.pipeline import MaskOptions, alpha_for
+from app.core import qa
+from app.core.compose import Cutout
+from app.core.decode import open_image
+from app.core.export import ExportSettings, render, save
+from app.inference import views
+from app.inference.engine import Engine
 
 
 def timed(step: Callable[[], Any], into: list[float]) -> Any:

@@ -54,7 +54,6 @@ TARGET_RATIO, TARGET_RSS_MB = 2.5, 1200
 KNOCKOUT_MODELS = {"knockout": ["--model", "isnet-medium-int8"],
                    "knockout-views2": ["--model", "isnet-medium-int8", "--views", "2"],
                    "knockout-fp32": ["--model", "isnet-medium"]}
-VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # argv: RESULT_FILE CMD...; writes [wall s, exit code, ru_maxrss KB] of CMD.
 LAUNCHER = (
@@ -170,21 +169,14 @@ def measure(cmd: list[str], env: dict[str, str], log: Path) -> dict:
 
 
 def cpu_line() -> str:
-    """The CPU's model, core count and the int8 flags that decide the int8 model's speed."""
-    model, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-    except OSError:
-        pass
-    have = [f for f in VNNI_FLAGS if f in flags] or ["no VNNI"]
-    avx = [f for f in ("avx2", "avx512f") if f in flags]
-    return f"{model} · {os.cpu_count()} logical CPUs · {' '.join(avx + have)}"
+    """The CPU's model, logical CPUs and the instruction sets that decide the int8 model's speed
+    (the app's own reading of them: app.inference.variants)."""
+    sys.path.insert(0, str(REPO))
+    from app.inference.variants import this_cpu
+
+    cpu = this_cpu()
+    vnni = "VNNI" if {"avx512_vnni", "avx_vnni", "amx_int8"} & set(cpu.flags) else "no VNNI"
+    return f"{cpu.model} · {os.cpu_count()} logical CPUs · {' '.join(cpu.flags) or 'no AVX2'} · {vnni}"
 
 
 def cpu_busy(seconds: float = 1.0) -> float:
