@@ -670,6 +670,23 @@ def test_cutout_quality_switches_show_the_settings_and_save_them(ui):
     page.keyboard.press("Escape")
 
 
+def test_two_views_are_the_default_and_one_can_be_chosen_in_settings(ui):
+    api, page = ui.backend.api, ui.page
+    page.keyboard.press("Control+,")
+    views = page.get_by_role("group", name="Cutout quality").get_by_label("How the model looks at each photo")
+    assert views.input_value() == "2"
+    assert "about twice the model's time" in page.inner_text("#set-views-hint")
+    screenshot(page, "10b-settings-views")
+    views.select_option("1")
+    page.click("#settings-save")
+    assert page.locator("#settings-dialog").is_hidden()
+    assert api.get_settings()["settings"]["views"] == 1
+    assert ui.backend.runner.mask_options.views == 1
+    page.keyboard.press("Control+,")
+    assert views.input_value() == "1"
+    page.keyboard.press("Escape")
+
+
 def test_settings_locked_by_it_are_disabled_and_say_so(browser, tmp_path):
     ui = UI(browser, tmp_path, policy=Policy(lock=("theme", "output_dir", "decontaminate"), force_cpu=True,
                                              settings={"decontaminate": False}))
