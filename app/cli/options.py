@@ -113,7 +113,13 @@ def export_choice(args: argparse.Namespace, context: Controls) -> ExportChoice:
 
 
 def engine_for(args: argparse.Namespace) -> Any:
-    """The inference engine ``--model``, ``--device`` and ``--threads`` ask for (loaded on first use)."""
+    """The inference engine ``--model``, ``--device`` and ``--threads`` ask for (loaded on first use);
+    with no ``--model`` (and no policy choosing one), the default's variant measured fastest on this
+    CPU by ``knockout self-test`` (app.inference.variants), as in the window."""
+    from app.inference import variants
     from app.inference.engine import Engine
+    from app.inference.manifest import discover
 
-    return Engine(model=args.model, device=args.device, threads=args.threads)
+    catalogue = discover()
+    model = variants.choose(catalogue, args.model, args.device).model
+    return Engine(model=model, device=args.device, threads=args.threads, catalogue=catalogue)

@@ -231,3 +231,19 @@ def test_a_name_template_beyond_a_file_name_is_a_usage_error(tmp_path, fake_engi
         cli.main(["cut", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "out"), "--name", template])
     assert exited.value.code == cli.EXIT_USAGE and "template" in capsys.readouterr().err
     assert fake_engine.runs == 0 and not (tmp_path / "out").exists()
+
+
+def test_with_no_model_asked_the_cli_uses_the_variant_measured_fastest_here(monkeypatch):
+    from app.inference import variants
+
+    asked = []
+
+    def choose(catalogue, chosen, device, *rest, **kw):
+        asked.append(chosen)
+        return variants.Choice(chosen or "isnet-medium", variants.NOTE if chosen is None else None)
+
+    monkeypatch.setattr(variants, "choose", choose)
+    picked = options.engine_for(cli.build_parser().parse_args(["cut", "a.jpg"]))
+    named = options.engine_for(cli.build_parser().parse_args(["cut", "a.jpg", "--model", "isnet-medium-int8"]))
+    assert asked == [None, "isnet-medium-int8"]
+    assert (picked.spec.id, named.spec.id) == ("isnet-medium", "isnet-medium-int8")
