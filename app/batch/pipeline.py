@@ -128,9 +128,7 @@ def matte(engine: Engine, decoded: Decoded, options: MaskOptions | None = None) 
 
 def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Image.Image:
     """The exported pixels for one decoded photo."""
-    options = MaskOptions.of(settings)
-    alpha = alpha_for(decoded, views.answer(engine, decoded.image, options.views), options)
-    return render(Cutout(decoded.image, alpha), settings)
+    return render(Cutout(decoded.image, matte(engine, decoded, MaskOptions.of(settings))), settings)
 
 
 def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
