@@ -27,6 +27,7 @@ from app.core.compose import Cutout
 from app.core.export import ExportSettings, render
 from app.governance import audit
 from app.governance.presets import Preset
+from app.governance.review import Remarks
 
 
 def render_cutout(cutout: Cutout, settings: ExportSettings) -> Image.Image:
@@ -76,9 +77,11 @@ class ExportService:
     sidecar: bool = False  # the record also beside the file, as <output>.json
     journal: Journal | None = None  # the output folder's journal (cut, watch, the hot folder)
 
-    def export(self, cutout: Cutout, exif: bytes | None, job: Job, provenance: Provenance) -> Result:
+    def export(self, cutout: Cutout, exif: bytes | None, job: Job, provenance: Provenance,
+               remarks: Remarks | None = None) -> Result:
         """Render ``cutout`` and write it to ``job.output``, then ``finish``. A file that cannot be
-        written comes back ``failed`` with the reason (it is journaled like any other)."""
+        written comes back ``failed`` with the reason (it is journaled like any other).
+        ``remarks``: the photo's review decision and alt text, for the audit record."""
         started = time.perf_counter()
         try:
             write_output(job, render_cutout(cutout, self.settings), self.settings, exif)
@@ -86,15 +89,16 @@ class ExportService:
             return self.finish(failed(job, exc, started))
         width, height = cutout.rgb.size
         return self.finish(Result(job.label, str(job.source), "written", output=str(job.output),
-                                  seconds=time.perf_counter() - started, width=width, height=height), provenance)
+                                  seconds=time.perf_counter() - started, width=width, height=height), provenance,
+                           remarks)
 
-    def finish(self, result: Result, provenance: Provenance | None = None) -> Result:
+    def finish(self, result: Result, provenance: Provenance | None = None, remarks: Remarks | None = None) -> Result:
         """What happens after a file is written (or failed): the preset's rules on the written
         file, the audit record (a record that cannot be saved fails the file: ``audit_failed``),
         and the journal line. ``provenance`` says what made a written file."""
         if result.status == "written" and result.output:
             self._check_rules(result)
-            self._record(result, provenance)
+            self._record(result, provenance, remarks)
         if self.journal is not None:
             self.journal.record(result)
         return result
@@ -106,7 +110,7 @@ class ExportService:
         result.warnings.extend(f"{self.preset.id} rules: {v.message}" for v in violations)
         result.violations.extend(v.as_dict() for v in violations)
 
-    def _record(self, result: Result, provenance: Provenance | None) -> None:
+    def _record(self, result: Result, provenance: Provenance | None, remarks: Remarks | None) -> None:
         if not self.audited or result.output is None:
             return
         if provenance is None:
@@ -114,7 +118,8 @@ class ExportService:
         try:
             audit.record_export(source=Path(result.source), output=Path(result.output), model_id=provenance.model.id,
                                 model_sha256=provenance.model.sha256, preset_id=self.preset.id if self.preset else None,
-                                settings=audited_settings(self.settings, provenance), sidecar=self.sidecar)
+                                settings=audited_settings(self.settings, provenance), sidecar=self.sidecar,
+                                remarks=remarks)
         except OSError as exc:
             result.status, result.code = "failed", "audit_failed"
             result.message = f"written, but the audit record could not be saved ({exc.strerror or exc})"

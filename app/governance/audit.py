@@ -27,6 +27,7 @@ from app.core.atomic import write_atomic
 from app.core.digest import sha256_file
 from app.core.export import ExportSettings
 from app.core.private import open_private, private_dir
+from app.governance.review import Remarks
 
 SCHEMA = 1
 LOG_NAME = "exports.jsonl"
@@ -66,8 +67,10 @@ def _append(path: Path, line: str) -> None:
 
 
 def record_export(*, source: Path, output: Path, model_id: str, model_sha256: str, preset_id: str | None,
-                  settings: ExportSettings, sidecar: bool, log_path: Path | None = None) -> dict[str, Any]:
-    """Append the record for one written ``output`` (and write its sidecar when asked); return it."""
+                  settings: ExportSettings, sidecar: bool, log_path: Path | None = None,
+                  remarks: Remarks | None = None) -> dict[str, Any]:
+    """Append the record for one written ``output`` (and write its sidecar when asked); return it.
+    ``remarks``: the review decision and alt text the photo had when it was exported."""
     source, output = Path(source), Path(output)
     record = {
         "knockout_audit": SCHEMA,
@@ -78,6 +81,7 @@ def record_export(*, source: Path, output: Path, model_id: str, model_sha256: st
         "model": {"id": model_id, "sha256": model_sha256},
         "preset": preset_id,
         "settings": _json_safe(settings),
+        **(remarks or Remarks()).audit_fields(),
     }
     _append(log_path if log_path is not None else default_log_path(), json.dumps(record, sort_keys=True))
     if sidecar:
