@@ -147,6 +147,9 @@ def main() -> None:
     if ready:
         print(f"first look ready in Python after {statistics.median(ready):.2f} s (the rest of first_look_s is the "
               "page asking for and drawing it)")
+    ready = [r["full_answer_ready_s"] for r in results if "full_answer_ready_s" in r]
+    if ready:
+        print(f"full answer ready in Python after {statistics.median(ready):.2f} s")
     if args.breakdown:
         print("start-up (median seconds since the driver's first line; interpreter: before it)")
         for key, what in STEPS.items():

@@ -94,6 +94,7 @@ def drive(window: Any, api: Any, photo: str, outdir: str, shot: str) -> dict[str
     item = _wait("the full answer", lambda: next((i for i in api.queue()["items"]
                                                   if i["state"] in ("done", "flagged", "failed")), None), timeout=180)
     result["item"] = item
+    result["full_answer_ready_s"] = time.perf_counter() - dropped  # in Python, as for the first look
     if item["state"] == "failed":
         return result
     _wait("the full answer on screen", lambda: js(SHOWN.format(id=item["id"], version=item["version"])))

@@ -23,6 +23,11 @@ from app.desktop.schedule import QUICK, Schedule
 from app.inference import preview, views
 
 QUICK_SHARE = 0.3  # of a photo's progress bar: its first look is shown
+# Seconds between progress events while the model runs. Every event makes the page lay out
+# and repaint, which on a two-core laptop takes cores from the model: measured once with
+# bench/app_latency.py on a 2-core Zen 3, the window's two-view pass took 4.4 s with a tick
+# every 0.25 s and 3.4 s with none.
+TICK = 0.5
 # A first look is a plain resize of the quick answer: the photo-guided edges and the clean-up
 # (~0.3 s per 12 MP, more on a busy laptop) come with the full answer a moment later.
 PREVIEW_MASK = MaskOptions(refine_edges=False, remove_specks=False)
@@ -149,7 +154,7 @@ class CutoutSteps:
         span = 0.85 - low
 
         def tick() -> None:
-            while not done.wait(0.25):
+            while not done.wait(TICK):
                 share = min(0.95, (time.perf_counter() - began) / self._infer_seconds)
                 self._set(doc, "working", progress=low + span * share)
 

@@ -9,7 +9,6 @@ queue of hundreds of 12 MP photos does not need gigabytes.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +22,10 @@ from app.core import brush
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image, thumbnail
 from app.core.errors import NotFound, NotReady
+from app.desktop import pictures
 from app.desktop.answers import EditAnswer, EditState, Item
 from app.desktop.history import Edit, History
+from app.desktop.pictures import VIEWS, ShrunkPhoto
 from app.desktop.residency import Residency, load_mask, spill_mask
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ TILE = 512
 PREVIEW = 2048
 FIRST_LOOK = 1024
 THUMB = 160
-VIEWS = ("cutout", "original", "mask")
 
 
 @dataclass
@@ -70,6 +70,7 @@ class Document:
     _history: History = field(default_factory=History, repr=False)
     _cache: dict[tuple[object, ...], tuple[bytes, str]] = field(default_factory=dict, repr=False)
     _thumb: bytes | None = field(default=None, repr=False)
+    _shrunk: ShrunkPhoto | None = field(default=None, repr=False)  # the photo at the sizes the page asked for
 
     # -- state shown in the queue -------------------------------------------------
     @property
@@ -201,7 +202,7 @@ class Document:
                 spill_mask(self._alpha, self._spill_path("mask"))
             self._model = None
             self._alpha = None
-            self._rgb = None
+            self._rgb = self._shrunk = None
             self._decoded = None
             self._cache.clear()
             return True
@@ -213,7 +214,7 @@ class Document:
         with self.lock:
             self._alpha = None
             self._model = None
-            self._rgb = None
+            self._rgb = self._shrunk = None
             self._decoded = None
             self._cache.clear()
             for kind in ("model", "mask"):
@@ -299,9 +300,9 @@ class Document:
         with self.lock:
             if self._thumb is None:
                 if self.has_mask:
-                    self._thumb = _png(self._picture("cutout", None, THUMB))
+                    self._thumb = pictures.png(self._picture("cutout", None, THUMB))
                 else:
-                    self._thumb = _png(self._quick_thumbnail())
+                    self._thumb = pictures.png(self._quick_thumbnail())
             return self._thumb
 
     def _quick_thumbnail(self) -> Image.Image:
@@ -350,7 +351,7 @@ class Document:
             if hit is not None:
                 return hit
             image = self._picture(view, box, size)
-        encoded = self._encode(view, image, whole=box is None)
+        encoded = pictures.encode(view, image, whole=box is None)
         with self.lock:
             if self.version == version:  # an edit meanwhile makes this picture stale: do not keep it
                 if len(self._cache) > 256:
@@ -358,61 +359,17 @@ class Document:
                 self._cache[key] = encoded
         return encoded
 
-    @staticmethod
-    def _encode(view: str, image: Image.Image, whole: bool) -> tuple[bytes, str]:
-        """Encoded picture and its MIME type."""
-        if view == "original":
-            return _jpeg(image), "image/jpeg"
-        # A whole-picture preview is several megapixels: stored, not deflated, it encodes
-        # ~3x faster, and size does not matter over loopback. Tiles are small: deflate them.
-        return _png(image, level=0 if whole else 1), "image/png"
-
     def _picture(self, view: str, box: tuple[int, int, int, int] | None, size: int | tuple[int, int]) -> Image.Image:
-        """``view`` of ``box`` (or all) at ``size`` (exact, or fitted inside a square of that side).
-
-        Photo and mask are shrunk separately before they are put together: building a
-        12 MP RGBA image first costs most of a second; this costs a few tens of ms.
-        """
+        """``view`` of ``box`` (or all) at ``size`` (app.desktop.pictures); hold ``lock``."""
         if view not in VIEWS:
             raise NotFound(f"no such view {view!r}")
         if view != "original" and not self.has_mask:
             raise NotReady.cutout(self.name)
-        rgb = self.rgb() if view != "mask" else None
+        photo = None
+        if view != "mask":
+            rgb = self.rgb()
+            if self._shrunk is None or self._shrunk.source is not rgb:
+                self._shrunk = ShrunkPhoto(rgb)
+            photo = self._shrunk
         mask = Image.fromarray(self.alpha(), "L") if view != "original" else None
-        source = rgb if rgb is not None else mask
-        assert source is not None
-        if box is not None:
-            rgb = rgb.crop(box) if rgb is not None else None
-            mask = mask.crop(box) if mask is not None else None
-            source = rgb if rgb is not None else mask
-            assert source is not None
-        if isinstance(size, int):
-            scale = min(1.0, size / max(source.size))
-            size = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
-        if rgb is not None and rgb.size != size:
-            rgb = rgb.resize(size, Image.Resampling.BOX)
-        if mask is not None and mask.size != size:
-            mask = mask.resize(size, Image.Resampling.BOX)
-        if view == "mask":
-            assert mask is not None
-            return mask
-        assert rgb is not None
-        rgb = rgb if rgb.mode == "RGB" else rgb.convert("RGB")
-        if view == "original":
-            return rgb.copy() if rgb is self._rgb else rgb
-        assert mask is not None
-        rgba = rgb.convert("RGBA")
-        rgba.putalpha(mask)
-        return rgba
-
-
-def _png(image: Image.Image, level: int = 1) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="PNG", compress_level=level)
-    return out.getvalue()
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=90)
-    return out.getvalue()
+        return pictures.picture(view, photo, mask, box, size)

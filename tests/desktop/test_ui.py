@@ -843,6 +843,24 @@ def test_a_late_progress_event_does_not_bring_a_removed_photo_back(ui, tmp_path)
     assert ui.page.locator(".q-item").count() == 0
 
 
+def test_a_progress_tick_moves_the_bar_in_place_without_rebuilding_the_row(ui, tmp_path):
+    photo(tmp_path / "a.jpg")
+    ui.open(tmp_path / "a.jpg")
+    ui.wait_done(1, 1)
+    item = ui.backend.api.queue()["items"][0]
+    summary = ui.backend.api.queue()["summary"]
+    ui.backend.hub.publish({"type": "item", "item": {**item, "state": "working", "progress": 0.2}, "summary": summary})
+    ui.wait_text(".q-item .q-state", "20%")
+    ui.page.evaluate("window.__row = document.querySelector('.q-item .q-select')")
+    ui.backend.hub.publish({"type": "item", "item": {**item, "state": "working", "progress": 0.6}, "summary": summary})
+    ui.wait_text(".q-item .q-state", "60%")
+    assert ui.page.evaluate("document.querySelector('.q-item .q-select') === window.__row")
+    assert ui.page.evaluate("document.querySelector('.q-item .q-bar .bar-fill').style.width") == "60%"
+    ui.backend.hub.publish({"type": "item", "item": item, "summary": summary})  # finished again: rebuilt
+    ui.page.wait_for_function("document.querySelector('.q-item .q-select') !== window.__row")
+    assert ui.page.locator(".q-item .q-bar").count() == 0
+
+
 def test_a_preview_shows_with_its_badge_and_a_stroke_on_it_survives_the_full_answer(browser, tmp_path):
     engine = ResizableFakeEngine()  # quick answer: all foreground; full answer: the bright rectangle
     engine.hold_full.clear()

@@ -59,9 +59,22 @@ export class Queue {
       this.rows.set(item.id, row);
       this.list.append(row);
     }
-    this.fill(row, item, before);
+    if (onlyProgress(before, item)) {
+      this.moveBar(row, item);
+    } else {
+      this.fill(row, item, before);
+    }
     if (summary) this.setSummary(summary);
     this.onChange(item, before);
+  }
+
+  /** A progress tick: move the bar and the percentage in place. Rebuilding the row several
+   *  times a second makes the page lay out and repaint while the model needs the cores. */
+  moveBar(row, item) {
+    const state = row.querySelector('.q-state');
+    if (state) state.textContent = this.stateText(item);
+    const fill = row.querySelector('.q-bar .bar-fill');
+    if (fill) fill.style.width = `${Math.round((item.progress || 0) * 100)}%`;
   }
 
   remove(id, summary) {
@@ -154,17 +167,7 @@ export class Queue {
       }
     }
 
-    let stateText = item.state === 'working'
-      ? `${STATE_TEXT.working} ${Math.round((item.progress || 0) * 100)}%`
-      : STATE_TEXT[item.state] || item.state;
-    if (item.preview) {
-      stateText = item.state === 'working'
-        ? `Preview · refining… ${Math.round((item.progress || 0) * 100)}%`
-        : 'Preview · refining soon';
-    }
-    if ((item.state === 'done' || item.state === 'flagged') && this.exported.get(item.id) === item.version) {
-      stateText = item.state === 'done' ? 'Done · exported' : 'Exported, please check';
-    }
+    const stateText = this.stateText(item);
     const details = [];
     if (item.state === 'failed' || item.state === 'cancelled') {
       if (item.message && item.message !== stateText && item.message !== 'Cancelled') details.push(sentence(item.message));
@@ -199,6 +202,20 @@ export class Queue {
     row.replaceChildren(select, actions);
     this.roving();
     if (hadFocus) select.focus();
+  }
+
+  stateText(item) {
+    if (item.preview) {
+      return item.state === 'working'
+        ? `Preview · refining… ${Math.round((item.progress || 0) * 100)}%`
+        : 'Preview · refining soon';
+    }
+    if ((item.state === 'done' || item.state === 'flagged') && this.exported.get(item.id) === item.version) {
+      return item.state === 'done' ? 'Done · exported' : 'Exported, please check';
+    }
+    return item.state === 'working'
+      ? `${STATE_TEXT.working} ${Math.round((item.progress || 0) * 100)}%`
+      : STATE_TEXT[item.state] || item.state;
   }
 
   /** One tab stop for the whole list (the selected row); up/down moves within it. */
@@ -305,6 +322,13 @@ function placeholderThumb() {
 
 function sentence(text) {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Same photo, same state: only its progress moved (see Queue.moveBar). */
+function onlyProgress(before, item) {
+  return Boolean(before) && before.state === 'working' && item.state === 'working'
+    && before.version === item.version && Boolean(before.preview) === Boolean(item.preview)
+    && before.name === item.name && before.message === item.message;
 }
 
 function progressFill(progress) {
