@@ -861,6 +861,19 @@ def test_a_progress_tick_moves_the_bar_in_place_without_rebuilding_the_row(ui, t
     assert ui.page.locator(".q-item .q-bar").count() == 0
 
 
+def test_a_finished_photos_picture_is_fetched_once_though_it_is_asked_for_early(ui, tmp_path):
+    requests: list[str] = []
+    ui.page.on("request", lambda r: requests.append(r.url) if "/preview" in r.url else None)
+    photo(tmp_path / "a.jpg")
+    ui.open(tmp_path / "a.jpg")
+    ui.wait_done(1, 1)
+    version = ui.backend.api.queue()["items"][0]["version"]
+    ui.page.wait_for_selector(f"#layer-main img.preview[src*='v={version}']")
+    ui.page.wait_for_timeout(300)
+    cutouts = [u for u in requests if "view=cutout" in u and f"v={version}" in u]
+    assert len(cutouts) == 1, requests  # the early fetch and the viewer's <img> shared one response
+
+
 def test_a_preview_shows_with_its_badge_and_a_stroke_on_it_survives_the_full_answer(browser, tmp_path):
     engine = ResizableFakeEngine()  # quick answer: all foreground; full answer: the bright rectangle
     engine.hold_full.clear()

@@ -149,6 +149,7 @@ function itemChanged(item, before) {
   previewBadge(item);
   const finishedNow = (item.state === 'done' || item.state === 'flagged');
   const changedState = !before || before.state !== item.state || Boolean(before.preview) !== Boolean(item.preview);
+  if (changedState && (finishedNow || item.preview)) viewer.prefetch(item.id, item.version); // a first look, a full answer
   if (changedState || (!viewer.ready && before && before.width !== item.width)) {
     showItem(item);
   } else if (finishedNow && viewer.ready && item.version !== viewer.doc.version && !brush.stroke) {

@@ -31,6 +31,21 @@ export function dropCache(docId, keep = () => false) {
 }
 
 /** One stack of images for one view (the compare mode shows two). */
+const early = new Map(); // URL -> an image fetched ahead of the viewer (see prefetchPreview)
+
+/** Start fetching a document's whole picture before the viewer asks for it: the viewer's own
+ *  <img> for the same URL then comes from the browser's cache, or joins this fetch. */
+export function prefetchPreview(docId, view, version) {
+  const src = dataUrl(`/doc/${docId}/preview`, { view, v: view === 'original' ? 0 : version });
+  if (early.has(src)) return;
+  const img = new Image();
+  early.set(src, img);
+  const forget = () => setTimeout(() => early.delete(src), 10_000);
+  img.addEventListener('load', forget);
+  img.addEventListener('error', forget);
+  img.src = src;
+}
+
 export class Layer {
   constructor(container, onLoaded) {
     this.container = container;

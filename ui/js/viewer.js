@@ -6,7 +6,7 @@
 // Images sit in a "world" div sized in full-resolution image pixels; one CSS transform
 // maps it to the screen, so zooming and panning never re-fetch what is already there.
 
-import { Layer, bumpVersion, dropCache } from './tiles.js';
+import { Layer, bumpVersion, dropCache, prefetchPreview } from './tiles.js';
 
 export const MAX_ZOOM = 8; // 800 % in device pixels
 
@@ -114,6 +114,12 @@ export class Viewer {
     if (this.doc && this.doc.placeholder) return 'original';
     if (this.showOriginal || this.holdOriginal) return 'original';
     return this.view;
+  }
+
+  /** A new picture of photo `id` (a first look, a full answer) exists: fetch it now, while the
+   *  page asks Python for the document's state, instead of after. */
+  prefetch(id, version) {
+    prefetchPreview(id, this.showOriginal || this.holdOriginal ? 'original' : this.view, version);
   }
 
   setView(view) {
