@@ -28,6 +28,9 @@ QUICK_SHARE = 0.3  # of a photo's progress bar: its first look is shown
 # bench/app_latency.py on a 2-core Zen 3, the window's two-view pass took 4.4 s with a tick
 # every 0.25 s and 3.4 s with none.
 TICK = 0.5
+# Seconds the full answer of the photo on screen waits for the page to fetch its first look:
+# on two cores, the model's threads and the making of that picture slow each other down.
+SHOW_GRACE = 0.5
 # A first look is a plain resize of the quick answer: the photo-guided edges and the clean-up
 # (~0.3 s per 12 MP, more on a busy laptop) come with the full answer a moment later.
 PREVIEW_MASK = MaskOptions(refine_edges=False, remove_specks=False)
@@ -116,6 +119,10 @@ class CutoutSteps:
         if doc.state != "queued" or self._take_cancel(doc):
             return
         start = QUICK_SHARE if doc.previewing else 0.0
+        with self._lock:
+            on_screen = self.schedule.focus == doc.id
+        if doc.previewing and on_screen:
+            doc.wait_first_look_made(SHOW_GRACE)
         try:
             engine = self._ensure_engine()
             self._set(doc, "working", progress=max(start, 0.02))

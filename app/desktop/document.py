@@ -71,6 +71,7 @@ class Document:
     _cache: dict[tuple[object, ...], tuple[bytes, str]] = field(default_factory=dict, repr=False)
     _thumb: bytes | None = field(default=None, repr=False)
     _shrunk: ShrunkPhoto | None = field(default=None, repr=False)  # the photo at the sizes the page asked for
+    _first_look_made: threading.Event = field(default_factory=threading.Event, repr=False)
 
     # -- state shown in the queue -------------------------------------------------
     @property
@@ -104,8 +105,14 @@ class Document:
         with self.lock:
             self._keep(decoded, alpha)
             self.previewing = True
+            self._first_look_made.clear()
             self._changed()
         self._touch()
+
+    def wait_first_look_made(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the page has been given the first look's picture:
+        the full answer, started at once, would take the cores the picture needs to be made."""
+        return self._first_look_made.wait(timeout)
 
     def attach(self, decoded: Decoded, alpha: Image.Image, flags: list[dict[str, str]],
                provenance: Provenance | None = None) -> None:
@@ -317,8 +324,12 @@ class Document:
         or cutout: a quarter of the pixels to encode, send and decode, and the full answer (a new
         version, a new URL) replaces it soon. The original keeps one size: its URL never changes."""
         with self.lock:
-            side = FIRST_LOOK if self.previewing and view != "original" else PREVIEW
-        return self._cached(("preview", view, side), view, None, side)
+            first_look = self.previewing and view != "original"
+            side = FIRST_LOOK if first_look else PREVIEW
+        picture = self._cached(("preview", view, side), view, None, side)
+        if first_look:
+            self._first_look_made.set()
+        return picture
 
     def tile(self, view: str, z: int, x: int, y: int) -> tuple[bytes, str]:
         with self.lock:

@@ -12,6 +12,7 @@ from PIL import Image
 from app.batch.pipeline import MaskOptions
 from app.core.brush import Stroke
 from app.core.errors import NotFound
+from app.desktop import cutouts
 from app.desktop.events import EventHub
 from app.desktop.jobs import ExportTask, JobRunner
 from tests.fakes import FakeEngine, ResizableFakeEngine, photo, wait_for
@@ -476,4 +477,35 @@ def test_the_status_says_why_this_model(tmp_path, hub):
     assert runner.status["note"] == "fastest on this CPU" and runner.status["model"] == "Fake"
     runner.use_engine(FakeEngine)  # a model someone chose: no note
     assert wait_for(lambda: runner.status["ready"]) and runner.status["note"] is None
+    runner.stop()
+
+
+def _on_screen(tmp_path, hub, monkeypatch):
+    """A photo in focus before the worker starts, whose full pass would wait a minute for its first look."""
+    monkeypatch.setattr(cutouts, "SHOW_GRACE", 60.0)
+    (tmp_path / "spill").mkdir()
+    photo(tmp_path / "a.jpg", size=(400, 300))
+    engine = ResizableFakeEngine()
+    runner = JobRunner(lambda: engine, hub, tmp_path / "spill")
+    (item,), _ = runner.add([tmp_path / "a.jpg"])
+    return runner, engine, runner.get(item["id"])
+
+
+def test_the_full_pass_on_screen_starts_once_the_page_has_its_first_look(tmp_path, hub, monkeypatch):
+    runner, engine, doc = _on_screen(tmp_path, hub, monkeypatch)
+    runner.focus(doc.id)
+    runner.start()
+    assert wait_for(lambda: doc.previewing)
+    assert not engine.full_entered.wait(0.3)  # the first look's picture has not been asked for
+    doc.preview("cutout")
+    assert engine.full_entered.wait(10)
+    assert runner.wait_idle() and doc.state == "done"
+    runner.stop()
+
+
+def test_a_photo_not_on_screen_goes_straight_on_to_its_full_pass(tmp_path, hub, monkeypatch):
+    runner, engine, doc = _on_screen(tmp_path, hub, monkeypatch)
+    runner.start()  # nothing in focus: a batch, the hot folder
+    assert engine.full_entered.wait(10)
+    assert runner.wait_idle() and doc.state == "done"
     runner.stop()
