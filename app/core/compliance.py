@@ -2,7 +2,8 @@
 
 Checks what a marketplace reviewer would: the background really is the colour asked for
 (sampled on the image's border, corners included), the subject fills the canvas within a
-range, the image is big enough, and it is sRGB. Each problem is a ``Violation`` with a
+range, the image is big enough and not too big, has an allowed shape and file format, fits
+the file size limit, and it is sRGB. Each problem is a ``Violation`` with a
 plain-language message for the person who exported the file. ``Rules`` lives here so the
 core does not depend on ``app.governance.presets`` (which re-exports it).
 """
@@ -20,6 +21,8 @@ COLOUR_TOLERANCE = 6  # per channel: JPEG noise on pure white stays within this
 SUBJECT_TOLERANCE = 24  # a pixel this far from the background counts as subject
 BORDER_SHARE = 0.99  # share of border pixels that must be background
 SRGB_MODES = ("RGB", "RGBA", "L", "LA", "P", "1")
+ASPECT_TOLERANCE = 0.01  # share a ratio may be off (2048×2730 is 3:4)
+FILE_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "TIFF": "tif", "GIF": "gif", "WEBP": "webp", "BMP": "bmp"}
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,19 @@ class Rules:
     fill_range: tuple[float, float] | None = None  # subject's share of the longer canvas side
     min_size: int | None = None  # shorter side in px
     colour_space: str | None = "sRGB"
+    min_long_side: int | None = None  # longer side at least, px (Amazon, eBay: "longest side")
+    max_side: int | None = None  # longer side at most, px
+    max_pixels: int | None = None  # width × height at most (Google: 64 MP)
+    aspects: tuple[tuple[int, int], ...] | None = None  # allowed width:height ratios, e.g. ((1, 1), (4, 3))
+    formats: tuple[str, ...] | None = None  # allowed file formats: jpg png tif gif webp bmp
+    max_bytes: int | None = None  # file size limit (checked on the written file)
+    opaque: bool = False  # no transparency anywhere
 
 
 @dataclass(frozen=True)
 class Violation:
-    code: str  # background | fill | no-subject | too-small | colour-space
+    code: str  # background | fill | no-subject | too-small | too-large | aspect | format | file-size | transparent
+    # | colour-space
     message: str
 
     def as_dict(self) -> dict[str, str]:
@@ -126,17 +137,50 @@ def _colour_space(image: Image.Image, wanted: str) -> Violation | None:
     return None
 
 
-def check(image: Image.Image, rules: Rules) -> list[Violation]:
-    """Every rule ``image`` breaks (empty when it complies)."""
-    problems: list[Violation | None] = []
+def _size(image: Image.Image, rules: Rules) -> list[Violation]:
     w, h = image.size
+    found = []
     if rules.min_size is not None and min(w, h) < rules.min_size:
-        problems.append(Violation("too-small", f"The image is {w}×{h} px; this preset needs at least "
-                                               f"{rules.min_size} px on the shorter side."))
+        found.append(Violation("too-small", f"The image is {w}×{h} px; this preset needs at least "
+                                            f"{rules.min_size} px on the shorter side."))
+    if rules.min_long_side is not None and max(w, h) < rules.min_long_side:
+        found.append(Violation("too-small", f"The image is {w}×{h} px; this preset needs at least "
+                                            f"{rules.min_long_side} px on the longer side."))
+    if rules.max_side is not None and max(w, h) > rules.max_side:
+        found.append(Violation("too-large", f"The image is {w}×{h} px; this preset allows at most "
+                                            f"{rules.max_side} px on the longer side."))
+    if rules.max_pixels is not None and w * h > rules.max_pixels:
+        found.append(Violation("too-large", f"The image has {w * h / 1e6:.1f} megapixels; this preset allows at most "
+                                            f"{rules.max_pixels / 1e6:g}."))
+    if rules.aspects and not any(abs(w / h - a / b) <= ASPECT_TOLERANCE * a / b for a, b in rules.aspects):
+        allowed = " or ".join(f"{a}:{b}" for a, b in rules.aspects)
+        found.append(Violation("aspect", f"The image is {w}×{h} px; this preset asks for the shape {allowed}."))
+    return found
+
+
+def _file(image: Image.Image, rules: Rules, file_bytes: int | None) -> list[Violation]:
+    """Rules on the file itself: its format (when ``image`` was opened from a file) and its size."""
+    found = []
+    written = FILE_FORMATS.get(image.format or "", (image.format or "").lower()) if image.format else None
+    if rules.formats and written is not None and written not in rules.formats:
+        found.append(Violation("format", f"The file is {written.upper()}; this preset accepts "
+                                         f"{', '.join(f.upper() for f in rules.formats)}."))
+    if rules.max_bytes is not None and file_bytes is not None and file_bytes > rules.max_bytes:
+        found.append(Violation("file-size", f"The file is {file_bytes / 1e6:.1f} MB; this preset allows at most "
+                                            f"{rules.max_bytes / 1e6:g} MB."))
+    return found
+
+
+def check(image: Image.Image, rules: Rules, file_bytes: int | None = None) -> list[Violation]:
+    """Every rule ``image`` breaks (empty when it complies); ``file_bytes``: the written file's size."""
+    problems: list[Violation | None] = [*_size(image, rules), *_file(image, rules, file_bytes)]
     if rules.colour_space is not None:
         problems.append(_colour_space(image, rules.colour_space))
-    if rules.background is not None or rules.fill_range is not None:
+    if rules.background is not None or rules.fill_range is not None or rules.opaque:
         pixels = _rgba(image)
+        if rules.opaque and (pixels[..., 3] < 255).any():
+            problems.append(Violation("transparent", "The image has transparent areas; this preset needs an "
+                                                     "opaque image (flatten it onto a background)."))
         if rules.background is not None:
             problems.append(_background(pixels, rules.background))
         if rules.fill_range is not None:
