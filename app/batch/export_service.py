@@ -8,6 +8,11 @@ same mask recipe and the same ``write_output``) and hand each result to
 the preset's rules are checked on the file as written (what breaks them becomes the result's
 ``violations`` and warnings), the audit record names the model from the engine's spec (never
 from what a window shows), and the output folder's journal gets its line.
+
+A delivery set (a preset with ``outputs``) writes every output from the one mask: each file
+atomically on its own, each checked against its own rules, one audit record per output (preset
+id + output id). The photo counts as done only when every output is written; an output that
+fails is named with its reason in the result and loses none of the others.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ from typing import Any
 from PIL import Image
 
 from app.batch.journal import Journal
-from app.batch.pipeline import Job, MaskOptions, Provenance, Result, failed, fix_mask, write_output
+from app.batch.pipeline import Job, Provenance, Result, failed, render_fixed, set_result, write_output, write_outputs
 from app.core import compliance
 from app.core.compose import Cutout
-from app.core.export import ExportSettings, render
+from app.core.export import ExportSettings
 from app.governance import audit
-from app.governance.presets import Preset
+from app.governance.presets import Output, Preset
 from app.governance.review import Remarks
 
 
@@ -34,8 +39,7 @@ def render_cutout(cutout: Cutout, settings: ExportSettings) -> Image.Image:
     """The pixels to write for a cutout whose mask already exists (the window's): the whole-mask
     fixes the settings ask for (product presets punch holes, a backdrop preset may recover parts)
     on the mask as it is, then the export recipe (``app.core.export.render``)."""
-    alpha = fix_mask(cutout.rgb, cutout.alpha, MaskOptions.of(settings).fixes_only())
-    return render(Cutout(cutout.rgb, alpha), settings)
+    return render_fixed(cutout, settings)
 
 
 def audited_settings(settings: ExportSettings, provenance: Provenance) -> ExportSettings:
@@ -49,14 +53,16 @@ def audited_settings(settings: ExportSettings, provenance: Provenance) -> Export
                                views=mask.views)
 
 
-def rule_breaks(output: Path, preset: Preset) -> list[compliance.Violation]:
-    """The preset's rules checked on the file as written (profile, JPEG noise), as a reviewer sees it."""
+def rule_breaks(output: Path, preset: Preset | Output) -> list[compliance.Violation]:
+    """The preset's (or a set's output's) rules checked on the file as written (profile, JPEG
+    noise, its format and size on disk), as a reviewer sees it."""
     if preset.rules is None:
         return []
     try:
+        size = output.stat().st_size
         with Image.open(output) as written:
             written.load()
-            return compliance.check(written, preset.rules)
+            return compliance.check(written, preset.rules, size)
     except (OSError, Image.DecompressionBombError) as exc:  # the latter: over twice Pillow's pixel backstop
         return [compliance.Violation("unreadable", f"cannot re-read the output to check it ({exc})")]
 
@@ -83,11 +89,23 @@ class ExportService:
         written comes back ``failed`` with the reason (it is journaled like any other).
         ``remarks``: the photo's review decision and alt text, for the audit record."""
         started = time.perf_counter()
+        width, height = cutout.rgb.size
+        if self.preset is not None and self.preset.outputs:
+            outputs = tuple((o.id, o.settings) for o in self.preset.outputs)
+            images: list[Image.Image | BaseException] = []
+            for _id, settings in outputs:
+                try:
+                    images.append(render_cutout(cutout, settings))
+                except Exception as exc:
+                    images.append(exc)
+            result = Result(job.label, str(job.source), "written", output=str(job.output), width=width, height=height)
+            set_result(result, write_outputs(job, images, outputs, exif))
+            result.seconds = time.perf_counter() - started
+            return self.finish(result, provenance, remarks)
         try:
             write_output(job, render_cutout(cutout, self.settings), self.settings, exif)
         except Exception as exc:
             return self.finish(failed(job, exc, started))
-        width, height = cutout.rgb.size
         return self.finish(Result(job.label, str(job.source), "written", output=str(job.output),
                                   seconds=time.perf_counter() - started, width=width, height=height), provenance,
                            remarks)
@@ -95,13 +113,34 @@ class ExportService:
     def finish(self, result: Result, provenance: Provenance | None = None, remarks: Remarks | None = None) -> Result:
         """What happens after a file is written (or failed): the preset's rules on the written
         file, the audit record (a record that cannot be saved fails the file: ``audit_failed``),
-        and the journal line. ``provenance`` says what made a written file."""
-        if result.status == "written" and result.output:
+        and the journal line. ``provenance`` says what made a written file. A delivery set's
+        outputs are each checked and audited; an output whose record cannot be saved fails the photo."""
+        if result.outputs:
+            self._finish_outputs(result, provenance, remarks)
+        elif result.status == "written" and result.output:
             self._check_rules(result)
             self._record(result, provenance, remarks)
         if self.journal is not None:
             self.journal.record(result)
         return result
+
+    def _finish_outputs(self, result: Result, provenance: Provenance | None, remarks: Remarks | None) -> None:
+        assert self.preset is not None
+        by_id = {o.id: o for o in self.preset.outputs}
+        for entry in result.outputs:
+            output = by_id[entry["id"]]
+            if entry["status"] != "written":
+                continue
+            violations = rule_breaks(Path(entry["path"]), output)
+            if violations:
+                entry["violations"] = [v.as_dict() for v in violations]
+                result.warnings.extend(f"{self.preset.id}/{output.id} rules: {v.message}" for v in violations)
+                result.violations.extend({**v.as_dict(), "output": output.id} for v in violations)
+            problem = self._audit(Path(result.source), Path(entry["path"]), output.settings, provenance, remarks,
+                                  output.id)
+            if problem:
+                entry.update(status="failed", code="audit_failed", message=problem)
+        set_result(result, result.outputs)
 
     def _check_rules(self, result: Result) -> None:
         if self.preset is None or result.output is None:
@@ -111,16 +150,25 @@ class ExportService:
         result.violations.extend(v.as_dict() for v in violations)
 
     def _record(self, result: Result, provenance: Provenance | None, remarks: Remarks | None) -> None:
-        if not self.audited or result.output is None:
+        if result.output is None:
             return
+        problem = self._audit(Path(result.source), Path(result.output), self.settings, provenance, remarks)
+        if problem:
+            result.status, result.code, result.message = "failed", "audit_failed", problem
+
+    def _audit(self, source: Path, output: Path, settings: ExportSettings, provenance: Provenance | None,
+               remarks: Remarks | None, output_id: str | None = None) -> str | None:
+        """The audit record of one written file (when auditing); why it could not be saved, if not."""
+        if not self.audited:
+            return None
         if provenance is None:
-            raise ValueError(f"no provenance for the audit record of {result.output}")
+            raise ValueError(f"no provenance for the audit record of {output}")
         try:
-            audit.record_export(source=Path(result.source), output=Path(result.output), model_id=provenance.model.id,
+            audit.record_export(source=source, output=output, model_id=provenance.model.id,
                                 model_sha256=provenance.model.sha256, preset_id=self.preset.id if self.preset else None,
-                                settings=audited_settings(self.settings, provenance), sidecar=self.sidecar,
-                                remarks=remarks)
+                                settings=audited_settings(settings, provenance), sidecar=self.sidecar,
+                                remarks=remarks, output_id=output_id)
         except OSError as exc:
-            result.status, result.code = "failed", "audit_failed"
-            result.message = f"written, but the audit record could not be saved ({exc.strerror or exc})"
+            return f"written, but the audit record could not be saved ({exc.strerror or exc})"
+        return None
 

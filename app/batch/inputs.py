@@ -149,32 +149,41 @@ def plan(
     extension: str,
     template: str = DEFAULT_TEMPLATE,
     existing: str = "refuse",  # refuse | skip | overwrite
+    outputs: tuple[tuple[str, str, str], ...] = (),  # a delivery set's (id, template, extension)
 ) -> tuple[list[Job], list[Result]]:
-    """Jobs for sources; results for those skipped or refused before any work starts."""
+    """Jobs for sources; results for those skipped or refused before any work starts. With
+    ``outputs`` each job gets every output's path (a clash with another input's adds -2... to all)."""
     jobs: list[Job] = []
     early: list[Result] = []
     taken: set[Path] = set()
     source_paths = {s.path.resolve() for s in sources}
+    names = outputs or (("", template, extension),)
     for src in sources:
-        rel = output_name(src, template, extension)
-        target = out_dir / rel
-        n = 2
-        while target.resolve() in taken:  # two inputs would give the same name
-            target = out_dir / rel.parent / f"{rel.stem}-{n}{rel.suffix}"
+        rels = [output_name(src, each_template, each_ext) for _id, each_template, each_ext in names]
+        targets, n = [out_dir / rel for rel in rels], 2
+        while any(t.resolve() in taken for t in targets):  # two inputs would give the same name
+            targets = [out_dir / rel.parent / f"{rel.stem}-{n}{rel.suffix}" for rel in rels]
             n += 1
-        resolved = target.resolve()
-        taken.add(resolved)
-        if resolved in source_paths:
+        resolved = [t.resolve() for t in targets]
+        taken.update(resolved)
+        target = targets[0]
+        present = [t for t in targets if t.exists()]
+        if any(r in source_paths for r in resolved):
             early.append(Result(src.label, str(src.path), "failed", code="would_overwrite_source",
                                 message=f"the output {target} would overwrite a source file; "
                                         "choose another output folder or --name"))
-        elif target.exists() and existing != "overwrite":
-            if existing == "skip":
+        elif present and existing != "overwrite":
+            # a set's outputs travel with the result, so a resumed batch can still redo them all (Journal.resume)
+            planned = [{"id": o[0], "path": str(t), "status": "exists" if t in present else "missing"}
+                       for o, t in zip(outputs, targets, strict=False)]
+            if existing == "skip" and len(present) == len(targets):
                 early.append(Result(src.label, str(src.path), "skipped", output=str(target),
-                                    message="output exists"))
+                                    message="output exists", outputs=planned))
             else:
                 early.append(Result(src.label, str(src.path), "failed", output=str(target), code="output_exists",
-                                    message=f"{target} already exists (use --overwrite or --skip-existing)"))
+                                    message=f"{present[0]} already exists (use --overwrite or --skip-existing)",
+                                    outputs=planned))
         else:
-            jobs.append(Job(src.path, target, src.label))
+            ids = tuple(zip((o[0] for o in outputs), targets, strict=False))
+            jobs.append(Job(src.path, target, src.label, ids))
     return jobs, early

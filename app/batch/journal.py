@@ -68,19 +68,27 @@ class Done:
     output: str  # relative to the output folder
     output_size: int | None
     status: str  # written | failed
+    others: tuple[tuple[str, int | None], ...] = ()  # a delivery set's other outputs: (relative path, size)
 
 
-def header_for(settings: ExportSettings, model: str, template: str) -> dict[str, Any]:
-    """What the outputs depend on, normalised through JSON so it compares with a stored header."""
-    raw = {"model": model, "name": template, "settings": dataclasses.asdict(settings)}
+def header_for(settings: ExportSettings, model: str, template: str,
+               outputs: tuple[tuple[str, str, ExportSettings], ...] = ()) -> dict[str, Any]:
+    """What the outputs depend on, normalised through JSON so it compares with a stored header.
+    ``outputs``: a delivery set's (id, template, settings); ``settings`` then makes its mask."""
+    raw: dict[str, Any] = {"model": model, "name": template, "settings": dataclasses.asdict(settings)}
+    if outputs:
+        raw["outputs"] = [{"id": i, "name": name, "settings": dataclasses.asdict(s)} for i, name, s in outputs]
     return json.loads(json.dumps(raw))
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     flat_old = {**old.get("settings", {}), "model": old.get("model"), "name": old.get("name")}
     flat_new = {**new["settings"], "model": new["model"], "name": new["name"]}
-    return [f"{key} {flat_old.get(key)!r} → {flat_new.get(key)!r}"
-            for key in flat_new if flat_old.get(key) != flat_new.get(key)]
+    changed = [f"{key} {flat_old.get(key)!r} → {flat_new.get(key)!r}"
+               for key in flat_new if flat_old.get(key) != flat_new.get(key)]
+    if old.get("outputs") != new.get("outputs"):
+        changed.append("the delivery set's outputs")
+    return changed
 
 
 # Never through a symlink; never wait on a FIFO; not inherited by children; bytes as they are.
@@ -205,7 +213,8 @@ class Journal:
             sig = sig or signature(source)
         except OSError:
             return False
-        return sig == entry.signature and _intact(self.out_dir / entry.output, entry.output_size)
+        return sig == entry.signature and all(_intact(self.out_dir / rel, size)
+                                              for rel, size in ((entry.output, entry.output_size), *entry.others))
 
     def wrote(self, source: Path, output: Path | str) -> bool:
         """True if this version of ``source`` was written to ``output``, still there and intact."""
@@ -238,7 +247,8 @@ class Journal:
             elif self.wrote(Path(result.source), result.output):
                 settled.append(_done_earlier(result.label, result.source, result.output))
             elif self.may_replace(result.output, Path(result.source)):  # ours: interrupted, or an old source
-                todo.append(Job(Path(result.source), Path(result.output), result.label))
+                outputs = tuple((o["id"], Path(o["path"])) for o in result.outputs)  # a delivery set's
+                todo.append(Job(Path(result.source), Path(result.output), result.label, outputs))
             else:
                 settled.append(result)
         return todo, settled
@@ -252,15 +262,18 @@ class Journal:
         except OSError:
             sig = (-1, -1)
         rel = self._relative(job.output)
+        others = [self._relative(path) for _id, path in job.outputs[1:]]
         source = str(job.source.resolve())
         with self._lock:
             try:
-                self._write({"kind": "start", "source": source, "output": rel})
+                self._write({"kind": "start", "source": source, "output": rel,
+                             **({"others": others} if others else {})})
             except OSError as exc:
                 raise OutputError(f"cannot record it in the batch journal {self.path} ({exc.strerror or exc}); "
                                   "it was not started", job.label) from None
             self._started[str(job.source)] = sig
-            self._owners[rel] = source
+            for owned in (rel, *others):
+                self._owners[owned] = source
 
     def record(self, result: Result) -> None:
         """Record a finished file (written or failed); other statuses are not final."""
@@ -272,19 +285,28 @@ class Journal:
                 return
             source = str(Path(result.source).resolve())
             rel = self._relative(result.output) if result.output else None
-            size = None
-            if result.status == "written" and result.output:
-                with contextlib.suppress(OSError):
-                    size = Path(result.output).stat().st_size
+            size = _size(result.output) if result.status == "written" and result.output else None
+            # A delivery set's other outputs (the first is ``output``): each must still be there to count done.
+            others = tuple((self._relative(o["path"]), _size(o["path"]) if o["status"] == "written" else None)
+                           for o in result.outputs[1:])
+            extra = {"others": [list(o) for o in others]} if others else {}
             try:
                 self._write({"kind": "done", "source": source, "size": sig[0], "mtime_ns": sig[1],
-                             "output": rel, "output_size": size, "status": result.status, "code": result.code})
+                             "output": rel, "output_size": size, "status": result.status, "code": result.code,
+                             **extra})
             except OSError as exc:  # the file itself is fine; a rerun redoes it (it is ours)
                 result.warnings.append(f"not recorded in the batch journal ({exc.strerror or exc}): "
                                        "a rerun will do it again")
                 return
             if rel is not None:
-                self._done[source] = Done(source, sig, rel, size, result.status)
+                self._done[source] = Done(source, sig, rel, size, result.status, others)
+
+
+def _size(path: str) -> int | None:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None
 
 
 def _done_earlier(label: str, source: str, output: str) -> Result:
@@ -343,12 +365,15 @@ def _read(text: str) -> tuple[dict[str, Any] | None, dict[str, Done], dict[str, 
         if kind == "header" and header is None:
             header = line
         elif kind == "start" and isinstance(line.get("output"), str) and isinstance(line.get("source"), str):
-            owners[line["output"]] = line["source"]
+            for owned in [line["output"], *(o for o in line.get("others") or [] if isinstance(o, str))]:
+                owners[owned] = line["source"]
         elif kind == "done" and isinstance(line.get("output"), str):
             try:
                 sig = (int(line["size"]), int(line["mtime_ns"]))
+                others = tuple((str(rel), None if size is None else int(size))
+                               for rel, size in line.get("others") or [])
                 done[line["source"]] = Done(line["source"], sig, line["output"], line.get("output_size"),
-                                            line["status"])
+                                            line["status"], others)
             except (KeyError, TypeError, ValueError):
                 continue
     return header, done, owners, kind == "end"

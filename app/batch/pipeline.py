@@ -18,49 +18,21 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from app.batch.results import Job, Outputs, Result, failed, set_result, write_output, write_outputs
 from app.core import backdrop, cleanup, mask, qa
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
-from app.core.errors import ImageError, KnockoutError, OutputError, explain
-from app.core.export import ExportSettings, check_fits, planned_size, render, save
+from app.core.errors import ImageError, KnockoutError, explain
+from app.core.export import ExportSettings, check_fits, planned_size, render
 from app.core.refine import refine_alpha
 from app.inference import views
 from app.inference.engine import Engine
 from app.inference.manifest import ModelSpec
-
-
-@dataclass
-class Job:
-    """One input file and where its result goes."""
-
-    source: Path
-    output: Path
-    label: str  # how reports name the file (relative to what the user gave)
-
-
-@dataclass
-class Result:
-    label: str
-    source: str
-    status: str  # written | failed | skipped | cancelled
-    output: str | None = None
-    code: str | None = None
-    message: str | None = None
-    seconds: float = 0.0
-    width: int | None = None
-    height: int | None = None
-    warnings: list[str] = field(default_factory=list)
-    flags: list[dict[str, str]] = field(default_factory=list)  # QA (app.core.qa): reasons to look at it
-    violations: list[dict[str, str]] = field(default_factory=list)  # the preset's rules it breaks (compliance)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None and v != []}
 
 
 @dataclass(frozen=True)
@@ -77,6 +49,10 @@ class MaskOptions:
     def of(cls, settings: ExportSettings) -> MaskOptions:
         return cls(settings.refine_edges, settings.remove_specks, settings.punch_holes, settings.recover_parts,
                    settings.views)
+
+    def without_fixes(self) -> MaskOptions:
+        """The mask a delivery set shares: each of its outputs then applies its own fixes."""
+        return MaskOptions(self.refine_edges, self.remove_specks, views=self.views)
 
     def fixes_only(self) -> MaskOptions:
         """Only the whole-mask fixes (holes, recovery), for a mask that already exists: its edges
@@ -126,46 +102,38 @@ def matte(engine: Engine, decoded: Decoded, options: MaskOptions | None = None) 
     return alpha_for(decoded, views.answer(engine, decoded.image, options.views), options)
 
 
+def render_fixed(cut: Cutout, settings: ExportSettings) -> Image.Image:
+    """The pixels to write for a cutout whose mask already exists (the window's, or a delivery
+    set's shared one): the whole-mask fixes ``settings`` ask for, then the export recipe."""
+    return render(Cutout(cut.rgb, fix_mask(cut.rgb, cut.alpha, MaskOptions.of(settings).fixes_only())), settings)
+
+
 def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Image.Image:
     """The exported pixels for one decoded photo."""
     return render(Cutout(decoded.image, matte(engine, decoded, MaskOptions.of(settings))), settings)
 
 
-def _release_pixels(decoded: Decoded, keep: Image.Image) -> None:
-    """Free the decoded photo as soon as the export is rendered, not when the last reference
-    goes: for a 100 MP photo that is ~500 MB less alive while the encoder (lossless WebP
-    above all) allocates its own buffers. The caller must not use the pixels afterwards."""
-    for pixels in (decoded.image, decoded.alpha):
-        if pixels is not None and pixels is not keep:
-            pixels.close()
-
-
-def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings) -> tuple[Image.Image, list]:
-    """The pixels to write for one photo and its QA flags, judged on the full-frame mask (before
-    any crop). The decoded photo is released here: only the rendered image goes on."""
-    alpha = alpha_for(decoded, prob, MaskOptions.of(settings))
+def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings,
+            outputs: Outputs = ()) -> tuple[list[Image.Image | BaseException], list]:
+    """The pixels to write for one photo (one image per output of a delivery set, all from one
+    mask; an output that cannot be rendered holds why) and its QA flags, judged on the full-frame
+    mask (before any crop). The decoded photo is released here: only the rendered images go on."""
+    options = MaskOptions.of(settings)
+    alpha = alpha_for(decoded, prob, options.without_fixes() if outputs else options)
     flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
-    image = render(Cutout(decoded.image, alpha), settings)
+    images: list[Image.Image | BaseException] = []
+    for _id, each in outputs:
+        try:
+            images.append(render_fixed(Cutout(decoded.image, alpha), each))
+        except Exception as exc:
+            images.append(exc)
+    if not outputs:
+        images.append(render(Cutout(decoded.image, alpha), settings))
     del alpha
-    _release_pixels(decoded, keep=image)
-    return image, flags
-
-
-def write_output(job: Job, image: Image.Image, settings: ExportSettings, exif: bytes | None) -> None:
-    """Encode and write atomically (app.core.export.save); OutputError names the file and why."""
-    if job.output.resolve() == job.source.resolve():
-        raise OutputError("refusing to overwrite the source file", job.label)
-    try:
-        save(image, job.output, settings, exif)
-    except OSError as exc:
-        raise OutputError(f"cannot write {job.output} ({exc.strerror or exc})", job.label) from None
-
-
-def failed(job: Job, exc: BaseException, started: float) -> Result:
-    """The result of a file that could not be done, with a reason a person can read (``explain``)."""
-    explained = explain(exc)
-    return Result(job.label, str(job.source), "failed", code=explained.code, message=explained.message,
-                  seconds=time.perf_counter() - started)
+    for pixels in (decoded.image, decoded.alpha):
+        if pixels is not None and all(pixels is not image for image in images):
+            pixels.close()
+    return images, flags
 
 
 _DONE = object()
@@ -209,7 +177,8 @@ class _Photo:
     decoded: Decoded | None = None
     tensor: np.ndarray | None = None
     prob: np.ndarray | None = None
-    image: Image.Image | None = None
+    images: list[Image.Image | BaseException] | None = None  # one per output
+    written_outputs: list[dict[str, Any]] = field(default_factory=list)
     exif: bytes | None = None
     size: tuple[int, int] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -217,9 +186,10 @@ class _Photo:
 
     def written(self) -> Result:
         width, height = self.size or (None, None)
-        return Result(self.job.label, str(self.job.source), "written", output=str(self.job.output),
-                      seconds=time.perf_counter() - self.started, width=width, height=height,
-                      warnings=self.warnings, flags=self.flags)
+        result = Result(self.job.label, str(self.job.source), "written", output=str(self.job.output),
+                        seconds=time.perf_counter() - self.started, width=width, height=height,
+                        warnings=self.warnings, flags=self.flags)
+        return set_result(result, self.written_outputs) if self.job.outputs else result
 
 
 class _Cancelled(KnockoutError):
@@ -240,8 +210,8 @@ class _Batch:
     """
 
     def __init__(self, engine: Engine, settings: ExportSettings, max_pixels: int, cancel: threading.Event,
-                 on_start: Callable[[Job], None] | None) -> None:
-        self.engine, self.settings, self.max_pixels = engine, settings, max_pixels
+                 on_start: Callable[[Job], None] | None, outputs: Outputs = ()) -> None:
+        self.engine, self.settings, self.max_pixels, self.outputs = engine, settings, max_pixels, outputs
         self.cancel, self.on_start = cancel, on_start
         self.slots = threading.BoundedSemaphore(IN_FLIGHT)
         self.decoded: queue.Queue[Any] = queue.Queue(maxsize=1)
@@ -275,8 +245,9 @@ class _Batch:
                     if self.on_start:
                         self.on_start(job)
                     photo.decoded = open_image(job.source, self.max_pixels, job.label)
-                    if (planned := planned_size(photo.decoded.size, self.settings)) is not None:
-                        check_fits(planned, self.settings, job.label)  # a panorama in WebP: say so now
+                    for each in [s for _id, s in self.outputs] or [self.settings]:
+                        if (planned := planned_size(photo.decoded.size, each)) is not None:
+                            check_fits(planned, each, job.label)  # a panorama in WebP: say so now
                     photo.tensor = views.prepare(self.engine, photo.decoded.image)
                 except Exception as exc:
                     self._fail(photo, exc)
@@ -300,7 +271,7 @@ class _Batch:
                     continue
                 finally:
                     if last:
-                        photo.image = None
+                        photo.images = None
                         self.slots.release()
                 outbox.put(photo.written() if last else photo)
         finally:
@@ -317,15 +288,20 @@ class _Batch:
         decoded, photo.decoded = photo.decoded, None
         assert decoded is not None and photo.prob is not None
         photo.size, photo.warnings, photo.exif = decoded.size, list(decoded.warnings), decoded.exif
-        photo.image, photo.flags = _render(photo.job, decoded, photo.prob, self.settings)
+        photo.images, photo.flags = _render(photo.job, decoded, photo.prob, self.settings, self.outputs)
         photo.prob = None
 
     def _write(self, photo: _Photo) -> None:
-        assert photo.image is not None
-        write_output(photo.job, photo.image, self.settings, photo.exif)
+        assert photo.images is not None
+        if self.outputs:
+            photo.written_outputs = write_outputs(photo.job, photo.images, self.outputs, photo.exif)
+            return
+        [image] = photo.images
+        assert isinstance(image, Image.Image)
+        write_output(photo.job, image, self.settings, photo.exif)
 
     def _fail(self, photo: _Photo, exc: BaseException, release: bool = True) -> None:
-        photo.decoded = photo.tensor = photo.prob = photo.image = None
+        photo.decoded = photo.tensor = photo.prob = photo.images = None
         if release:
             self.slots.release()
         job = photo.job
@@ -341,6 +317,7 @@ def run_batch(
     cancel: threading.Event | None = None,
     on_start: Callable[[Job], None] | None = None,
     stop: threading.Event | None = None,
+    outputs: Outputs = (),
 ) -> Iterator[Result]:
     """Process ``jobs`` with decode, inference, render and write overlapped (``_Batch``); yield
     results as they finish.
@@ -350,12 +327,14 @@ def run_batch(
     in flight finish. Setting ``cancel`` stops feeding new files; decoded files not yet
     inferred come back ``cancelled``. ``stop`` is the feeder's own "no more files" (a hot
     folder's); once either is set, files still unfinished after STOP_GRACE seconds without
-    progress come back ``cancelled`` and the batch ends.
+    progress come back ``cancelled`` and the batch ends. ``outputs``: a delivery set's (id,
+    settings), written from one mask per photo to each job's ``outputs`` paths; ``settings`` then
+    says how that mask is made.
     """
     cancel = cancel or threading.Event()
     stop = stop or threading.Event()
     engine.load()  # fail fast (missing/tampered model) before touching any file
-    batch = _Batch(engine, settings, max_pixels, cancel, on_start)
+    batch = _Batch(engine, settings, max_pixels, cancel, on_start, outputs)
     threads = batch.start(jobs)
     gave_up = False
     try:

@@ -52,6 +52,7 @@ class Watcher:
         overwrite: bool = False,
         quiet: bool = False,
         on_skipped: Callable[[Path, str], None] | None = None,
+        outputs: tuple[tuple[str, str, ExportSettings], ...] = (),
     ) -> None:
         self.inbox = inbox
         self.out_dir = out_dir
@@ -63,6 +64,7 @@ class Watcher:
         self.overwrite = overwrite
         self.quiet = quiet
         self.on_skipped = on_skipped  # (path below the inbox, reason) for each file skipped unread, once
+        self.outputs = outputs  # a delivery set's (id, template, settings): every file from one mask
         self.stop = threading.Event()  # stop taking new files; those in flight finish
         self.cancel = threading.Event()  # also drop files decoded but not yet inferred
         self.counts = {"written": 0, "failed": 0, "skipped": 0}
@@ -73,7 +75,8 @@ class Watcher:
         self._excluded = {p.resolve() for p in (out_dir, move_done) if p is not None}
         if inbox_real in self._excluded:
             raise ValueError("the output folder and --move-done folder must not be the watched folder")
-        output_name(Source(Path("x.jpg"), Path("x.jpg"), "x.jpg"), template, settings.extension)  # bad --name
+        for _id, each, each_settings in outputs or (("", template, settings),):  # a bad --name fails now
+            output_name(Source(Path("x.jpg"), Path("x.jpg"), "x.jpg"), each, each_settings.extension)
 
     # -- finding files -----------------------------------------------------------------------
     def scan(self) -> dict[Path, Signature]:
@@ -130,13 +133,16 @@ class Watcher:
     def _job(self, path: Path, journal: Journal) -> Job:
         """Where ``path`` goes: its mirrored name, or name-2, -3... if another source owns that."""
         rel = path.relative_to(self.inbox)
-        first = self.out_dir / output_name(Source(path, rel, str(rel)), self.template, self.settings.extension)
-        target, n = first, 2
+        source = Source(path, rel, str(rel))
+        firsts = [self.out_dir / output_name(source, each, each_settings.extension)
+                  for _id, each, each_settings in self.outputs or (("", self.template, self.settings),)]
+        targets, n = firsts, 2
         while True:
-            owner = journal.owner(target)
-            if owner == str(path.resolve()) or (owner is None and (self.overwrite or not target.exists())):
-                return Job(path, target, str(rel))
-            target = first.with_name(f"{first.stem}-{n}{first.suffix}")
+            owner = journal.owner(targets[0])
+            if owner == str(path.resolve()) or (owner is None and (self.overwrite or
+                                                                   not any(t.exists() for t in targets))):
+                return Job(path, targets[0], str(rel), tuple(zip((o[0] for o in self.outputs), targets, strict=False)))
+            targets = [first.with_name(f"{first.stem}-{n}{first.suffix}") for first in firsts]
             n += 1
 
     # -- after a file ------------------------------------------------------------------------
@@ -187,8 +193,9 @@ class Watcher:
         stop_hint = "" if self.once else " · Ctrl+C to stop"
         self._say(f"knockout: watching {self.inbox} → {self.out_dir} every {self.interval:g} s · "
                   f"model {engine.spec.id} · {engine.description}{stop_hint}")
-        for result in run_batch(engine, self.jobs(journal), self.settings, max_pixels,
-                                cancel=self.cancel, on_start=journal.started, stop=self.stop):
+        for result in run_batch(engine, self.jobs(journal), self.settings, max_pixels, cancel=self.cancel,
+                                on_start=journal.started, stop=self.stop,
+                                outputs=tuple((i, s) for i, _name, s in self.outputs)):
             finish(result)
             if result.status == "failed" and self._changed_while_read(Path(result.source)):
                 self._say(f"note   {result.label}: still being written; will try again when it is complete")

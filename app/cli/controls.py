@@ -123,13 +123,33 @@ class Controls:
     explicit: frozenset[str]
 
 
+# Flags that change how a delivery set's shared mask is made or what metadata every file keeps: they
+# apply to each output. The others (format, size, background...) are each output's own.
+SET_WIDE_DESTS = ("refine_edges", "keep_specks", "views", "decontaminate", "keep_exif", "keep_exif_field")
+
+
 @dataclass(frozen=True)
 class ExportChoice:
-    """What ``cut`` / ``watch`` write: the settings in force, the preset they came from, the name template."""
+    """What ``cut`` / ``watch`` write: the settings in force, the preset they came from, the name template.
+    For a delivery set, ``settings`` makes the shared mask and ``preset.outputs`` say what is written."""
 
     settings: ExportSettings
     preset: presets.Preset | None
     template: str
+
+    @property
+    def outputs(self) -> tuple[presets.Output, ...]:
+        return self.preset.outputs if self.preset is not None else ()
+
+    def named_outputs(self) -> tuple[tuple[str, str, ExportSettings], ...]:
+        """A delivery set's outputs as (id, template with the preset id filled in, settings)."""
+        if self.preset is None:
+            return ()
+        return tuple((o.id, naming.fill(o.template, {"preset": self.preset.id}), o.settings) for o in self.outputs)
+
+    def planned(self) -> tuple[tuple[str, str, str], ...]:
+        """The same with each output's file extension (what ``app.batch.inputs.plan`` names files by)."""
+        return tuple((i, name, settings.extension) for i, name, settings in self.named_outputs())
 
 
 def start(args: argparse.Namespace, argv: list[str], build_parser: ParserFactory) -> Controls:
@@ -235,10 +255,26 @@ def export_choice(args: argparse.Namespace, controls: Controls, settings: Export
             flags = ", ".join("--" + d.replace("_", "-") for d in given)
             raise ControlError(f"preset {preset.id!r} is locked{_preset_lock(preset, policy)}; "
                                f"it cannot be changed with {flags}")
+        if preset.is_set:
+            return _set_choice(preset, policy, explicit, choices)
         settings = preset.settings
         if "name" not in explicit and "template" not in locked:
             template = preset.template
     return ExportChoice(policy.apply(settings, choices), preset, _name(template, preset, policy))
+
+
+def _set_choice(preset: presets.Preset, policy: Policy, explicit: frozenset[str],
+                choices: dict[str, Any]) -> ExportChoice:
+    """A delivery set: the flags that concern every output apply to each, then the policy; a flag
+    that would make the outputs alike (a format, a size, a name) is refused, saying why."""
+    own = sorted(d for d in explicit if (d in EXPORT_DESTS and d not in SET_WIDE_DESTS) or d == "name")
+    if own:
+        flags = ", ".join("--" + d.replace("_", "-") for d in own)
+        raise ControlError(f"preset {preset.id!r} is a delivery set of {len(preset.outputs)} files, each with its own "
+                           f"format, size and name; {flags} cannot change them (choose a single-output preset, "
+                           "or make a team preset with the outputs you need)")
+    adjusted = preset.with_settings(lambda s: policy.apply(s, choices))
+    return ExportChoice(adjusted.settings, adjusted, naming.fill(adjusted.template, {"preset": preset.id}))
 
 
 def _preset_lock(preset: presets.Preset, policy: Policy) -> str:
@@ -274,7 +310,8 @@ def export_path(args: argparse.Namespace, choice: ExportChoice, engine: Any, jou
     from app.batch.pipeline import MaskOptions, Provenance
 
     service = ExportService(choice.settings, choice.preset, bool(args.audit), bool(args.sidecar), journal)
-    return service, Provenance(engine.spec, MaskOptions.of(choice.settings))
+    mask = MaskOptions.of(choice.settings)
+    return service, Provenance(engine.spec, mask.without_fixes() if choice.outputs else mask)
 
 
 def rules_summary(args: argparse.Namespace, choice: ExportChoice, results: list[Any]) -> None:

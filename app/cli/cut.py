@@ -43,7 +43,8 @@ def run(args: argparse.Namespace, context: Controls) -> int:
     existing = "overwrite" if args.overwrite else "skip" if args.skip_existing else "refuse"
     sources, problems = inputs.collect(args.inputs)
     try:
-        jobs, early = inputs.plan(sources, args.output, settings.extension, choice.template, existing)
+        jobs, early = inputs.plan(sources, args.output, settings.extension, choice.template, existing,
+                                  choice.planned())
     except ValueError as exc:
         raise options.UsageError(str(exc)) from None
     engine = options.engine_for(args)
@@ -61,7 +62,9 @@ def run(args: argparse.Namespace, context: Controls) -> int:
             engine.load()
             reporter.start(engine.description, engine.spec.id)
             on_start = batch_journal.started if batch_journal else None
-            for result in run_batch(engine, jobs, settings, int(args.max_megapixels * 1e6), on_start=on_start):
+            outputs = tuple((o.id, o.settings) for o in choice.outputs)  # a delivery set: every file from one mask
+            for result in run_batch(engine, jobs, settings, int(args.max_megapixels * 1e6), on_start=on_start,
+                                    outputs=outputs):
                 exports.finish(result, provenance)  # the preset's rules, the audit record, the journal line
                 results.append(result)
                 reporter.report(result)
@@ -93,7 +96,8 @@ def open_journal(args: argparse.Namespace, choice: ExportChoice, model: str) -> 
     from app.batch.journal import Journal, JournalError, header_for
 
     try:
-        opened = Journal.open(args.output, header_for(choice.settings, model, choice.template), restart=args.overwrite)
+        opened = Journal.open(args.output, header_for(choice.settings, model, choice.template, choice.named_outputs()),
+                              restart=args.overwrite)
     except JournalError as exc:
         raise options.UsageError(str(exc)) from None
     except OSError as exc:

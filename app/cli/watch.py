@@ -44,7 +44,8 @@ def run(args: argparse.Namespace, context: Controls) -> int:
         raise options.UsageError("--interval must be a positive number of seconds")
     try:
         watcher = Watcher(args.inbox, args.output, choice.settings, choice.template, args.interval,
-                          move_done=args.move_done, once=args.once, overwrite=args.overwrite, quiet=args.quiet)
+                          move_done=args.move_done, once=args.once, overwrite=args.overwrite, quiet=args.quiet,
+                          outputs=choice.named_outputs())
     except ValueError as exc:
         raise options.UsageError(str(exc)) from None
     engine = options.engine_for(args)

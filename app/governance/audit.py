@@ -68,9 +68,10 @@ def _append(path: Path, line: str) -> None:
 
 def record_export(*, source: Path, output: Path, model_id: str, model_sha256: str, preset_id: str | None,
                   settings: ExportSettings, sidecar: bool, log_path: Path | None = None,
-                  remarks: Remarks | None = None) -> dict[str, Any]:
+                  remarks: Remarks | None = None, output_id: str | None = None) -> dict[str, Any]:
     """Append the record for one written ``output`` (and write its sidecar when asked); return it.
-    ``remarks``: the review decision and alt text the photo had when it was exported."""
+    ``remarks``: the review decision and alt text the photo had when it was exported;
+    ``output_id``: which output of a delivery-set preset this file is (one record per output)."""
     source, output = Path(source), Path(output)
     record = {
         "knockout_audit": SCHEMA,
@@ -83,6 +84,8 @@ def record_export(*, source: Path, output: Path, model_id: str, model_sha256: st
         "settings": _json_safe(settings),
         **(remarks or Remarks()).audit_fields(),
     }
+    if output_id is not None:
+        record["output_id"] = output_id
     _append(log_path if log_path is not None else default_log_path(), json.dumps(record, sort_keys=True))
     if sidecar:
         payload = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")

@@ -131,6 +131,7 @@ def test_stopping_early_leaves_no_partial_files_and_no_threads(tmp_path):
 
 def test_at_most_in_flight_photos_are_between_decoding_and_written(tmp_path, monkeypatch):
     import app.batch.pipeline as pipeline
+    import app.batch.results as results_module
 
     lock, alive, peak = threading.Lock(), [0], [0]
 
@@ -148,7 +149,7 @@ def test_at_most_in_flight_photos_are_between_decoding_and_written(tmp_path, mon
             alive[0] -= 1
 
     monkeypatch.setattr(pipeline, "open_image", decode)
-    monkeypatch.setattr(pipeline, "save", save)
+    monkeypatch.setattr(results_module, "save", save)  # the writer lives in app.batch.results
     results = list(run_batch(FakeEngine(), _jobs(tmp_path, [f"{i}.png" for i in range(8)]), ExportSettings()))
     assert [r.status for r in results] == ["written"] * 8
     assert peak[0] == pipeline.IN_FLIGHT
@@ -156,6 +157,7 @@ def test_at_most_in_flight_photos_are_between_decoding_and_written(tmp_path, mon
 
 def test_the_decoded_photo_is_freed_before_the_export_is_encoded(tmp_path, monkeypatch):
     import app.batch.pipeline as pipeline
+    import app.batch.results as results_module
 
     decoded_photos, seen_at_encode = [], []
 
@@ -174,7 +176,7 @@ def test_the_decoded_photo_is_freed_before_the_export_is_encoded(tmp_path, monke
         image.save(path)
 
     monkeypatch.setattr(pipeline, "open_image", decode)
-    monkeypatch.setattr(pipeline, "save", save)
+    monkeypatch.setattr(results_module, "save", save)  # the writer lives in app.batch.results
     results = list(run_batch(FakeEngine(), _jobs(tmp_path, ["a.jpg"]), ExportSettings()))
     assert [r.status for r in results] == ["written"]
     assert seen_at_encode == ["freed"]
