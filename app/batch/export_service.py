@@ -69,8 +69,12 @@ def rule_breaks(output: Path, preset: Preset | Output) -> list[compliance.Violat
 
 def export_fields(result: Result) -> dict[str, Any]:
     """A written result as the window's ``export`` event tells it (docs/desktop-bridge.md)."""
-    return {"path": result.output, "violations": result.violations,
-            "message": "; ".join(v["message"] for v in result.violations) or None}
+    fields: dict[str, Any] = {"path": result.output, "violations": result.violations,
+                              "message": "; ".join(v["message"] for v in result.violations) or None}
+    if result.outputs:  # a delivery set: each file, with its own verdict
+        fields["outputs"] = result.outputs
+        fields["message"] = "; ".join(f"{v['output']}: {v['message']}" for v in result.violations) or None
+    return fields
 
 
 @dataclass(frozen=True)

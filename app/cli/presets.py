@@ -53,7 +53,7 @@ def _presets(args: argparse.Namespace, policy: Policy) -> int:
             print(json.dumps([p.as_dict() for p in found], indent=2))
         else:
             rows = [("id", "format", "locked", "source", "label")]
-            rows += [(p.id, p.settings.format, "locked" if p.locked else "", p.source, p.label) for p in found]
+            rows += [(p.id, _formats(p), "locked" if p.locked else "", p.source, p.label) for p in found]
             widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
             for row in rows:
                 print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -61,7 +61,10 @@ def _presets(args: argparse.Namespace, policy: Policy) -> int:
             print(f"knockout: problem: {problem}", file=sys.stderr)
         return EXIT_OK
     if action == "show":
-        print(json.dumps(presets.preset_to_dict(presets.get_preset(args.id, policy)), indent=2))
+        preset = presets.get_preset(args.id, policy)
+        print(json.dumps(presets.preset_to_dict(preset), indent=2))
+        for line in _channel_notes(preset):  # stdout stays the file's JSON
+            print(line, file=sys.stderr)
         return EXIT_OK
     if action == "import":
         preset = presets.import_preset(args.file, policy)
@@ -70,6 +73,27 @@ def _presets(args: argparse.Namespace, policy: Policy) -> int:
     presets.export_preset(presets.get_preset(args.id, policy), args.file)
     print(f"Wrote preset {args.id} to {args.file}")
     return EXIT_OK
+
+
+def _formats(preset: presets.Preset) -> str:
+    """``jpg``, or a delivery set's formats: ``png+jpg+webp+png``."""
+    return "+".join(o.settings.format for o in preset.outputs) if preset.is_set else preset.settings.format
+
+
+def _channel_notes(preset: presets.Preset) -> list[str]:
+    """What the channel rules of a preset (or of each output of a set) say in words: when they were
+    read and where, which rules Knockout does not check, and that channels change them."""
+    lines = []
+    labelled = [(o.label, o.channel) for o in preset.outputs] or [(preset.label, preset.channel)]
+    for label, channel in labelled:
+        if channel is None:
+            continue
+        lines.append(f"{label}: rules of {channel.name}, read {channel.read_on}"
+                     + ("" if channel.confirmed else " (NOT CONFIRMED: see the note)"))
+        lines += [f"  source: {source.url} ({source.took})" for source in channel.sources]
+        lines += [f"  not checked by Knockout, check by eye: {rule}" for rule in channel.unchecked_rules]
+        lines.append(f"  note: {channel.note}")
+    return lines
 
 
 def _cache_clear() -> int:

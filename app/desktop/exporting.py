@@ -5,7 +5,6 @@ rules, the audit record) is the one export path, app.batch.export_service.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 from app.batch.export_service import ExportService, export_fields
 from app.batch.pipeline import Job, MaskOptions
 from app.core.errors import OutputError
+from app.core.export import ExportSettings
 from app.core.naming import render_name
 from app.desktop.document import Document
 from app.governance.policy import Policy, load_policy
@@ -30,14 +30,18 @@ def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | Non
     are made with (its settings, not the preset's: the mask exists before an export picks a
     preset), and then IT's policy, last (``Policy.apply``: a locked switch and the metadata
     policy beat the preset; ``None`` means the machine's policy).
-    What this returns is what hot-folder journals and audit records say was done."""
-    export = preset.settings
-    asked = {key: settings[key] for key in MASK_OPTIONS if key in settings}
-    if export.decontaminate and not settings.get("decontaminate", True):
-        asked["decontaminate"] = False
-    choices = {key: value for key, value in asked.items() if getattr(export, key) != value}
-    export = (load_policy() if policy is None else policy).apply(export, choices)
-    return preset if export is preset.settings else dataclasses.replace(preset, settings=export)
+    What this returns is what hot-folder journals and audit records say was done. A delivery
+    set's outputs are each adjusted the same way."""
+    policy = load_policy() if policy is None else policy
+
+    def adjust(export: ExportSettings) -> ExportSettings:
+        asked = {key: settings[key] for key in MASK_OPTIONS if key in settings}
+        if export.decontaminate and not settings.get("decontaminate", True):
+            asked["decontaminate"] = False
+        choices = {key: value for key, value in asked.items() if getattr(export, key) != value}
+        return policy.apply(export, choices)
+
+    return preset.with_settings(adjust)
 
 
 def mask_options(settings: Mapping[str, Any]) -> MaskOptions:
@@ -46,11 +50,20 @@ def mask_options(settings: Mapping[str, Any]) -> MaskOptions:
     return MaskOptions(bool(values["refine_edges"]), bool(values["remove_specks"]), views=int(values["views"]))
 
 
-def file_name(template: str, source: Path, preset: Preset) -> str:
-    """``{stem}-{preset}`` and friends -> a plain file name (with the preset's extension)."""
+def file_name(template: str, source: Path, preset: Preset, settings: ExportSettings | None = None) -> str:
+    """``{stem}-{preset}`` and friends -> a plain file name (with the preset's extension, or that
+    of ``settings``: a delivery set's output)."""
     name = render_name(template, {"stem": source.stem, "name": source.name, "ext": source.suffix.lstrip("."),
                                   "parent": source.parent.name, "preset": preset.id})
-    return name + preset.settings.extension
+    return name + (settings or preset.settings).extension
+
+
+def file_names(template: str, source: Path, preset: Preset) -> list[tuple[str, str]]:
+    """(output id, file name) of each file an export writes: one for a preset (id ""), one per
+    output of a delivery set (each with its own template; ``template`` is then not used)."""
+    if preset.is_set:
+        return [(o.id, file_name(o.template, source, preset, o.settings)) for o in preset.outputs]
+    return [("", file_name(template, source, preset))]
 
 
 @dataclass
@@ -75,22 +88,27 @@ class Exporter:
         """On the job runner's worker: the ``export`` event's fields, or OutputError saying why not."""
         if not doc.finished or doc.provenance is None:
             raise OutputError(f"{doc.name} is not cut out yet", doc.name)
-        job = Job(doc.path, self._target(doc), doc.name)
+        targets = self._targets(doc)
+        job = Job(doc.path, targets[0][1], doc.name, targets if self.preset.is_set else ())
         result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance)
         if result.status != "written":
             raise OutputError(result.message or f"{doc.name} could not be exported", doc.name)
         return export_fields(result)
 
-    def _target(self, doc: Document) -> Path:
-        name = Path(file_name(self.template, doc.path, self.preset))
-        candidate = self.folder / name
-        n = 2
+    def _targets(self, doc: Document) -> tuple[tuple[str, Path], ...]:
+        """Where each file goes (a delivery set's outputs all take the same -2, -3...)."""
+        names = [(i, Path(name)) for i, name in file_names(self.template, doc.path, self.preset)]
+        candidates, n = [(i, self.folder / name) for i, name in names], 2
+
+        def taken(path: Path) -> bool:
+            return (path.exists() and path not in self.written) or _same_file(path, doc.path)
+
         with self._lock:
-            while (candidate.exists() and candidate not in self.written) or _same_file(candidate, doc.path):
-                candidate = self.folder / f"{name.stem}-{n}{name.suffix}"
+            while any(taken(path) for _i, path in candidates):
+                candidates = [(i, self.folder / f"{name.stem}-{n}{name.suffix}") for i, name in names]
                 n += 1
-            self.written.add(candidate)  # reserve it against a parallel export of a same-named photo
-        return candidate
+            self.written.update(path for _i, path in candidates)  # reserved against a parallel export
+        return tuple(candidates)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -39,9 +39,11 @@ class HotFolder:
         self.inbox, self.out_dir, self.preset = inbox, out_dir, preset
         # The CLI's name templates know {stem} {name} {ext} {parent}; the preset id is filled in here.
         self.template = naming.fill(template, {"preset": preset.id})
+        outputs = tuple((o.id, naming.fill(o.template, {"preset": preset.id}), o.settings) for o in preset.outputs)
         self.watcher = Watcher(inbox, out_dir, preset.settings, self.template, interval, quiet=True,
-                               on_skipped=self._skipped)
-        self.journal = Journal.open(out_dir, header_for(preset.settings, runner.model_spec().id, self.template))
+                               on_skipped=self._skipped, outputs=outputs)
+        self.journal = Journal.open(out_dir, header_for(preset.settings, runner.model_spec().id, self.template,
+                                                        outputs))
         self.service = ExportService(preset.settings, preset, audited, sidecar, self.journal)
         self.counts = {"written": 0, "failed": 0, "skipped": 0}
         self.error: str | None = None  # why watching stopped by itself, if it did
