@@ -186,3 +186,31 @@ def check(image: Image.Image, rules: Rules, file_bytes: int | None = None) -> li
         if rules.fill_range is not None:
             problems.append(_fill(pixels, rules))
     return [p for p in problems if p is not None]
+
+
+def describe(rules: Rules) -> list[str]:
+    """The rules ``check`` applies, in words (what the window lists as "checked on each file")."""
+    said = []
+    if rules.background is not None:
+        said.append(f"{_colour_name(rules.background)} background")
+    if rules.opaque:
+        said.append("no transparency")
+    if rules.fill_range is not None:
+        low, high = rules.fill_range
+        said.append(f"subject fills {low:.0%}" + (f"–{high:.0%}" if high < 1 else " or more") + " of the frame")
+    for value, words in ((rules.min_size, "at least {} px on the shorter side"),
+                         (rules.min_long_side, "at least {} px on the longer side"),
+                         (rules.max_side, "at most {} px on the longer side")):
+        if value is not None:
+            said.append(words.format(f"{value:,}".replace(",", "\u00a0")))  # 10 000, never split
+    if rules.max_pixels is not None:
+        said.append(f"at most {rules.max_pixels / 1e6:g} megapixels")
+    if rules.aspects:
+        said.append("shape " + " or ".join(f"{a}:{b}" for a, b in rules.aspects))
+    if rules.formats:
+        said.append("/".join(f.upper() for f in rules.formats))
+    if rules.max_bytes is not None:
+        said.append(f"at most {rules.max_bytes / 1e6:g} MB")
+    if rules.colour_space is not None:
+        said.append(rules.colour_space)
+    return said

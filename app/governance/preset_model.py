@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.compliance import Rules
+from app.core.compliance import Rules, describe
 from app.core.errors import KnockoutError
 from app.core.export import ExportSettings
 
@@ -65,7 +65,7 @@ class Output:
     def as_dict(self) -> dict[str, Any]:
         """How the window lists a set's outputs (no pixels, no settings beyond what it shows)."""
         return {"id": self.id, "label": self.label, "format": self.settings.format, "template": self.template,
-                "extension": self.settings.extension,
+                "extension": self.settings.extension, "checks": describe(self.rules) if self.rules else [],
                 "channel": self.channel.as_dict() if self.channel else None}
 
 
@@ -112,4 +112,6 @@ class Preset:
             out["outputs"] = [o.as_dict() for o in self.outputs]
         if self.channel is not None:
             out["channel"] = self.channel.as_dict()
+        if self.rules is not None:
+            out["checks"] = describe(self.rules)
         return out

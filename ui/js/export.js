@@ -1,6 +1,8 @@
 // The Export card: preset, file name template (with a live example), output folder,
 // "Export this photo" / "Export all finished", progress from `export` events and the
-// result with a button that opens the folder.
+// result with a button that opens the folder. A delivery-set preset lists the files it
+// writes for each photo (each with its own name); a sales channel's rules are said in
+// words, with the ones no file check can prove ("not checked").
 
 import { call, on } from './bridge.js';
 import { $, el, showError, showPath, toast } from './ui.js';
@@ -77,6 +79,43 @@ export class ExportPanel {
     desc.textContent = preset
       ? [preset.description, preset.locked ? 'Locked: set by your IT department.' : ''].filter(Boolean).join(' ')
       : '';
+    const outputs = (preset && preset.outputs) || [];
+    $('#preset-outputs').hidden = outputs.length === 0;
+    // A set names each of its files itself (listed above): the pattern field does not apply.
+    this.template.closest('.field').hidden = outputs.length > 0;
+    const channel = $('#preset-channel');
+    channel.hidden = !(preset && preset.channel);
+    channel.replaceChildren(...(preset && preset.channel ? channelFacts(preset.channel, preset.checks) : []));
+    this.listOutputs();
+  }
+
+  /** One row per file of a delivery set: its example name, format, what it is, its channel's rules. */
+  listOutputs() {
+    const preset = this.current();
+    const outputs = (preset && preset.outputs) || [];
+    const values = this.values();
+    $('#preset-output-list').replaceChildren(...outputs.map((o) => el('li', { class: 'output-item' },
+      el('div', { class: 'output-head' },
+        el('span', { class: 'output-file', text: fill(o.template, values) + o.extension, title: o.template }),
+        el('span', { class: 'output-format', text: o.format })),
+      el('span', { class: 'output-label', text: o.label }),
+      o.channel ? el('div', { class: 'channel-facts' }, ...channelFacts(o.channel, o.checks)) : null)));
+  }
+
+  /** The file-name fields for the selected photo (or a made-up one). */
+  values() {
+    const item = this.app.selected();
+    const path = item ? item.path : '/Photos/Shoes/red-shoe.jpg';
+    const parts = path.split(/[\\/]/);
+    const name = parts[parts.length - 1];
+    const dot = name.lastIndexOf('.');
+    return {
+      stem: dot > 0 ? name.slice(0, dot) : name,
+      name,
+      ext: dot > 0 ? name.slice(dot + 1) : '',
+      parent: parts[parts.length - 2] || '',
+      preset: this.preset.value || 'preset',
+    };
   }
 
   templateError() {
@@ -91,28 +130,19 @@ export class ExportPanel {
   /** "Example: red-shoe-web.png" for the selected photo (or a made-up one). */
   example() {
     const out = $('#template-example');
+    const preset = this.current();
+    if (preset && preset.outputs && preset.outputs.length) {
+      this.listOutputs(); // a set's files carry their own names
+      return;
+    }
     const error = this.templateError();
     out.classList.toggle('error-text', Boolean(error));
     if (error) {
       out.textContent = error;
       return;
     }
-    const item = this.app.selected();
-    const path = item ? item.path : '/Photos/Shoes/red-shoe.jpg';
-    const parts = path.split(/[\\/]/);
-    const name = parts[parts.length - 1];
-    const dot = name.lastIndexOf('.');
-    const values = {
-      stem: dot > 0 ? name.slice(0, dot) : name,
-      name,
-      ext: dot > 0 ? name.slice(dot + 1) : '',
-      parent: parts[parts.length - 2] || '',
-      preset: this.preset.value || 'preset',
-    };
-    const preset = this.current();
     const ext = preset ? EXTENSIONS[String(preset.format).toLowerCase()] || `.${preset.format}` : '';
-    const file = this.template.value.trim().replace(/\{(\w+)\}/g, (_, key) => values[key]) + ext;
-    out.textContent = `Example: ${file}`;
+    out.textContent = `Example: ${fill(this.template.value.trim(), this.values())}${ext}`;
   }
 
   async chooseFolder() {
@@ -154,7 +184,8 @@ export class ExportPanel {
       return;
     }
     const request = { ids, preset: this.preset.value, template: this.template.value.trim(), folder: null };
-    this.run = { total: 0, written: 0, failed: 0, problems: [] };
+    const preset = this.current();
+    this.run = { total: 0, written: 0, failed: 0, problems: [], perPhoto: (preset && preset.outputs || []).length };
     this.refresh();
     const result = await call('export', request);
     if (!result.ok) {
@@ -199,7 +230,10 @@ export class ExportPanel {
     box.classList.toggle('failed', event.failed > 0 && event.written === 0);
     const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
     const folderName = String(event.folder || '').split(/[\\/]/).filter(Boolean).pop() || event.folder;
-    let text = `Exported ${files(event.written)} to “${folderName}”`;
+    const photos = (n) => `${n} ${n === 1 ? 'photo' : 'photos'}`;
+    let text = run.perPhoto
+      ? `Exported ${photos(event.written)} as ${files(event.written * run.perPhoto)} to “${folderName}”`
+      : `Exported ${files(event.written)} to “${folderName}”`;
     if (event.failed) text += `. ${files(event.failed)} could not be written.`;
     const result = $('#export-result-text');
     result.textContent = text;
@@ -209,6 +243,28 @@ export class ExportPanel {
     for (const problem of run.problems.slice(0, 3)) toast(problem, 'error');
     this.refresh();
   }
+}
+
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? `{${key}}`);
+}
+
+/** A channel's rules in words: when and where they were read, what Knockout checks on each file
+ * and what it cannot, and the note that channels change their rules. */
+function channelFacts(channel, checks = []) {
+  const nodes = [];
+  if (!channel.confirmed) {
+    nodes.push(el('p', { class: 'unconfirmed', text: 'Not confirmed with the channel: read the note below.' }));
+  }
+  const details = el('details', {},
+    el('summary', { text: `${channel.name} rules, read ${channel.read_on}` }),
+    checks.length ? el('p', { text: `Checked on each file: ${checks.join(', ')}.` }) : null,
+    el('p', { text: 'Not checked by Knockout, check by eye:' }),
+    el('ul', {}, ...channel.unchecked_rules.map((rule) => el('li', { text: rule }))),
+    el('p', { text: channel.note }),
+    ...channel.sources.map((s) => el('p', { class: 'source', text: `Source: ${s.url}` })));
+  nodes.push(details);
+  return nodes;
 }
 
 function setLocked(control, locked) {
