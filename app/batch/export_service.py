@@ -96,6 +96,8 @@ class ExportService:
         width, height = cutout.rgb.size
         if self.preset is not None and self.preset.outputs:
             outputs = tuple((o.id, o.settings) for o in self.preset.outputs)
+            if [i for i, _path in job.outputs] != [i for i, _settings in outputs]:
+                raise ValueError(f"the job for {job.label} does not name a path for each output of {self.preset.id}")
             images: list[Image.Image | BaseException] = []
             for _id, settings in outputs:
                 try:

@@ -301,3 +301,15 @@ def test_sigterm_stops_the_watch_even_while_a_file_is_stuck(tmp_path, monkeypatc
     assert stuck.is_set() and not rescued.is_set(), "watch ignored SIGTERM while a file was stuck"
     assert code == 0
     assert not (out / "stuck.png").exists()
+
+
+def test_watching_with_a_delivery_set_writes_every_output_and_a_restart_redoes_none(tmp_path, fake_engine):
+    photo(tmp_path / "inbox" / "a.jpg")
+    photo(tmp_path / "inbox" / "a.png", fmt="PNG")  # same stem: the whole set takes -2
+    assert _watch_once(tmp_path / "inbox", tmp_path / "out", "--preset", "marketplace-kit") == 0
+    names = sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("."))
+    kit = ("master.png", "amazon.jpg", "web.webp", "mask.png")
+    assert names == sorted([f"a-{o}" for o in kit] + [f"a-{o.replace('.', '-2.')}" for o in kit])
+    assert fake_engine.runs == 2
+    assert _watch_once(tmp_path / "inbox", tmp_path / "out", "--preset", "marketplace-kit") == 0
+    assert fake_engine.runs == 2

@@ -165,6 +165,20 @@ def test_presets_commands_list_export_import_show(tmp_path, home, capsys):
     assert listed["acme-shop"]["source"] == "team" and listed["acme-shop"]["version"] == 2
 
 
+def test_presets_show_prints_the_file_and_says_which_channel_rules_are_not_checked(home, capsys):
+    assert cli.main(["presets", "show", "marketplace-kit"]) == 0
+    shown = capsys.readouterr()
+    data = json.loads(shown.out)  # stdout stays the preset's file
+    assert data["knockout_preset"] == 2 and [o["id"] for o in data["outputs"]] == ["master", "amazon", "web", "mask"]
+    assert data["outputs"][1]["channel"]["unchecked_rules"]
+    assert "Amazon main image (JPEG on white): rules of Amazon (main image), read 2026-12-05" in shown.err
+    assert "not checked by Knockout, check by eye: no text, logos" in shown.err
+    assert cli.main(["presets", "show", "allegro"]) == 0
+    assert "NOT CONFIRMED" in capsys.readouterr().err
+    assert cli.main(["presets", "list"]) == 0
+    assert "png+jpg+webp+png" in capsys.readouterr().out
+
+
 def test_importing_a_malformed_preset_fails_clearly(tmp_path, home, capsys):
     (tmp_path / "bad.json").write_text(json.dumps({"knockout_preset": 1, "id": "x", "label": "X",
                                                    "export": {"format": "gif"}}), encoding="utf-8")
