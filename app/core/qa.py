@@ -9,7 +9,7 @@ photo costs about a tenth of a second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
@@ -54,6 +54,8 @@ class Flag:
 
     code: str  # "halo" | "filled-hole" | "touches-edge" | "low-confidence" | "multiple-subjects" | "left-out"
     message: str
+    # where it is: bool pixels at the size the check ran at (app.core.flag_marks draws them), None: nowhere
+    region: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
@@ -89,8 +91,12 @@ def touches_edge(alpha: np.ndarray) -> Flag | None:
     if not hit:
         return None
     edges = "edge" if len(hit) == 1 else "edges"
+    region = np.zeros_like(solid)
+    for side, index in (("top", np.s_[0]), ("bottom", np.s_[-1]), ("left", np.s_[:, 0]), ("right", np.s_[:, -1])):
+        if side in hit:
+            region[index] = solid[index]
     return Flag("touches-edge", f"The subject touches the {_join(hit)} {edges} of the photo: it may be cut off "
-                                "(fine if the photo was framed that way on purpose).")
+                                "(fine if the photo was framed that way on purpose).", region)
 
 
 def low_confidence(alpha: np.ndarray) -> Flag | None:
@@ -100,11 +106,12 @@ def low_confidence(alpha: np.ndarray) -> Flag | None:
     if area == 0:
         return None
     outline = int((subject & ~shrink(subject, 1)).sum())
-    unsure = int(((alpha > 0.1) & (alpha < 0.9)).sum())
+    band = (alpha > 0.1) & (alpha < 0.9)
+    unsure = int(band.sum())
     if unsure / max(outline, 1) < UNSURE_WIDTH or unsure / area < UNSURE_SHARE:
         return None
     return Flag("low-confidence", "The model was unsure about a large part of this cutout (a wide half-transparent "
-                                  "band): check hair, fur, glass or anything see-through.")
+                                  "band): check hair, fur, glass or anything see-through.", band)
 
 
 def multiple_subjects(alpha: np.ndarray) -> Flag | None:
@@ -112,12 +119,12 @@ def multiple_subjects(alpha: np.ndarray) -> Flag | None:
     parts = label(alpha >= 0.5)
     if parts.count < 2:
         return None
-    areas = parts.areas[1:]
-    big = areas[(areas >= PART_OF_LARGEST * areas.max()) & (areas >= PART_OF_FRAME * alpha.size)]
-    if big.size < 2:
+    areas = parts.areas
+    keep = (areas >= PART_OF_LARGEST * areas.max()) & (areas >= PART_OF_FRAME * alpha.size)  # label 0: area 0
+    if keep.sum() < 2:
         return None
-    return Flag("multiple-subjects", f"The cutout has {big.size} separate subjects: check that each one belongs "
-                                     "and none is left-over background.")
+    return Flag("multiple-subjects", f"The cutout has {int(keep.sum())} separate subjects: check that each one belongs "
+                                     "and none is left-over background.", parts.mask(keep))
 
 
 def filled_hole(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
@@ -129,7 +136,7 @@ def filled_hole(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     gaps = "A gap inside the subject looks" if holes.count == 1 else f"{holes.count} gaps inside the subject look"
     return Flag("filled-hole", f"{gaps} like the background but {'was' if holes.count == 1 else 'were'} kept "
                                f"({_where(ys, xs, alpha.shape)}), e.g. the space inside a handle: "
-                               "it may need to be cut out.")
+                               "it may need to be cut out.", holes.mask)
 
 
 def halo(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
@@ -150,6 +157,7 @@ def halo(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     # local colours only where the rim is (its bounding box, plus the window)
     ys, xs = np.nonzero(rim)
     box = np.s_[max(0, ys.min() - LOCAL - 1):ys.max() + LOCAL + 2, max(0, xs.min() - LOCAL - 1):xs.max() + LOCAL + 2]
+    shape = rim.shape
     rgb, rim, interior, clear = rgb[box], rim[box], interior[box], clear[box]
     stacked = np.concatenate([rgb * interior[..., None], rgb * clear[..., None],
                               interior[..., None], clear[..., None]], axis=-1)
@@ -164,12 +172,15 @@ def halo(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     if n_visible < HALO_MIN_PX:
         return None
     position = ((rgb - outside) * direction).sum(axis=-1) / np.maximum(contrast ** 2, 1e-6)
-    rim_bg = int((visible & (position < HALO_T)).sum())
+    band = visible & (position < HALO_T)
+    rim_bg = int(band.sum())
     share = rim_bg / n_visible
     if share < HALO_SHARE or rim_bg < HALO_MIN_PX:
         return None
+    region = np.zeros(shape, bool)
+    region[box] = band
     return Flag("halo", f"A rim of the old background runs along about {100 * share:.0f} % of the outline: it may "
-                        "show when the cutout is placed on white or another colour.")
+                        "show when the cutout is placed on white or another colour.", region)
 
 
 def left_out(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
@@ -197,7 +208,7 @@ def left_out(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     ys, xs = np.nonzero(odd)
     return Flag("left-out", f"Part of the subject may be missing: something beside it ({_where(ys, xs, alpha.shape)}), "
                             f"about {100 * odd.sum() / area:.0f} % of its size, does not look like the plain "
-                            "background but was cut away.")
+                            "background but was cut away.", odd)
 
 
 def assess(rgb: np.ndarray, alpha: np.ndarray) -> list[Flag]:

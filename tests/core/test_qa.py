@@ -180,3 +180,23 @@ def test_a_busy_background_is_not_judged_for_left_out_parts() -> None:
     busy = ~np.any(rgb != BG, axis=-1)
     rgb[busy] = noise[busy]  # a cluttered room instead of a backdrop
     assert "left-out" not in codes(rgb, alpha_of(pot))
+
+
+def test_each_flag_knows_where_it_is() -> None:
+    halo_flag, = qa.assess(photo(disc(100, 100, 50)), alpha_of(disc(100, 100, 56)))
+    band = halo_flag.region
+    assert band is not None and band.any()
+    yy, xx = np.nonzero(band)
+    radius = np.hypot(yy - band.shape[0] / 2, xx - band.shape[1] / 2)
+    assert radius.min() >= 50 and radius.max() <= 57  # the overshoot, not the subject or the background
+    ring = disc(100, 100, 60) & ~disc(100, 100, 25)
+    hole, = qa.assess(photo(ring), alpha_of(disc(100, 100, 60)))
+    assert hole.region is not None and hole.region[100, 100] and not hole.region[100, 170]
+    edge = qa.touches_edge(alpha_of(disc(100, 20, 50)).astype(float) / 255)
+    assert edge is not None and edge.region is not None
+    assert edge.region[:, 0].any() and not edge.region[:, 1:].any()
+
+
+def test_a_flags_region_does_not_change_equality_or_its_dict() -> None:
+    marked = qa.Flag("halo", "a rim", np.ones((2, 2), bool))
+    assert marked == qa.Flag("halo", "a rim") and marked.as_dict() == {"code": "halo", "message": "a rim"}
