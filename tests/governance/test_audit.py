@@ -134,3 +134,17 @@ def test_an_audit_log_that_is_not_a_regular_file_is_refused_without_hanging(tmp_
             worker.join(5)
         pytest.fail("writing the audit log blocked on a named pipe")
     assert isinstance(outcome[0], OSError) and "not a regular file" in str(outcome[0].strerror)
+
+
+def test_a_decision_after_the_export_is_a_review_line_of_its_own(tmp_path):
+    from app.governance.review import Remarks, decide
+
+    source, output = _files(tmp_path)
+    log = tmp_path / "log.jsonl"
+    audit.record_export(source=source, output=output, model_id="m", model_sha256="0" * 64, preset_id=None,
+                        settings=ExportSettings(), sidecar=False, log_path=log, version="v2")
+    audit.record_review(source, Remarks(decide("rejected", "halo", who="ana"), "A shoe"), log_path=log)
+    first, second = (json.loads(line) for line in log.read_text().splitlines())
+    assert first["version"] == "v2" and "event" not in first
+    assert second["event"] == "review" and second["source"]["sha256"] == sha(source)
+    assert second["review"]["decision"] == "rejected" and second["alt_text"] == "A shoe"
