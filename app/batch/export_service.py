@@ -112,7 +112,7 @@ class ExportService:
             write_output(job, render_cutout(cutout, self.settings), self.settings, exif)
         except Exception as exc:
             return self.finish(failed(job, exc, started))
-        return self.finish(Result(job.label, str(job.source), "written", output=str(job.output),
+        return self.finish(Result(job.label, str(job.source), "written", output=str(job.output), version=job.version,
                                   seconds=time.perf_counter() - started, width=width, height=height), provenance,
                            remarks)
 
@@ -158,12 +158,13 @@ class ExportService:
     def _record(self, result: Result, provenance: Provenance | None, remarks: Remarks | None) -> None:
         if result.output is None:
             return
-        problem = self._audit(Path(result.source), Path(result.output), self.settings, provenance, remarks)
+        problem = self._audit(Path(result.source), Path(result.output), self.settings, provenance, remarks,
+                              version=result.version)
         if problem:
             result.status, result.code, result.message = "failed", "audit_failed", problem
 
     def _audit(self, source: Path, output: Path, settings: ExportSettings, provenance: Provenance | None,
-               remarks: Remarks | None, output_id: str | None = None) -> str | None:
+               remarks: Remarks | None, output_id: str | None = None, version: str | None = None) -> str | None:
         """The audit record of one written file (when auditing); why it could not be saved, if not."""
         if not self.audited:
             return None
@@ -173,7 +174,7 @@ class ExportService:
             audit.record_export(source=source, output=output, model_id=provenance.model.id,
                                 model_sha256=provenance.model.sha256, preset_id=self.preset.id if self.preset else None,
                                 settings=audited_settings(settings, provenance), sidecar=self.sidecar,
-                                remarks=remarks, output_id=output_id)
+                                remarks=remarks, output_id=output_id, version=version)
         except OSError as exc:
             return f"written, but the audit record could not be saved ({exc.strerror or exc})"
         return None

@@ -15,12 +15,14 @@ import errno
 import glob
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.batch.pipeline import Job, Result
 from app.core.decode import NOT_A_FILE, is_image_name
-from app.core.naming import render_name
+from app.core.naming import has_version, render_name
+from app.core.versions import Versioned, versioned
 
 DEFAULT_TEMPLATE = "{stem}"
 
@@ -133,14 +135,35 @@ def _dedupe(sources: list[Source]) -> list[Source]:
     return unique
 
 
+def _fields(source: Source) -> dict[str, str]:
+    return {"stem": source.path.stem, "name": source.path.name, "ext": source.path.suffix.lstrip("."),
+            "parent": source.path.parent.name}
+
+
 def output_name(source: Source, template: str, extension: str) -> Path:
-    """``template`` with {stem}, {name}, {ext}, {parent} -> a relative output path (app.core.naming)."""
+    """``template`` with {stem}, {name}, {ext}, {parent} -> a relative output path (app.core.naming);
+    ``{version}`` shows as ``v1`` here (``output_versions`` finds the real one)."""
     try:
-        name = render_name(template, {"stem": source.path.stem, "name": source.path.name,
-                                      "ext": source.path.suffix.lstrip("."), "parent": source.path.parent.name})
+        name = render_name(template, {**_fields(source), "version": "v1"})
     except ValueError as exc:
         raise ValueError(f"bad --name template: {exc}") from None
     return source.relative.parent / f"{name}{extension}"
+
+
+def output_versions(source: Source, template: str, extension: str, out_dir: Path) -> Versioned | None:
+    """Where the versions of ``source``'s output go, for a template with ``{version}`` (else None)."""
+    folder = out_dir / source.relative.parent
+    try:
+        return versioned(template, _fields(source), folder, extension)
+    except ValueError as exc:
+        raise ValueError(f"bad --name template: {exc}") from None
+
+
+def check_set_names(templates: Iterable[str]) -> None:
+    """ValueError if a delivery set's name templates use ``{version}``: its files are one delivery,
+    written together, not versions of one file."""
+    if any(has_version(template) for template in templates):
+        raise ValueError("bad --name template: a delivery set's file names cannot use {version}")
 
 
 def plan(
@@ -152,13 +175,22 @@ def plan(
     outputs: tuple[tuple[str, str, str], ...] = (),  # a delivery set's (id, template, extension)
 ) -> tuple[list[Job], list[Result]]:
     """Jobs for sources; results for those skipped or refused before any work starts. With
-    ``outputs`` each job gets every output's path (a clash with another input's adds -2... to all)."""
+    ``outputs`` each job gets every output's path (a clash with another input's adds -2... to all).
+    A template with ``{version}`` makes each source's next free version: nothing exists to skip or
+    refuse (a delivery set's names cannot have one: its files are one delivery, not versions)."""
     jobs: list[Job] = []
     early: list[Result] = []
     taken: set[Path] = set()
     source_paths = {s.path.resolve() for s in sources}
     names = outputs or (("", template, extension),)
+    check_set_names(each_template for _id, each_template, _ext in outputs)
     for src in sources:
+        versions = None if outputs else output_versions(src, template, extension, out_dir)
+        if versions is not None:
+            target = versions.path(versions.next_free(taken))
+            taken.add(target)
+            jobs.append(Job(src.path, target, src.label, versions=versions))
+            continue
         rels = [output_name(src, each_template, each_ext) for _id, each_template, each_ext in names]
         targets, n = [out_dir / rel for rel in rels], 2
         while any(t.resolve() in taken for t in targets):  # two inputs would give the same name

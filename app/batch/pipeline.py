@@ -187,8 +187,8 @@ class _Photo:
     def written(self) -> Result:
         width, height = self.size or (None, None)
         result = Result(self.job.label, str(self.job.source), "written", output=str(self.job.output),
-                        seconds=time.perf_counter() - self.started, width=width, height=height,
-                        warnings=self.warnings, flags=self.flags)
+                        version=self.job.version, seconds=time.perf_counter() - self.started, width=width,
+                        height=height, warnings=self.warnings, flags=self.flags)
         return set_result(result, self.written_outputs) if self.job.outputs else result
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from app.core.errors import OutputError, explain
 from app.core.export import ExportSettings, save
+from app.core.versions import Versioned, label
 
 Outputs = tuple[tuple[str, ExportSettings], ...]  # a delivery set's outputs: (id, settings), in order
 
@@ -25,6 +26,13 @@ class Job:
     output: Path
     label: str  # how reports name the file (relative to what the user gave)
     outputs: tuple[tuple[str, Path], ...] = ()  # a delivery set's (output id, path); the first is ``output``
+    versions: Versioned | None = None  # a {version} name: a new version, never replacing one (output: its first pick)
+
+    @property
+    def version(self) -> str | None:
+        """The ``{version}`` of ``output`` (v1, v2…), None for a name without one."""
+        number = self.versions.number(self.output) if self.versions else None
+        return None if number is None else label(number)
 
 
 @dataclass
@@ -33,6 +41,7 @@ class Result:
     source: str
     status: str  # written | failed | skipped | cancelled
     output: str | None = None
+    version: str | None = None  # what {version} became in the output's name
     code: str | None = None
     message: str | None = None
     seconds: float = 0.0
@@ -48,10 +57,17 @@ class Result:
 
 
 def write_output(job: Job, image: Image.Image, settings: ExportSettings, exif: bytes | None) -> None:
-    """Encode and write atomically (app.core.export.save); OutputError names the file and why."""
+    """Encode and write atomically (app.core.export.save); OutputError names the file and why. A
+    versioned job never replaces a file: if its version appeared meanwhile, it takes the next one."""
     if job.output.resolve() == job.source.resolve():
         raise OutputError("refusing to overwrite the source file", job.label)
     try:
+        while job.versions is not None:
+            try:
+                save(image, job.output, settings, exif, replace=False)
+                return
+            except FileExistsError:  # another program wrote this version first
+                job.output = job.versions.path(job.versions.next_free([job.output]))
         save(image, job.output, settings, exif)
     except OSError as exc:
         raise OutputError(f"cannot write {job.output} ({exc.strerror or exc})", job.label) from None

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app.batch.inputs import Source, output_name, refusal
+from app.batch.inputs import Source, check_set_names, output_name, output_versions, refusal
 from app.batch.journal import Journal, Signature, signature
 from app.batch.pipeline import Job, Result, run_batch
 from app.core.decode import DEFAULT_MAX_PIXELS, is_image_name
@@ -77,6 +77,7 @@ class Watcher:
             raise ValueError("the output folder and --move-done folder must not be the watched folder")
         for _id, each, each_settings in outputs or (("", template, settings),):  # a bad --name fails now
             output_name(Source(Path("x.jpg"), Path("x.jpg"), "x.jpg"), each, each_settings.extension)
+        check_set_names(each for _id, each, _settings in outputs)
 
     # -- finding files -----------------------------------------------------------------------
     def scan(self) -> dict[Path, Signature]:
@@ -131,9 +132,14 @@ class Watcher:
             self.counts["failed"] += 1
 
     def _job(self, path: Path, journal: Journal) -> Job:
-        """Where ``path`` goes: its mirrored name, or name-2, -3... if another source owns that."""
+        """Where ``path`` goes: its mirrored name, or name-2, -3... if another source owns that; with
+        ``{version}`` in the template, its next free version (each arrival is a new version)."""
         rel = path.relative_to(self.inbox)
         source = Source(path, rel, str(rel))
+        versions = None if self.outputs else output_versions(source, self.template, self.settings.extension,
+                                                             self.out_dir)
+        if versions is not None:
+            return Job(path, versions.path(versions.next_free()), str(rel), versions=versions)
         firsts = [self.out_dir / output_name(source, each, each_settings.extension)
                   for _id, each, each_settings in self.outputs or (("", self.template, self.settings),)]
         targets, n = firsts, 2

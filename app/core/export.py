@@ -203,7 +203,9 @@ def encode(image: Image.Image, fh: BinaryIO, settings: ExportSettings, exif: byt
     image.save(fh, format=FORMATS[fmt], **params)
 
 
-def save(image: Image.Image, path: Path, settings: ExportSettings, exif: bytes | None = None) -> None:
-    """Encode and write atomically (temporary name, then rename)."""
+def save(image: Image.Image, path: Path, settings: ExportSettings, exif: bytes | None = None,
+         replace: bool = True) -> None:
+    """Encode and write atomically (temporary name, then rename); ``replace=False``: FileExistsError
+    rather than replace a file at ``path`` (a new version never replaces an old one)."""
     check_fits(image.size, settings, path.name)
-    write_atomic(path, lambda fh: encode(image, fh, settings, exif))
+    write_atomic(path, lambda fh: encode(image, fh, settings, exif), replace)

@@ -6,7 +6,9 @@ attribute or index access, no conversion, and a format spec only if it is bounde
 alignment/fill, a width and a precision of at most ``MAX_NAME`` each, no type code). A
 Python format spec is otherwise unbounded: ``{stem:>400000000}`` would build a 400 MB
 string on every preset load. The template, and what it gives with one-letter field
-values, must fit in a file name (``MAX_NAME`` bytes).
+values, must fit in a file name (``MAX_NAME`` bytes). ``{version}`` is special: it is not given but
+found on disk (the next free ``v1``, ``v2``… for that name: ``app.core.versions``), so it appears at
+most once and bare.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 
-FIELDS = ("stem", "name", "ext", "parent", "preset")
+FIELDS = ("stem", "name", "ext", "parent", "preset", "version")
+VERSION = "version"
 MAX_NAME = 255  # bytes in a file name on every file system we write to
 NOT_IN_NAMES = '/\\:*?"<>|'
 _SPEC = re.compile(r"^(?:.?[<>^])?(?P<width>\d+)?(?:\.(?P<precision>\d+))?$", re.DOTALL)
@@ -34,6 +37,8 @@ def _problem(template: str, fields: Iterable[str]) -> str | None:
             continue
         if field not in known:
             return f"{{{field}}} is not a field (use {', '.join('{' + f + '}' for f in known)})"
+        if field == VERSION and (spec or sum(p[1] == VERSION for p in parts) > 1):
+            return "write {version} once and without a format spec"
         if conversion is not None:
             return f"write {{{field}}} without !{conversion}"
         if spec:
@@ -56,6 +61,14 @@ def check_template(template: str, fields: Iterable[str] = FIELDS) -> str:
     if problem is not None:
         raise ValueError(f"the file name template {template!r} does not work: {problem}")
     return template
+
+
+def has_version(template: str) -> bool:
+    """True if the template names ``{version}``: each export is a new version, never a replacement."""
+    try:
+        return any(field == VERSION for _literal, field, _spec, _conversion in string.Formatter().parse(template))
+    except ValueError:
+        return False
 
 
 def render_name(template: str, values: Mapping[str, str]) -> str:

@@ -51,6 +51,25 @@ def test_name_collisions_get_numbered_instead_of_overwriting_each_other(tmp_path
     assert sorted(j.output.name for j in jobs) == ["a-2.png", "a.png"]
 
 
+@pytest.mark.parametrize("existing", ["refuse", "skip"])
+def test_a_versioned_name_plans_the_next_version_for_each_source_whatever_exists(tmp_path, existing):
+    photo(tmp_path / "one" / "a.jpg")
+    photo(tmp_path / "two" / "a.jpg")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a-v1.png").write_bytes(b"old")
+    sources, _ = inputs.collect([str(tmp_path / "one" / "a.jpg"), str(tmp_path / "two" / "a.jpg")])
+    jobs, early = inputs.plan(sources, tmp_path / "out", ".png", template="{stem}-{version}", existing=existing)
+    assert early == [] and [(j.output.name, j.version) for j in jobs] == [("a-v2.png", "v2"), ("a-v3.png", "v3")]
+
+
+def test_a_delivery_set_cannot_version_its_names(tmp_path):
+    photo(tmp_path / "a.jpg")
+    sources, _ = inputs.collect([str(tmp_path / "a.jpg")])
+    with pytest.raises(ValueError, match="delivery set"):
+        inputs.plan(sources, tmp_path / "out", ".png", outputs=(("web", "{stem}-{version}", ".webp"),
+                                                                ("print", "{stem}", ".tif")))
+
+
 def test_name_template_fields(tmp_path):
     photo(tmp_path / "SKU123-front.jpg")
     sources, _ = inputs.collect([str(tmp_path / "SKU123-front.jpg")])

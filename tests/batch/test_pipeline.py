@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.batch.pipeline import Job, cut_image, matte, run_batch
+from app.batch.pipeline import Job, cut_image, matte, run_batch, write_output
 from app.core.decode import open_image
 from app.core.export import ExportSettings
+from app.core.versions import versioned
 from tests.fakes import FakeEngine, finish_within, photo
 
 
@@ -408,3 +409,14 @@ def test_with_a_crop_the_size_is_only_known_after_the_mask_so_the_photo_is_cut_o
     assert planned_size((16500, 12), ExportSettings(format="webp", crop=True)) is None
     assert planned_size((16500, 12), ExportSettings(format="webp", canvas=(2000, 2000))) == (2000, 2000)
     assert planned_size((16500, 12), ExportSettings(format="webp", max_size=(4000, 4000))) == (4000, 3)
+
+
+def test_a_version_written_meanwhile_by_someone_else_is_kept_and_ours_takes_the_next(tmp_path):
+    versions = versioned("{stem}-{version}", {"stem": "mug"}, tmp_path, ".png")
+    assert versions is not None
+    job = Job(tmp_path / "mug.jpg", versions.path(versions.next_free()), "mug.jpg", versions=versions)
+    (tmp_path / "mug-v1.png").write_bytes(b"another program's")  # after planning, before writing
+    write_output(job, Image.new("RGBA", (4, 4)), ExportSettings(), None)
+    assert job.output == tmp_path / "mug-v2.png" and job.version == "v2"
+    assert (tmp_path / "mug-v1.png").read_bytes() == b"another program's"
+    assert Image.open(job.output).size == (4, 4)

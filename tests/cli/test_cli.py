@@ -247,3 +247,22 @@ def test_with_no_model_asked_the_cli_uses_the_variant_measured_fastest_here(monk
     named = options.engine_for(cli.build_parser().parse_args(["cut", "a.jpg", "--model", "isnet-medium-int8"]))
     assert asked == [None, "isnet-medium-int8"]
     assert (picked.spec.id, named.spec.id) == ("isnet-medium", "isnet-medium-int8")
+
+
+def test_a_versioned_name_run_twice_writes_v1_then_v2_and_audits_each(tmp_path, fake_engine, monkeypatch):
+    from app import paths
+
+    monkeypatch.setattr(paths, "user_data_dir", lambda: tmp_path / "data")
+    photo(tmp_path / "photo.jpg")
+    argv = ["cut", str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "out"), "--name", "{stem}-{version}", "-q",
+            "--audit"]
+    assert cli.main(argv) == 0
+    first = (tmp_path / "out" / "photo-v1.png").read_bytes()
+    assert cli.main(argv) == 0  # not skipped as done, not refused as existing: a new version
+    assert sorted(p.name for p in (tmp_path / "out").glob("[!.]*")) == ["photo-v1.png", "photo-v2.png"]
+    assert (tmp_path / "out" / "photo-v1.png").read_bytes() == first
+    log = (tmp_path / "data" / "audit" / "exports.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["version"] for line in log] == ["v1", "v2"]
+    assert cli.main(["cut", str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "out"), "-q", "--audit",
+                     "--name", "{stem}", "--overwrite"]) == 0
+    assert json.loads((tmp_path / "data" / "audit" / "exports.jsonl").read_text().splitlines()[-1])["version"] is None
