@@ -309,6 +309,20 @@ def _size(path: str) -> int | None:
         return None
 
 
+def written_files(out_dir: Path) -> tuple[dict[str, Any] | None, list[Done]]:
+    """The folder's journal header and what its batch wrote (the latest per source, oldest first), read
+    without locking or changing it (a report); (None, []) without a journal. Never through a link."""
+    try:
+        fd = open_private(Path(out_dir) / JOURNAL_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        return None, []
+    try:
+        header, done, _owners, _ended = _read(_read_all(fd))
+    finally:
+        os.close(fd)
+    return header, [entry for entry in done.values() if entry.status == "written"]
+
+
 def _done_earlier(label: str, source: str, output: str) -> Result:
     return Result(label, source, "skipped", output=output, message="done in an earlier run (journal)")
 
