@@ -137,10 +137,12 @@ def _photo_block(entry: SheetEntry, pictures: _Pictures) -> str:
             f"<div class=words>{_flag_list(entry.flags)}{_decision(entry.remarks)}</div></section>")
 
 
-def _counts(title: str, counter: Counter[str], words: dict[str, str]) -> str:
+def _counts(title: str, counter: Counter[str], words: dict[str, str], ordered: bool = False) -> str:
+    """A small table of counts, the largest first (or in the counter's own order)."""
     if not counter:
         return f"<div class=count><h3>{escape(title)}</h3><p class=muted>none</p></div>"
-    rows = "".join(f"<tr><td>{escape(words.get(k, k))}</td><td>{n}</td></tr>" for k, n in counter.most_common())
+    pairs = counter.items() if ordered else counter.most_common()
+    rows = "".join(f"<tr><td>{escape(words.get(k, k))}</td><td>{n}</td></tr>" for k, n in pairs)
     return f"<div class=count><h3>{escape(title)}</h3><table>{rows}</table></div>"
 
 
@@ -151,7 +153,7 @@ def _summary(entries: Sequence[SheetEntry]) -> str:
                       if entry.remarks.review is not None and entry.remarks.review.reason)
     decided = Counter({STATE_WORDS[s]: states[s] for s in (APPROVED, REJECTED, TO_CHECK)})
     return ("<section class=summary><h2>Summary</h2><div class=counts>"
-            + _counts(f"{len(entries)} photos", decided, {}) + _counts("QA flags", flags, FLAG_WORDS)
+            + _counts(f"{len(entries)} photos", decided, {}, ordered=True) + _counts("QA flags", flags, FLAG_WORDS)
             + _counts("Reject reasons", reasons, REASONS) + "</div></section>")
 
 

@@ -43,16 +43,22 @@ def _stroke(size: tuple[int, int]) -> int:
     return max(2, round(min(size) / 150))
 
 
+def _font_px(size: tuple[int, int]) -> int:
+    return max(11, round(min(size) / 30))
+
+
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour: tuple[int, int, int],
            size: tuple[int, int]) -> None:
-    """The flag's word in a small dark box at ``xy``, kept inside the picture."""
-    font = ImageFont.load_default()
+    """The flag's word in a small dark box at ``xy`` (its top left), kept inside the picture; the word is
+    about a thirtieth of the picture high, so it reads when the picture is shown small."""
+    font = ImageFont.load_default(size=_font_px(size))
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    w, h = right - left + 6, bottom - top + 4
+    pad = max(2, (bottom - top) // 4)
+    w, h = right - left + 2 * pad, bottom - top + 2 * pad
     x = min(max(0, int(xy[0])), max(0, size[0] - w))
-    y = min(max(0, int(xy[1])), max(0, size[1] - h))
-    draw.rectangle((x, y, x + w, y + h), fill=(20, 20, 20, 220))
-    draw.text((x + 3 - left, y + 2 - top), text, fill=(*colour, 255), font=font)
+    y = min(max(0, int(xy[1]) - h), max(0, size[1] - h))
+    draw.rectangle((x, y, x + w, y + h), fill=(20, 20, 20, 230))
+    draw.text((x + pad - left, y + pad - top), text, fill=(*colour, 255), font=font)
 
 
 def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -66,7 +72,7 @@ def _outline(overlay: Image.Image, region: np.ndarray, colour: tuple[int, int, i
     ring = grow(region, width + 1) & ~grow(region, 1)
     _paint(overlay, ring, colour, 1.0)
     x0, y0, _x1, _y1 = _box(region)
-    return x0, y0 - 14 - width
+    return x0, y0 - width - 2
 
 
 def _paint(overlay: Image.Image, mask: np.ndarray, colour: tuple[int, int, int], opacity: float) -> None:
@@ -89,7 +95,7 @@ def _circles(draw: ImageDraw.ImageDraw, region: np.ndarray, colour: tuple[int, i
         r = 0.5 * float(np.hypot(x1 - x0 + 1, y1 - y0 + 1)) + 2 * width + 2
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(*colour, 255), width=width)
         if index == 0:
-            first = (cx - r, cy - r - 14)
+            first = (cx + r + width + 4, cy)  # beside the circle, not on it
     return first
 
 
@@ -97,7 +103,7 @@ def _edges(draw: ImageDraw.ImageDraw, region: np.ndarray, colour: tuple[int, int
            size: tuple[int, int]) -> tuple[float, float]:
     """A thick bar along each frame edge the subject touches, over the stretch it touches."""
     w, h = size
-    thick = max(4, round(min(size) / 40))
+    thick = max(4, round(min(size) / 30))
     where = (0.0, 0.0)
     fill = (*colour, 255)
     for side, line in (("top", region[0]), ("bottom", region[-1]), ("left", region[:, 0]), ("right", region[:, -1])):
@@ -108,8 +114,8 @@ def _edges(draw: ImageDraw.ImageDraw, region: np.ndarray, colour: tuple[int, int
         bar = {"top": (a, 0, b, thick - 1), "bottom": (a, h - thick, b, h - 1),
                "left": (0, a, thick - 1, b), "right": (w - thick, a, w - 1, b)}[side]
         draw.rectangle(bar, fill=fill)
-        where = {"top": (a, thick + 2), "bottom": (a, h - thick - 16), "left": (thick + 2, a),
-                 "right": (w - thick - 60, a)}[side]
+        where = {"top": (a, thick + 2 * _font_px(size)), "bottom": (a, h - thick - 2), "left": (thick + 2, a),
+                 "right": (w - thick - 2, a)}[side]
     return where
 
 
@@ -139,7 +145,7 @@ def draw_flag_marks(image: Image.Image, flags: Sequence[Flag]) -> Image.Image:
         else:  # left-out, low-confidence: a shaded area
             _paint(overlay, region, colour, SHADE)
             x0, y0, _x1, _y1 = _box(region)
-            where = (x0, y0)
+            where = (x0, y0 - 2)
         labels.append((where, word, colour))
     for where, word, colour in labels:  # last, so no mark covers a word
         _label(draw, where, word, colour, size)

@@ -101,6 +101,11 @@ def _matches(record: dict[str, Any], needle: str, digest: str | None) -> bool:
 def find(text: str, log_path: Path | None = None) -> list[dict[str, Any]]:
     """Exports whose source name, output path or name, or source or output sha256 (or its start) match
     ``text``; if ``text`` is an existing file, the exports of exactly that file (by its sha256)."""
+    return matching(read_records(log_path), text)
+
+
+def matching(records: Iterable[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """``find`` over records already read."""
     digest = None
     candidate = Path(text)
     if text and candidate.is_file():
@@ -111,7 +116,7 @@ def find(text: str, log_path: Path | None = None) -> list[dict[str, Any]]:
     needle = text.strip().lower()
     if not needle:
         return []
-    return [r for r in exports(read_records(log_path)) if _matches(r, needle, digest)]
+    return [r for r in exports(records) if _matches(r, needle, digest)]
 
 
 def history(source_sha256: str, log_path: Path | None = None) -> list[dict[str, Any]]:
