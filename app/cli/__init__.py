@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from app import __version__, allocator, evaluation
-from app.cli import audit, controls, cut, models, presets, review_report, watch
+from app.cli import audit_log, controls, cut, models, presets, review_report, watch
 from app.cli.options import UsageError
 from app.cli.report import EXIT_FAILED, EXIT_POLICY, EXIT_USAGE
 from app.core.errors import KnockoutError, explain
@@ -37,7 +37,7 @@ def _run_app(args: argparse.Namespace, context: controls.Controls) -> int:
 
 
 # The commands in the order `knockout --help` lists them; each registers its parser and its run.
-REGISTER = (cut.add_parser, watch.add_parser, review_report.add_parser, audit.add_parser, models.add_parsers,
+REGISTER = (cut.add_parser, watch.add_parser, review_report.add_parser, audit_log.add_parser, models.add_parsers,
             evaluation.add_parser, diagnose.add_parser, presets.add_parsers, selftest.add_parser, _add_app_parser)
 
 

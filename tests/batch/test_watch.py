@@ -108,6 +108,18 @@ def test_a_restarted_watch_does_not_redo_files(tmp_path, fake_engine):
     assert (tmp_path / "out" / "sub" / "b.png").is_file() and (tmp_path / "out" / "c.png").is_file()
 
 
+def test_with_a_versioned_name_a_changed_photo_is_a_new_version_and_a_restart_redoes_nothing(tmp_path, fake_engine):
+    photo(tmp_path / "inbox" / "a.jpg")
+    versioned = ("--name", "{stem}-{version}")
+    assert _watch_once(tmp_path / "inbox", tmp_path / "out", *versioned) == 0
+    assert _watch_once(tmp_path / "inbox", tmp_path / "out", *versioned) == 0
+    assert fake_engine.runs == 1
+    photo(tmp_path / "inbox" / "a.jpg", size=(80, 80))  # re-shot: dropped in again
+    assert _watch_once(tmp_path / "inbox", tmp_path / "out", *versioned) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["a-v1.png", "a-v2.png"]
+    assert Image.open(tmp_path / "out" / "a-v1.png").size == (96, 64)
+
+
 def test_move_done_moves_sources_mirrored_after_success_only(tmp_path, fake_engine):
     inbox = tmp_path / "inbox"
     photo(inbox / "sub" / "a.jpg")
