@@ -27,7 +27,11 @@ def run(args: argparse.Namespace, context: Controls) -> int:
     from app.batch.review_sheet import write_review_sheet
     from app.batch.sheet_entries import folder_review
 
-    review = folder_review(args.out_dir)
+    try:
+        review = folder_review(args.out_dir)
+    except OSError as exc:  # the journal refused (a link planted in its place) or unreadable
+        print(f"knockout: cannot read the batch in {args.out_dir} ({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_FAILED
     target = args.output if args.output is not None else args.out_dir / SHEET_NAME
     try:
         write_review_sheet(review.entries, target, f"Review sheet: {args.out_dir.resolve().name}")

@@ -31,3 +31,11 @@ def test_report_to_another_file_and_a_folder_without_a_batch(tmp_path, fake_engi
     capsys.readouterr()
     assert cli.main(["report", str(tmp_path)]) == 1
     assert "holds no batch journal" in capsys.readouterr().err
+
+
+def test_a_journal_replaced_by_a_link_is_refused_with_a_message(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "elsewhere.jsonl").write_text("{}\n")
+    (tmp_path / "out" / ".knockout-journal.jsonl").symlink_to(tmp_path / "elsewhere.jsonl")
+    assert cli.main(["report", str(tmp_path / "out")]) == 1
+    assert "cannot read the batch" in capsys.readouterr().err
