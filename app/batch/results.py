@@ -26,7 +26,8 @@ class Job:
     output: Path
     label: str  # how reports name the file (relative to what the user gave)
     outputs: tuple[tuple[str, Path], ...] = ()  # a delivery set's (output id, path); the first is ``output``
-    versions: Versioned | None = None  # a {version} name: a new version, never replacing one (output: its first pick)
+    # a {version} name: a new version, never replacing one (``output`` is its first pick); by keyword only
+    versions: Versioned | None = field(default=None, kw_only=True)
 
     @property
     def version(self) -> str | None:
