@@ -15,13 +15,14 @@ from typing import Any
 
 from PIL import Image
 
+from app.batch.inputs import Source, output_versions
 from app.batch.journal import Done, written_files
 from app.batch.review_sheet import WIDTH, SheetEntry
 from app.core import qa
 from app.core.decode import DEFAULT_MAX_PIXELS, open_image
 from app.core.digest import sha256_file
 from app.core.errors import KnockoutError
-from app.core.versions import label, versioned
+from app.core.versions import label
 from app.governance.review import Remarks, ReviewStore, batch_store_path
 
 
@@ -59,9 +60,10 @@ def _photo(source: Path, size: tuple[int, int], max_pixels: int) -> Image.Image 
 
 
 def _version(template: str, source: Path, output: Path) -> str | None:
+    """The ``{version}`` the output's name has, by the batch's own template (None without one)."""
     try:
-        versions = versioned(template, {"stem": source.stem, "name": source.name, "ext": source.suffix.lstrip("."),
-                                        "parent": source.parent.name, "preset": ""}, output.parent, output.suffix)
+        versions = output_versions(Source(source, Path(source.name), source.name), template, output.suffix,
+                                   output.parent)
     except ValueError:
         return None
     number = versions.number(output) if versions else None
