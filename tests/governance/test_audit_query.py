@@ -96,3 +96,11 @@ def test_csv_has_one_row_per_export_and_defuses_formulas(tmp_path):
     assert (row["decision"], row["reason"], row["note"], row["reviewer"]) == ("rejected", "part-missing",
                                                                              "strap, gone", "ana")
     assert row["alt_text"] == "A red mug" and row["source_sha256"] == sha(source)
+
+
+def test_a_history_without_versions_names_the_files():
+    records = [{"output": {"path": "/out/mug.png"}, "review": None},
+               {"output": {"path": "/out/mug-2.png"}, "review": {"decision": "approved"}}]
+    assert audit_query.describe_history(records) == "exported twice: mug.png to check, mug-2.png approved"
+    assert audit_query.describe_history(records[:1]) == "exported once: mug.png to check"
+    assert audit_query.describe_history([]) == "not exported yet"
