@@ -45,7 +45,7 @@ def run_sample(args: argparse.Namespace, context: Controls) -> int:
 
 
 def run_models(args: argparse.Namespace, context: Controls) -> int:
-    from app.inference.manifest import discover
+    from app.inference.manifest import discover, legal_facts
     from app.inference.session import file_status
 
     catalogue = discover()
@@ -65,4 +65,8 @@ def run_models(args: argparse.Namespace, context: Controls) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if catalogue.models:
+        print("\nLicences and training data")
+        for spec in catalogue.models.values():
+            print(f"  {spec.id}: {legal_facts(spec.license, spec.training_data)}")
     return EXIT_FAILED if bad and args.action == "verify" else EXIT_OK

@@ -4,7 +4,8 @@ Each entry names its file, sha256, family and, where the family's defaults do no
 its own input size / normalisation / output / activation. Families exist only where
 pre- or post-processing really differs. Manifests are read from the bundle, then the
 machine-wide and the per-user model folders (so IT can add models); an imported entry
-can never replace a bundled id.
+can never replace a bundled id. Each entry also carries the facts legal asks for: the
+licence its publisher declares and what the weights were trained on (``training_data``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ MANIFEST_NAME = "manifest.json"
 FALLBACK_MODEL = "isnet-medium"  # the default id when no manifest names one
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
+TRAINING_DATA_UNKNOWN = "not stated"
+TRAINING_DATA_MAX = 1000  # characters: a fact for a table, not a document
 
 
 class ManifestError(KnockoutError):
@@ -67,8 +70,11 @@ class ModelSpec:
     input: InputSpec
     output: OutputSpec
     size: int | None = None
-    license: str = "unknown"
+    license: str = "unknown"  # as declared by whoever publishes the weights
     provenance: str = ""
+    # What the weights were trained on and under what terms, as far as known: a declared licence
+    # covers the weights, not the data they learnt from, and legal asks about both.
+    training_data: str = TRAINING_DATA_UNKNOWN
     source: str = "bundled"  # bundled | machine | user
     manifest: Path | None = field(default=None, compare=False)
     # Variants of the same weights share this name (int8, fp32, fp16 of one network): equal in
@@ -94,8 +100,13 @@ ACTIVATIONS = ("none", "sigmoid")
 NORMALIZATIONS = ("none", "minmax")
 ENTRY_FIELDS = frozenset(
     {"id", "name", "file", "sha256", "size", "family", "input", "output", "license", "provenance", "derive",
-     "weights"}
+     "weights", "training_data"}
 )
+
+
+def legal_facts(license: str, training_data: str) -> str:
+    """One line per model for ``models list`` and ``diagnose``: the declared licence, then the training data."""
+    return f"licence {license} (as declared); training data: {training_data}"
 
 
 def _triple(value: Any, what: str) -> tuple[float, float, float]:
@@ -166,6 +177,10 @@ def _parse_entry(raw: dict[str, Any], folder: Path, source: str, manifest: Path)
     weights = raw.get("weights")
     if weights is not None and not (isinstance(weights, str) and weights):
         raise ManifestError(f"{model_id}: weights must be a name shared by variants of the same weights")
+    training_data = raw.get("training_data", TRAINING_DATA_UNKNOWN)
+    if not (isinstance(training_data, str) and training_data.strip() and len(training_data) <= TRAINING_DATA_MAX):
+        raise ManifestError(f"{model_id}: training_data must be a non-empty text of at most {TRAINING_DATA_MAX} "
+                            "characters (what the weights were trained on, and its terms)")
     return ModelSpec(
         id=model_id,
         name=str(raw.get("name", model_id)),
@@ -177,6 +192,7 @@ def _parse_entry(raw: dict[str, Any], folder: Path, source: str, manifest: Path)
         size=raw.get("size"),
         license=str(raw.get("license", "unknown")),
         provenance=str(raw.get("provenance", "")),
+        training_data=training_data.strip(),
         source=source,
         manifest=manifest,
         weights=weights,

@@ -25,7 +25,7 @@ from app import __version__, paths
 from app.core.atomic import write_atomic
 from app.governance import netguard
 from app.inference import providers, variants
-from app.inference.manifest import Catalogue, ManifestError, ModelSpec, discover
+from app.inference.manifest import TRAINING_DATA_UNKNOWN, Catalogue, ManifestError, ModelSpec, discover, legal_facts
 
 EXIT_OK, EXIT_FAILED = 0, 1
 BENCH_SIZE = 1024
@@ -219,7 +219,8 @@ def _model_row(spec: ModelSpec, default: bool) -> dict[str, Any]:
     except OSError:
         size = None
     return {"id": spec.id, "default": default, "file": str(spec.file), "size_bytes": size, "family": spec.family,
-            "license": spec.license, "hash": status, "source": spec.source, "problem": problem}
+            "license": spec.license, "training_data": spec.training_data, "hash": status, "source": spec.source,
+            "problem": problem}
 
 
 def _onnxruntime() -> dict[str, Any]:
@@ -332,6 +333,10 @@ def render(report: dict[str, Any]) -> str:
         rows.append(("(none)", "", "", "", "", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    if report["models"]:
+        lines += ["", "Licences and training data"]
+        lines += [f"  {m['id']}: {legal_facts(m['license'], m.get('training_data', TRAINING_DATA_UNKNOWN))}"
+                  for m in report["models"]]
     lines += ["", "Folders"]
     for name, folder in report["folders"].items():
         lines.append(f"  {name + ':':<16}{folder['path']}{'' if folder['exists'] else '  (not present)'}")

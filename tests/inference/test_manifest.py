@@ -333,3 +333,30 @@ def test_bundled_default_is_the_manifests_declared_id_and_falls_back_when_it_can
     assert mf.bundled_default() == mf.FALLBACK_MODEL
     (tmp_path / mf.MANIFEST_NAME).write_bytes(b"\xff\xfe not text")
     assert mf.bundled_default() == mf.FALLBACK_MODEL
+
+
+# --- licence facts -----------------------------------------------------------------------------
+
+
+def test_training_data_is_read_and_defaults_to_not_stated(tmp_path: Path) -> None:
+    assert _load_one(tmp_path / "a").training_data == mf.TRAINING_DATA_UNKNOWN
+    spec = _load_one(tmp_path / "b", training_data="  Licensed stock photos, commercial use allowed. ")
+    assert spec.training_data == "Licensed stock photos, commercial use allowed."
+
+
+@pytest.mark.parametrize("value", ["", "   ", 42, ["DIS5K"], "x" * (mf.TRAINING_DATA_MAX + 1)])
+def test_training_data_must_be_a_short_text(tmp_path: Path, value: Any) -> None:
+    assert "m1: training_data must be a non-empty text" in _error(tmp_path, training_data=value)
+
+
+def test_bundled_isnet_weights_state_the_dis5k_training_data_terms() -> None:
+    models, _ = load_manifest(ROOT / "models" / "manifest.json")
+    for spec in models:
+        assert spec.license == "MIT"
+        assert "declared MIT by their packager" in spec.training_data
+        assert "DIS5K training set is released for non-commercial research use only" in spec.training_data
+        assert "xuebinqin/DIS issue #150" in spec.training_data
+
+
+def test_legal_facts_names_the_declared_licence_then_the_training_data() -> None:
+    assert mf.legal_facts("MIT", "DIS5K") == "licence MIT (as declared); training data: DIS5K"

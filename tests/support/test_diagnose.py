@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "isnet-medium.onnx"
 TOP_KEYS = {"knockout", "generated", "python", "os", "cpu", "memory", "onnxruntime", "inference", "models",
             "folders", "network", "policy", "variant", "problems"}
-MODEL_KEYS = {"id", "default", "file", "size_bytes", "family", "license", "hash", "source"}
+MODEL_KEYS = {"id", "default", "file", "size_bytes", "family", "license", "training_data", "hash", "source"}
 
 
 @pytest.fixture
@@ -62,6 +62,7 @@ def test_text_report_describes_machine_runtime_models_folders_and_network(machin
     assert row.split()[:2] == ["tiny-isnet*", "isnet"]
     assert " MIT " in row and " ok " in row and " bundled " in row
     assert row.endswith(str(machine / "bundle" / "models" / "tiny-isnet.onnx"))
+    assert "Licences and training data\n  tiny-isnet: licence MIT (as declared); training data: not stated\n" in out
     assert f"logs:           {machine / 'user' / 'log'}  (not present)" in out
     assert out.rstrip().endswith("Problems\n  none")
 
