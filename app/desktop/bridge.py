@@ -280,7 +280,7 @@ class Api:
         def build() -> None:
             from app.support import diagnose
 
-            self._report = diagnose.render(diagnose.collect(device=device))
+            self._report = diagnose.render(diagnose.collect(device=device, every_model=False))
             self._runner.hub.publish({"type": "diagnostics", "report": self._report})
 
         self._runner.after_queue(build)

@@ -14,9 +14,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,9 +24,10 @@ from app.core.atomic import write_atomic
 from app.governance import netguard
 from app.inference import providers, variants
 from app.inference.manifest import TRAINING_DATA_UNKNOWN, Catalogue, ManifestError, ModelSpec, discover, legal_facts
+from app.support import compare, timings
 
 EXIT_OK, EXIT_FAILED = 0, 1
-BENCH_SIZE = 1024
+BENCH_SIZE = timings.BENCH_SIZE
 BENCH_RUNS = 3
 NEVER_USED = {"AzureExecutionProvider": "never used: remote inference"}
 
@@ -44,13 +43,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE instead of stdout")
     p.add_argument("--model", help="model to load and time (default: the bundled default)")
     p.add_argument("--device", choices=providers.DEVICES, default="auto", help="as for `knockout cut`")
+    p.add_argument("--compare", type=Path, metavar="OLD_REPORT",
+                   help="instead of the report, say what changed since OLD_REPORT (saved with --json --output): "
+                        "CPU, instruction sets, provider, each model's time and the sample photo's, and whether "
+                        "this machine is slower")
     p.set_defaults(run=run)
     return p
 
 
 def run(args: argparse.Namespace, context: object = None) -> int:
+    saved = compare.load_report(args.compare) if args.compare else None  # a bad file fails before the timings
     report = collect(model=args.model, device=args.device)
-    text = json.dumps(report, indent=2) + "\n" if args.json else render(report)
+    shown: dict[str, Any] = report if saved is None else compare.compare(saved, report)
+    if args.json:
+        text = json.dumps(shown, indent=2) + "\n"
+    else:
+        text = render(report) if saved is None else compare.render(shown)
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -69,8 +77,9 @@ def run(args: argparse.Namespace, context: object = None) -> int:
 
 
 def collect(catalogue: Catalogue | None = None, model: str | None = None, device: str = "auto",
-            runs: int = BENCH_RUNS) -> dict[str, Any]:
-    """The whole report as JSON-safe data; ``problems`` lists what IT should act on."""
+            runs: int = BENCH_RUNS, every_model: bool = True) -> dict[str, Any]:
+    """The whole report as JSON-safe data; ``problems`` lists what IT should act on. ``every_model``
+    False times only the chosen model (and the sample photo): quicker, for the window's report."""
     problems: list[str] = []
     if catalogue is None:
         catalogue = discover()
@@ -83,16 +92,21 @@ def collect(catalogue: Catalogue | None = None, model: str | None = None, device
                                  "seconds": None, "runs": runs, "image_size": [BENCH_SIZE, BENCH_SIZE],
                                  "input_size": None, "error": None}
     unusable = next((row for row in models if row["id"] == wanted and row["problem"]), None)
+    engine = None
     if runtime["error"]:
         problems.append(runtime["error"])
         inference["error"] = "not run: onnxruntime is not usable"
     elif unusable is not None:  # already listed as a problem with its reason
         inference["error"] = f"not run: model {wanted} is {unusable['hash']}"
     else:
-        _time_inference(inference, catalogue, device)
+        engine = timings.time_inference(inference, catalogue, device)
         if inference["error"]:
             problems.append(inference["error"])
+    usable = set() if runtime["error"] or not every_model else {row["id"] for row in models if not row["problem"]}
+    timed = {"models": timings.model_timings(catalogue, device, usable, inference),
+             "sample": timings.sample_timing(engine)}
     policy = _policy(problems)
+    cpu = variants.this_cpu()
     return {
         "knockout": __version__,
         "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -100,10 +114,12 @@ def collect(catalogue: Catalogue | None = None, model: str | None = None, device
                    "executable": sys.executable, "frozen": bool(getattr(sys, "frozen", False))},
         "os": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
                "platform": platform.platform()},
-        "cpu": {"model": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": providers.cpu_threads()},
+        "cpu": {"model": cpu_model(), "logical_cores": os.cpu_count(), "usable_cores": providers.cpu_threads(),
+                "flags": list(cpu.flags)},
         "memory": {"total_bytes": total_memory()},
         "onnxruntime": runtime,
         "inference": inference,
+        "timings": timed,
         "models": [{k: v for k, v in row.items() if k != "problem"} for row in models],
         "folders": _folders(),
         "network": {"guard_installed": netguard.is_installed(),
@@ -233,37 +249,6 @@ def _onnxruntime() -> dict[str, Any]:
     return {"version": ort.__version__, "providers": listed, "error": None}
 
 
-def _time_inference(result: dict[str, Any], catalogue: Catalogue, device: str) -> None:
-    """Load ``result["model"]`` as ``knockout cut`` would; time one warm-up, then ``result["runs"]`` runs."""
-    import numpy as np
-    from PIL import Image
-
-    from app.inference.engine import Engine
-    from app.inference.session import ModelError
-
-    try:
-        engine = Engine(model=result["model"], device=device, catalogue=catalogue)
-        loaded = engine.load()
-    except (ManifestError, ModelError) as exc:
-        result["error"] = str(exc)
-        return
-    result.update(provider=loaded.provider, description=loaded.description, notes=list(loaded.notes),
-                  input_size=list(engine.spec.input.size))
-    pixels = np.random.default_rng(0).integers(0, 256, (BENCH_SIZE, BENCH_SIZE, 3), dtype=np.uint8)
-    tensor = engine.prepare(Image.fromarray(pixels, "RGB"))
-    try:
-        engine.infer(tensor)  # warm-up: first-run allocations and kernel selection
-        times = []
-        for _ in range(result["runs"]):
-            started = time.perf_counter()
-            engine.infer(tensor)
-            times.append(time.perf_counter() - started)
-    except Exception as exc:  # onnxruntime raises its own types; report, don't crash
-        result["error"] = f"inference with {result['model']} failed ({exc})"
-        return
-    result["seconds"] = round(statistics.median(times), 4)
-
-
 def _folders() -> dict[str, dict[str, Any]]:
     found = {
         "bundled models": paths.bundled_models_dir(),
@@ -274,6 +259,27 @@ def _folders() -> dict[str, dict[str, Any]]:
         "logs": paths.user_log_dir(),
     }
     return {name: {"path": str(path), "exists": path.is_dir()} for name, path in found.items()}
+
+
+def _timing_lines(timed: dict[str, Any] | None) -> list[str]:
+    """Per model, seconds per 1024² inference; then the sample photo end to end."""
+    if not timed:
+        return []
+    lines = ["", f"Timings (per {BENCH_SIZE}×{BENCH_SIZE} inference; the sample photo from file to PNG)"]
+    width = max([len(row["id"]) for row in timed["models"]] + [len("sample photo")])
+    for row in timed["models"]:
+        if row["error"]:
+            lines.append(f"  {row['id']:<{width}}  {row['error']}")
+        else:
+            runs = f"median of {row['runs']}" if row["runs"] > 1 else "1 run after a warm-up"
+            lines.append(f"  {row['id']:<{width}}  {row['seconds']:.2f} s ({runs})")
+    sample = timed["sample"]
+    if sample["error"]:
+        lines.append(f"  {'sample photo':<{width}}  {sample['error']}")
+    else:
+        w, h = sample["image_size"]
+        lines.append(f"  {'sample photo':<{width}}  {sample['seconds']:.2f} s with {sample['model']} ({w}×{h})")
+    return lines
 
 
 def _bytes(n: int | None) -> str:
@@ -333,6 +339,7 @@ def render(report: dict[str, Any]) -> str:
         rows.append(("(none)", "", "", "", "", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines += _timing_lines(report.get("timings"))
     if report["models"]:
         lines += ["", "Licences and training data"]
         lines += [f"  {m['id']}: {legal_facts(m['license'], m.get('training_data', TRAINING_DATA_UNKNOWN))}"

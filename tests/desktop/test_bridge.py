@@ -270,8 +270,11 @@ def test_watching_needs_a_real_folder_outside_the_output(tmp_path, hub):
 def test_diagnostics_report_is_built_on_the_worker_and_can_be_saved(tmp_path, hub, monkeypatch):
     from app.support import diagnose
 
-    monkeypatch.setattr(diagnose, "collect", lambda device="auto": {"fake": device})
-    monkeypatch.setattr(diagnose, "render", lambda report: f"REPORT {report['fake']}")
+    def collect(device="auto", every_model=True):
+        return {"fake": device, "quick": not every_model}
+
+    monkeypatch.setattr(diagnose, "collect", collect)
+    monkeypatch.setattr(diagnose, "render", lambda report: f"REPORT {report['fake']} quick={report['quick']}")
     shell = FakeShell()
     api, runner = _api(tmp_path, hub, shell)
     events = hub.subscribe()
@@ -279,11 +282,11 @@ def test_diagnostics_report_is_built_on_the_worker_and_can_be_saved(tmp_path, hu
     assert api.diagnostics()["queued"]
     runner.wait_idle()
     seen = [events.get_nowait() for _ in range(events.qsize())]
-    assert {"type": "diagnostics", "report": "REPORT auto"} in seen
+    assert {"type": "diagnostics", "report": "REPORT auto quick=True"} in seen  # the window times one model
     assert api.save_diagnostics() == {"ok": True, "path": None}  # dialog cancelled
     shell.save_to = str(tmp_path / "report.txt")
     assert api.save_diagnostics()["path"] == shell.save_to
-    assert (tmp_path / "report.txt").read_text() == "REPORT auto"
+    assert (tmp_path / "report.txt").read_text() == "REPORT auto quick=True"
     runner.stop()
 
 

@@ -811,7 +811,7 @@ def test_diagnostics_report_and_clear_cache_for_it_support(ui, tmp_path, monkeyp
     from app.support import diagnose
 
     # The real report times the real model; the page's part is the same with a quick one.
-    monkeypatch.setattr(diagnose, "collect", lambda device="auto": {"device": device})
+    monkeypatch.setattr(diagnose, "collect", lambda device="auto", every_model=True: {"device": device})
     monkeypatch.setattr(diagnose, "render", lambda info: f"Knockout diagnostics\ndevice: {info['device']}\n")
     page = ui.page
     page.keyboard.press("Control+,")

@@ -21,7 +21,7 @@ from tests import onnx_graphs as g
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "isnet-medium.onnx"
 TOP_KEYS = {"knockout", "generated", "python", "os", "cpu", "memory", "onnxruntime", "inference", "models",
-            "folders", "network", "policy", "variant", "problems"}
+            "folders", "network", "policy", "variant", "problems", "timings"}
 MODEL_KEYS = {"id", "default", "file", "size_bytes", "family", "license", "training_data", "hash", "source"}
 
 
@@ -91,6 +91,11 @@ def test_json_report_has_the_same_content_as_stable_keys(machine, capsys):
     assert inference["model"] == "tiny-isnet" and inference["input_size"] == [64, 64]
     assert isinstance(inference["seconds"], float) and inference["runs"] == 3 and inference["error"] is None
     assert {p["name"] for p in report["onnxruntime"]["providers"]} >= {"CPUExecutionProvider"}
+    assert report["cpu"]["model"] and isinstance(report["cpu"]["flags"], list)
+    [timed] = report["timings"]["models"]
+    assert timed["id"] == "tiny-isnet" and timed["seconds"] == inference["seconds"] and timed["runs"] == 3
+    sample = report["timings"]["sample"]
+    assert sample["model"] == "tiny-isnet" and sample["seconds"] > 0 and sample["image_size"] == [600, 400]
     assert set(report["folders"]) == {"bundled models", "machine models", "user data", "user models", "cache",
                                       "logs"}
 
@@ -209,3 +214,45 @@ def test_a_measured_pick_is_shown_with_its_timings(tmp_path, monkeypatch):
     line = _line(diagnose.render(report), "Variant")
     assert "tiny-fp32 · fastest on this CPU (measured 2026-12-04T17:00:00Z" in line
     assert line.endswith("tiny-fp32 1.30 s, tiny-isnet 1.47 s)")
+
+
+def test_compare_with_a_saved_report_says_what_changed_and_that_this_machine_is_slower(machine, tmp_path, capsys):
+    assert cli.main(["diagnose", "--json", "--output", str(tmp_path / "old.json")]) == 0
+    saved = json.loads((tmp_path / "old.json").read_text())
+    saved["cpu"]["model"] = "Old Laptop CPU"
+    saved["cpu"]["flags"] = sorted(set(saved["cpu"]["flags"]) ^ {"avx512f"})  # the new one differs in one flag
+    for row in saved["timings"]["models"]:
+        row["seconds"] = row["seconds"] / 100  # the old machine was far faster
+    (tmp_path / "old.json").write_text(json.dumps(saved))
+    capsys.readouterr()
+    assert cli.main(["diagnose", "--compare", str(tmp_path / "old.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Knockout diagnostics compared with a saved report\n")
+    assert re.search(r"CPU:\s+Old Laptop CPU → ", out) and "avx512f" in _line(out, "Flags")
+    assert "(unchanged)" in _line(out, "Provider")
+    assert re.search(r"  Tiny isnet\s+\d+\.\d\d s → \d+\.\d\d s  \d+\.\d\d× slower", out)
+    assert "This machine is " in out and "× slower than the saved report at Tiny isnet." in out
+    assert cli.main(["diagnose", "--compare", str(tmp_path / "old.json"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["slower"][0]["model"] == "tiny-isnet"
+
+
+def test_compare_with_a_file_that_is_not_a_report_is_a_clear_error(machine, tmp_path, capsys):
+    (tmp_path / "notes.json").write_text('{"hello": "world"}')
+    assert cli.main(["diagnose", "--compare", str(tmp_path / "notes.json")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'notes.json'} is JSON but not a Knockout diagnostics report" in err
+
+
+def test_every_model_is_timed_unless_only_the_chosen_one_is_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "user_data_dir", lambda: tmp_path / "data")
+    folder = tmp_path / "models"
+    g.write_manifest(folder, [g.entry(m, g.save(m, folder)) for m in
+                              (g.isnet(), dataclasses.replace(g.isnet(), id="tiny-other"))], default="tiny-isnet")
+    full = diagnose.collect(discover([(folder, "bundled")]), runs=1)
+    assert [(row["id"], row["runs"], row["seconds"] is not None) for row in full["timings"]["models"]] == [
+        ("tiny-isnet", 1, True), ("tiny-other", 1, True)]
+    text = diagnose.render(full)
+    assert re.search(r"\n  tiny-other\s+\d+\.\d\d s \(1 run after a warm-up\)\n", text)
+    assert re.search(r"\n  sample photo\s+\d+\.\d\d s with tiny-isnet \(600×400\)\n", text)
+    quick = diagnose.collect(discover([(folder, "bundled")]), runs=1, every_model=False)
+    assert [row["error"] for row in quick["timings"]["models"]] == [None, "not timed"]
