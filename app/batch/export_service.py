@@ -25,11 +25,13 @@ from typing import Any
 
 from PIL import Image
 
+from app.batch.assessment import refuse_upscale, upscale_flag
 from app.batch.journal import Journal
 from app.batch.pipeline import Job, Provenance, Result, failed, render_fixed, set_result, write_output, write_outputs
 from app.core import compliance
 from app.core.compose import Cutout
 from app.core.export import ExportSettings
+from app.core.source_quality import DEFAULT_CHECKS
 from app.governance import audit
 from app.governance.presets import Output, Preset
 from app.governance.review import Remarks
@@ -69,11 +71,12 @@ def rule_breaks(output: Path, preset: Preset | Output) -> list[compliance.Violat
 
 def export_fields(result: Result) -> dict[str, Any]:
     """A written result as the window's ``export`` event tells it (docs/desktop-bridge.md)."""
+    notes = [f"{v['output']}: {v['message']}" if result.outputs else v["message"] for v in result.violations]
+    notes += [f["message"] for f in result.flags]  # what the export found: an upscale
     fields: dict[str, Any] = {"path": result.output, "violations": result.violations,
-                              "message": "; ".join(v["message"] for v in result.violations) or None}
+                              "message": "; ".join(notes) or None}
     if result.outputs:  # a delivery set: each file, with its own verdict
         fields["outputs"] = result.outputs
-        fields["message"] = "; ".join(f"{v['output']}: {v['message']}" for v in result.violations) or None
     return fields
 
 
@@ -94,6 +97,8 @@ class ExportService:
         ``remarks``: the photo's review decision and alt text, for the audit record."""
         started = time.perf_counter()
         width, height = cutout.rgb.size
+        checks = self.preset.source_checks if self.preset else DEFAULT_CHECKS  # the window judges upscales here
+        preset_id = self.preset.id if self.preset else None
         if self.preset is not None and self.preset.outputs:
             outputs = tuple((o.id, o.settings) for o in self.preset.outputs)
             if [i for i, _path in job.outputs] != [i for i, _settings in outputs]:
@@ -101,20 +106,31 @@ class ExportService:
             images: list[Image.Image | BaseException] = []
             for _id, settings in outputs:
                 try:
+                    refuse_upscale(cutout.alpha, settings, checks, job.label, preset_id)
                     images.append(render_cutout(cutout, settings))
                 except Exception as exc:
                     images.append(exc)
             result = Result(job.label, str(job.source), "written", output=str(job.output), width=width, height=height)
             set_result(result, write_outputs(job, images, outputs, exif))
             result.seconds = time.perf_counter() - started
+            self._flag_upscale(result, cutout, [settings for _id, settings in outputs])
             return self.finish(result, provenance, remarks)
         try:
+            refuse_upscale(cutout.alpha, self.settings, checks, job.label, preset_id)
             write_output(job, render_cutout(cutout, self.settings), self.settings, exif)
         except Exception as exc:
             return self.finish(failed(job, exc, started))
-        return self.finish(Result(job.label, str(job.source), "written", output=str(job.output), version=job.version,
-                                  seconds=time.perf_counter() - started, width=width, height=height), provenance,
-                           remarks)
+        result = Result(job.label, str(job.source), "written", output=str(job.output), version=job.version,
+                        seconds=time.perf_counter() - started, width=width, height=height)
+        self._flag_upscale(result, cutout, [self.settings])
+        return self.finish(result, provenance, remarks)
+
+    def _flag_upscale(self, result: Result, cutout: Cutout, targets: list[ExportSettings]) -> None:
+        """The "upscaled" flag (and warning) of an export whose cutout was judged before its preset was known."""
+        flag = upscale_flag(cutout.alpha, targets, self.preset.source_checks if self.preset else DEFAULT_CHECKS)
+        if flag is not None:
+            result.flags.append(flag)
+            result.warnings.append(flag["message"])
 
     def finish(self, result: Result, provenance: Provenance | None = None, remarks: Remarks | None = None) -> Result:
         """What happens after a file is written (or failed): the preset's rules on the written

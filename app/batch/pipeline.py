@@ -23,13 +23,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from app.batch.assessment import Assessment, assess, refuse_upscale, refuse_upscale_early
 from app.batch.results import Job, Outputs, Result, failed, set_result, write_output, write_outputs
-from app.core import backdrop, cleanup, mask, qa
+from app.core import backdrop, cleanup, mask
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
 from app.core.errors import ImageError, KnockoutError, explain
 from app.core.export import ExportSettings, check_fits, planned_size, render
 from app.core.refine import refine_alpha
+from app.core.source_quality import DEFAULT_CHECKS, SourceChecks
 from app.inference import views
 from app.inference.engine import Engine
 from app.inference.manifest import ModelSpec
@@ -114,16 +116,21 @@ def cut_image(engine: Engine, decoded: Decoded, settings: ExportSettings) -> Ima
 
 
 def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettings,
-            outputs: Outputs = ()) -> tuple[list[Image.Image | BaseException], list]:
+            outputs: Outputs = (), checks: SourceChecks = DEFAULT_CHECKS,
+            ) -> tuple[list[Image.Image | BaseException], Assessment]:
     """The pixels to write for one photo (one image per output of a delivery set, all from one
-    mask; an output that cannot be rendered holds why) and its QA flags, judged on the full-frame
-    mask (before any crop). The decoded photo is released here: only the rendered images go on."""
+    mask; an output that cannot be rendered, or whose enlargement ``checks`` refuse, holds why)
+    and what the checks found (app.batch.assessment), judged on the full-frame mask (before any
+    crop). The decoded photo is released here: only the rendered images go on."""
     options = MaskOptions.of(settings)
     alpha = alpha_for(decoded, prob, options.without_fixes() if outputs else options)
-    flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
+    if not outputs:
+        refuse_upscale(alpha, settings, checks, job.label)
+    judged = assess(decoded, alpha, checks, [each for _id, each in outputs] or [settings])
     images: list[Image.Image | BaseException] = []
     for _id, each in outputs:
         try:
+            refuse_upscale(alpha, each, checks, job.label)
             images.append(render_fixed(Cutout(decoded.image, alpha), each))
         except Exception as exc:
             images.append(exc)
@@ -133,7 +140,7 @@ def _render(job: Job, decoded: Decoded, prob: np.ndarray, settings: ExportSettin
     for pixels in (decoded.image, decoded.alpha):
         if pixels is not None and all(pixels is not image for image in images):
             pixels.close()
-    return images, flags
+    return images, judged
 
 
 _DONE = object()
@@ -182,13 +189,14 @@ class _Photo:
     exif: bytes | None = None
     size: tuple[int, int] | None = None
     warnings: list[str] = field(default_factory=list)
-    flags: list[dict[str, str]] = field(default_factory=list)
+    judged: Assessment | None = None
 
     def written(self) -> Result:
         width, height = self.size or (None, None)
+        flags, score = (self.judged.flags, self.judged.source_score) if self.judged else ([], None)
         result = Result(self.job.label, str(self.job.source), "written", output=str(self.job.output),
                         version=self.job.version, seconds=time.perf_counter() - self.started, width=width,
-                        height=height, warnings=self.warnings, flags=self.flags)
+                        height=height, warnings=self.warnings, flags=flags, source_score=score)
         return set_result(result, self.written_outputs) if self.job.outputs else result
 
 
@@ -210,8 +218,10 @@ class _Batch:
     """
 
     def __init__(self, engine: Engine, settings: ExportSettings, max_pixels: int, cancel: threading.Event,
-                 on_start: Callable[[Job], None] | None, outputs: Outputs = ()) -> None:
+                 on_start: Callable[[Job], None] | None, outputs: Outputs = (),
+                 checks: SourceChecks = DEFAULT_CHECKS) -> None:
         self.engine, self.settings, self.max_pixels, self.outputs = engine, settings, max_pixels, outputs
+        self.checks = checks
         self.cancel, self.on_start = cancel, on_start
         self.slots = threading.BoundedSemaphore(IN_FLIGHT)
         self.decoded: queue.Queue[Any] = queue.Queue(maxsize=1)
@@ -248,6 +258,8 @@ class _Batch:
                     for each in [s for _id, s in self.outputs] or [self.settings]:
                         if (planned := planned_size(photo.decoded.size, each)) is not None:
                             check_fits(planned, each, job.label)  # a panorama in WebP: say so now
+                    if not self.outputs:  # a set's outputs are refused one by one, after the model
+                        refuse_upscale_early(photo.decoded.size, self.settings, self.checks, job.label)
                     photo.tensor = views.prepare(self.engine, photo.decoded.image)
                 except Exception as exc:
                     self._fail(photo, exc)
@@ -288,7 +300,8 @@ class _Batch:
         decoded, photo.decoded = photo.decoded, None
         assert decoded is not None and photo.prob is not None
         photo.size, photo.warnings, photo.exif = decoded.size, list(decoded.warnings), decoded.exif
-        photo.images, photo.flags = _render(photo.job, decoded, photo.prob, self.settings, self.outputs)
+        photo.images, photo.judged = _render(photo.job, decoded, photo.prob, self.settings, self.outputs,
+                                             self.checks)
         photo.prob = None
 
     def _write(self, photo: _Photo) -> None:
@@ -318,6 +331,7 @@ def run_batch(
     on_start: Callable[[Job], None] | None = None,
     stop: threading.Event | None = None,
     outputs: Outputs = (),
+    checks: SourceChecks = DEFAULT_CHECKS,
 ) -> Iterator[Result]:
     """Process ``jobs`` with decode, inference, render and write overlapped (``_Batch``); yield
     results as they finish.
@@ -329,12 +343,13 @@ def run_batch(
     folder's); once either is set, files still unfinished after STOP_GRACE seconds without
     progress come back ``cancelled`` and the batch ends. ``outputs``: a delivery set's (id,
     settings), written from one mask per photo to each job's ``outputs`` paths; ``settings`` then
-    says how that mask is made.
+    says how that mask is made. ``checks``: the preset's source checks (app.batch.assessment); an
+    enlargement they refuse fails that file (or that output of a set).
     """
     cancel = cancel or threading.Event()
     stop = stop or threading.Event()
     engine.load()  # fail fast (missing/tampered model) before touching any file
-    batch = _Batch(engine, settings, max_pixels, cancel, on_start, outputs)
+    batch = _Batch(engine, settings, max_pixels, cancel, on_start, outputs, checks)
     threads = batch.start(jobs)
     gave_up = False
     try:

@@ -52,6 +52,7 @@ class Result:
     flags: list[dict[str, str]] = field(default_factory=list)  # QA (app.core.qa): reasons to look at it
     violations: list[dict[str, str]] = field(default_factory=list)  # the preset's rules it breaks (compliance)
     outputs: list[dict[str, Any]] = field(default_factory=list)  # a delivery set's files: id, path, status, why
+    source_score: int | None = None  # 0-100, how good a source the photo is (app.core.source_quality)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None and v != []}

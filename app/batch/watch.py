@@ -28,6 +28,7 @@ from app.batch.journal import Journal, Signature, signature
 from app.batch.pipeline import Job, Result, run_batch
 from app.core.decode import DEFAULT_MAX_PIXELS, is_image_name
 from app.core.export import ExportSettings
+from app.core.source_quality import DEFAULT_CHECKS, SourceChecks
 
 IGNORED_ENDINGS = (".part", ".tmp", ".crdownload", ".download", "~")
 
@@ -53,6 +54,7 @@ class Watcher:
         quiet: bool = False,
         on_skipped: Callable[[Path, str], None] | None = None,
         outputs: tuple[tuple[str, str, ExportSettings], ...] = (),
+        checks: SourceChecks = DEFAULT_CHECKS,
     ) -> None:
         self.inbox = inbox
         self.out_dir = out_dir
@@ -65,6 +67,7 @@ class Watcher:
         self.quiet = quiet
         self.on_skipped = on_skipped  # (path below the inbox, reason) for each file skipped unread, once
         self.outputs = outputs  # a delivery set's (id, template, settings): every file from one mask
+        self.checks = checks  # the preset's source checks (app.batch.assessment)
         self.stop = threading.Event()  # stop taking new files; those in flight finish
         self.cancel = threading.Event()  # also drop files decoded but not yet inferred
         self.counts = {"written": 0, "failed": 0, "skipped": 0}
@@ -201,7 +204,7 @@ class Watcher:
                   f"model {engine.spec.id} · {engine.description}{stop_hint}")
         for result in run_batch(engine, self.jobs(journal), self.settings, max_pixels, cancel=self.cancel,
                                 on_start=journal.started, stop=self.stop,
-                                outputs=tuple((i, s) for i, _name, s in self.outputs)):
+                                outputs=tuple((i, s) for i, _name, s in self.outputs), checks=self.checks):
             finish(result)
             if result.status == "failed" and self._changed_while_read(Path(result.source)):
                 self._say(f"note   {result.label}: still being written; will try again when it is complete")

@@ -37,6 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, context: Controls) -> int:
     from app.batch import inputs
     from app.batch.pipeline import run_batch
+    from app.core.source_quality import DEFAULT_CHECKS
 
     choice = options.export_choice(args, context)
     settings = choice.settings
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace, context: Controls) -> int:
             reporter.start(engine.description, engine.spec.id)
             on_start = batch_journal.started if batch_journal else None
             outputs = tuple((o.id, o.settings) for o in choice.outputs)  # a delivery set: every file from one mask
+            checks = choice.preset.source_checks if choice.preset else DEFAULT_CHECKS
             for result in run_batch(engine, jobs, settings, int(args.max_megapixels * 1e6), on_start=on_start,
-                                    outputs=outputs):
+                                    outputs=outputs, checks=checks):
                 exports.finish(result, provenance)  # the preset's rules, the audit record, the journal line
                 results.append(result)
                 reporter.report(result)

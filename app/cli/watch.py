@@ -34,6 +34,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, context: Controls) -> int:
     from app.batch.watch import Watcher, stop_on_signals
+    from app.core.source_quality import DEFAULT_CHECKS
 
     choice = options.export_choice(args, context)
     if args.output is None:
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace, context: Controls) -> int:
     try:
         watcher = Watcher(args.inbox, args.output, choice.settings, choice.template, args.interval,
                           move_done=args.move_done, once=args.once, overwrite=args.overwrite, quiet=args.quiet,
-                          outputs=choice.named_outputs())
+                          outputs=choice.named_outputs(),
+                          checks=choice.preset.source_checks if choice.preset else DEFAULT_CHECKS)
     except ValueError as exc:
         raise options.UsageError(str(exc)) from None
     engine = options.engine_for(args)

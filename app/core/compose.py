@@ -48,13 +48,18 @@ def crop_to_subject(cut: Cutout, margin: float = 0.0) -> Cutout:
     return cut.crop((max(0, left - pad), max(0, top - pad), min(width, right + pad), min(height, bottom + pad)))
 
 
+def canvas_scale(subject: tuple[int, int], canvas: tuple[int, int], fill: float) -> float:
+    """How much ``fit_to_canvas`` scales a subject of this size (above 1: it enlarges it)."""
+    return min(canvas[0] * fill / subject[0], canvas[1] * fill / subject[1])
+
+
 def fit_to_canvas(cut: Cutout, canvas: tuple[int, int], fill: float = 0.85) -> Cutout:
     """Scale the subject so its larger relative side fills ``fill`` of the canvas, centred."""
     cw, ch = canvas
     box = mask_ops.subject_box(cut.alpha) or (0, 0, *cut.size)
     subject = cut.crop(box)
     sw, sh = subject.size
-    scale = min(cw * fill / sw, ch * fill / sh)
+    scale = canvas_scale(subject.size, canvas, fill)
     new_size = (max(1, round(sw * scale)), max(1, round(sh * scale)))
     subject = subject.resized(new_size)
     rgb = Image.new("RGB", canvas, (0, 0, 0))

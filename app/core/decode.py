@@ -26,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from app.core import colour
+from app.core import colour, source_quality
 from app.core.errors import CorruptImage, EmptyFile, ImageError, NotAnImage, TooLarge, Unreadable, UnsupportedImage
 
 DEFAULT_MAX_PIXELS = 160_000_000  # 160 MP: every current medium-format camera fits
@@ -107,6 +107,7 @@ class Decoded:
     exif: bytes | None = None
     frames: int = 1
     warnings: list[str] = field(default_factory=list)
+    source: source_quality.SourceFacts | None = None  # what the file says about its quality (app.core.source_quality)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -289,13 +290,15 @@ def _decode(opened: ImageFile.ImageFile, label: str) -> Decoded:
     frames = getattr(opened, "n_frames", 1)  # walks the whole file: damage here is typed too
     opened.load()
     notes: list[str] = []
-    img, exif = _upright(opened, opened.getexif(), notes)
+    exif = opened.getexif()
+    facts = source_quality.facts(opened, exif)  # before _upright and _exif_bytes change the EXIF
+    img, exif = _upright(opened, exif, notes)
     exif_bytes = _exif_bytes(exif, notes)
     if frames > 1:
         notes.append(f"{frames} frames/pages: only the first is used")
     rgb_like, alpha = _split_alpha(img, label)
     rgb, note = colour.to_srgb(rgb_like, icc, notes)
-    return Decoded(rgb, alpha, source_format, source_mode, note, exif_bytes, frames, notes)
+    return Decoded(rgb, alpha, source_format, source_mode, note, exif_bytes, frames, notes, facts)
 
 
 def _upright(img: Image.Image, exif: Image.Exif, notes: list[str]) -> tuple[Image.Image, Image.Exif]:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from PIL import ExifTags, Image, ImageColor
 
-from app.core import compose
+from app.core import compose, mask
 from app.core.atomic import write_atomic
 from app.core.colour import srgb_icc_bytes
 from app.core.compose import Colour, Cutout
@@ -155,6 +155,25 @@ def planned_size(size: tuple[int, int], settings: ExportSettings) -> tuple[int, 
         return None
     planned = settings.canvas or size
     return compose.fitted_size(planned, settings.max_size) if settings.max_size else planned
+
+
+def canvas_enlargement(subject: tuple[int, int], settings: ExportSettings) -> float | None:
+    """How much ``render`` enlarges a subject of ``subject`` px: only a canvas enlarges (crop and
+    size never do), and a size limit then shrinks the canvas; None without a canvas."""
+    if not settings.canvas:
+        return None
+    scale = compose.canvas_scale(subject, settings.canvas, settings.fill)
+    if settings.max_size:
+        scale *= compose.fitted_size(settings.canvas, settings.max_size)[0] / settings.canvas[0]
+    return scale
+
+
+def enlargement(alpha: Image.Image, settings: ExportSettings) -> tuple[float, tuple[int, int]] | None:
+    """``canvas_enlargement`` of the subject in this full-frame mask, and the subject's size."""
+    box = mask.subject_box(alpha) or (0, 0, *alpha.size)
+    subject = (box[2] - box[0], box[3] - box[1])
+    scale = canvas_enlargement(subject, settings)
+    return None if scale is None else (scale, subject)
 
 
 def check_fits(size: tuple[int, int], settings: ExportSettings, name: str) -> None:

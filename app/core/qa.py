@@ -52,7 +52,9 @@ SIDES = ("top", "bottom", "left", "right")
 class Flag:
     """One reason to look at a cutout: a stable ``code`` for programs, a ``message`` for people."""
 
-    code: str  # "halo" | "filled-hole" | "touches-edge" | "low-confidence" | "multiple-subjects" | "left-out"
+    # "halo" | "filled-hole" | "touches-edge" | "low-confidence" | "multiple-subjects" | "left-out",
+    # and the source's (app.core.source_quality.CODES)
+    code: str
     message: str
     # where it is: bool pixels at the size the check ran at (app.core.flag_marks draws them), None: nowhere
     region: np.ndarray | None = field(default=None, compare=False, repr=False)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.batch.assessment import assess
 from app.batch.pipeline import MaskOptions, Provenance, alpha_for
-from app.core import qa
 from app.core.errors import explain
 from app.desktop.document import Document
 from app.desktop.schedule import QUICK, Schedule
@@ -139,7 +139,7 @@ class CutoutSteps:
                 return
             alpha = alpha_for(decoded, prob, options)
             self._set(doc, "working", progress=0.92)
-            flags = [flag.as_dict() for flag in qa.assess_images(decoded.image, alpha)]
+            flags = assess(decoded, alpha).flags  # the source's enlargement waits for an export's preset
             if self._take_cancel(doc):
                 return
             doc.attach(decoded, alpha, flags, Provenance(engine.spec, options))

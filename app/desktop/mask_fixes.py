@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from app.batch.pipeline import MaskOptions, fix_mask
-from app.core import qa
+from app.core import qa, source_quality
 from app.desktop.document import Document
 
 
@@ -49,10 +49,12 @@ def apply(doc: Document, kind: str) -> dict[str, Any]:
 
 def assess(doc: Document) -> None:
     """The quality checks again on a whole-mask edit, so the flags say what is still worth a look
-    (brush strokes do not run them)."""
+    (brush strokes do not run them). What the source checks found stays: a mask fix does not change
+    the photo (app.batch.assessment judged it when it was cut out)."""
     with doc.lock:
         if not doc.finished:
             return
         flags = [flag.as_dict() for flag in qa.assess_images(doc.rgb(), Image.fromarray(doc.alpha(), "L"))]
+        flags += [flag for flag in doc.flags if flag["code"] in source_quality.CODES]
         doc.flags = flags
         doc.state = "flagged" if flags else "done"

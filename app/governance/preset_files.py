@@ -15,6 +15,10 @@ Schema 2 (written now) adds delivery sets and channel facts; schema 1 files (one
 A delivery set has ``outputs`` instead of ``template``/``export``/``rules``/``channel``: a list
 of ``{"id", "label", "template", "export", "rules", "channel"}``, one per file, written from
 the same mask.
+
+Either may have ``source_checks`` (schema 2): which source quality checks run and when they
+speak, e.g. ``{"max_upscale": 1.5, "refuse_upscale": true}`` (app.core.source_quality.SourceChecks:
+its fields are the keys).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from PIL import ExifTags
 from app.core.compliance import Rules
 from app.core.export import FORMATS, ExportSettings, parse_colour
 from app.core.naming import check_template
+from app.core.source_quality import DEFAULT_CHECKS, SourceChecks
 from app.governance.preset_model import Channel, Output, Preset, PresetError, Source
 
 SCHEMA = 2
@@ -39,7 +44,7 @@ MAX_OUTPUTS = 12
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 COMMON_KEYS = {"knockout_preset", "id", "label", "description", "version", "locked"}
 SINGLE_KEYS = {"template", "export", "rules"}
-TOP_KEYS = {1: COMMON_KEYS | SINGLE_KEYS, 2: COMMON_KEYS | SINGLE_KEYS | {"channel", "outputs"}}
+TOP_KEYS = {1: COMMON_KEYS | SINGLE_KEYS, 2: COMMON_KEYS | SINGLE_KEYS | {"channel", "outputs", "source_checks"}}
 OUTPUT_KEYS = {"id", "label", "template", "export", "rules", "channel"}
 CHANNEL_KEYS = {"name", "sources", "read_on", "unchecked_rules", "note", "confirmed"}
 EXPORT_KEYS = {f.name for f in dataclasses.fields(ExportSettings)}
@@ -260,6 +265,10 @@ def preset_from_dict(data: Any, where: str = "preset", source: str = "team") -> 
     if not isinstance(locked, bool):
         raise _fail(where, "\"locked\" must be true or false")
     label, description = _text(data, "label", where), str(data.get("description", "")).strip()
+    try:
+        checks = SourceChecks.from_dict(data["source_checks"]) if "source_checks" in data else DEFAULT_CHECKS
+    except ValueError as exc:
+        raise _fail(where, str(exc)) from None
     if "outputs" in data:
         mixed = sorted(set(data) & (SINGLE_KEYS | {"channel"}))
         if mixed:
@@ -267,12 +276,13 @@ def preset_from_dict(data: Any, where: str = "preset", source: str = "team") -> 
                                "into its outputs")
         outputs = _outputs(data["outputs"], where)
         return Preset(preset_id, label, description, outputs[0].settings, outputs[0].template, None, locked,
-                      version, source, outputs)
+                      version, source, outputs, source_checks=checks)
     if "export" not in data:
         raise _fail(where, "missing \"export\" (the export settings) or \"outputs\" (a delivery set)")
     rules = _rules(data.get("rules"), where, RULE_KEYS if schema > 1 else V1_RULE_KEYS)
     return Preset(preset_id, label, description, _export_settings(data["export"], where), _template(data, where),
-                  rules, locked, version, source, channel=_channel(data.get("channel"), where))
+                  rules, locked, version, source, channel=_channel(data.get("channel"), where),
+                  source_checks=checks)
 
 
 def _settings_dict(settings: ExportSettings) -> dict[str, Any]:
@@ -302,6 +312,8 @@ def preset_to_dict(preset: Preset) -> dict[str, Any]:
                           for o in preset.outputs]
     else:
         out.update(_single(preset.template, preset.settings, preset.rules, preset.channel))
+    if preset.source_checks != DEFAULT_CHECKS:
+        out["source_checks"] = preset.source_checks.as_dict()
     return out
 
 

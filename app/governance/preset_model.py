@@ -13,6 +13,7 @@ from typing import Any
 from app.core.compliance import Rules, describe
 from app.core.errors import KnockoutError
 from app.core.export import ExportSettings
+from app.core.source_quality import DEFAULT_CHECKS, SourceChecks
 
 READ_ON = "2026-12-05"  # when the built-in channel rules were read (see app.governance.channels)
 CHANNELS_CHANGE = ("Channels change their rules without notice: check the channel's current page before a "
@@ -86,6 +87,7 @@ class Preset:
     source: str = "builtin"  # builtin | team | policy
     outputs: tuple[Output, ...] = ()
     channel: Channel | None = None
+    source_checks: SourceChecks = DEFAULT_CHECKS  # which source quality checks run, and their thresholds
 
     @property
     def is_set(self) -> bool:

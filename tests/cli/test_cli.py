@@ -266,3 +266,44 @@ def test_a_versioned_name_run_twice_writes_v1_then_v2_and_audits_each(tmp_path, 
     assert cli.main(["cut", str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "out"), "-q", "--audit",
                      "--name", "{stem}", "--overwrite"]) == 0
     assert json.loads((tmp_path / "data" / "audit" / "exports.jsonl").read_text().splitlines()[-1])["version"] is None
+
+
+def test_cut_json_reports_a_poor_source_and_an_upscale_with_reasons_and_scores(tmp_path, fake_engine, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    shot = Image.new("RGB", (1600, 1200), (20, 30, 40))
+    shot.paste((230, 200, 180), (400, 300, 1200, 900))
+    shot.resize((800, 600)).save(src / "forwarded.jpg", quality=35)  # a messaging app's copy
+    Image.new("RGB", (900, 900), (230, 200, 180)).save(src / "tiny.png")  # the subject fills the photo
+    code = cli.main(["cut", str(src), "-o", str(tmp_path / "out"), "--format", "jpg", "--canvas", "2000x2000",
+                     "--fill", "1", "--json", "-q"])
+    assert code == 0
+    files = {Path(f["label"]).name: f for f in json.loads(capsys.readouterr().out)["files"]}
+    forwarded, tiny = files["forwarded.jpg"], files["tiny.png"]
+    recompressed = next(f for f in forwarded["flags"] if f["code"] == "recompressed")
+    assert "messaging app" in recompressed["message"] and "quality about 35" in recompressed["message"]
+    assert forwarded["source_score"] < 50  # recompressed hard and enlarged too
+    upscaled = next(f for f in tiny["flags"] if f["code"] == "upscaled")
+    assert upscaled["message"].startswith("Upscaled 2.2×") and "900×900 px" in upscaled["message"]
+    assert tiny["source_score"] < 70
+
+
+def test_cut_with_a_preset_refusing_upscales_fails_that_photo_with_the_reason(tmp_path, config_dirs, fake_engine,
+                                                                             capsys):
+    from app import paths
+
+    paths.user_presets_dir().mkdir(parents=True)
+    (paths.user_presets_dir() / "shop.json").write_text(json.dumps({
+        "knockout_preset": 2, "id": "shop", "label": "Shop",
+        "export": {"format": "jpg", "background": "white", "canvas": [2000, 2000], "fill": 1.0},
+        "source_checks": {"max_upscale": 1.5, "refuse_upscale": True}}), encoding="utf-8")
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (900, 900), (230, 200, 180)).save(src / "tiny.png")
+    code = cli.main(["cut", str(src), "-o", str(tmp_path / "out"), "--preset", "shop", "--json", "-q"])
+    assert code == 1
+    [tiny] = json.loads(capsys.readouterr().out)["files"]
+    assert tiny["status"] == "failed" and tiny["code"] == "upscale_refused"
+    assert "refuses to enlarge a photo more than 1.5× and this one would be upscaled at least 2.2×" in tiny["message"]
+    assert not list((tmp_path / "out").glob("tiny*"))
+    assert fake_engine.runs == 0  # even the whole photo is too small: refused before the model runs

@@ -508,4 +508,23 @@ def test_a_photo_not_on_screen_goes_straight_on_to_its_full_pass(tmp_path, hub, 
     runner.start()  # nothing in focus: a batch, the hot folder
     assert engine.full_entered.wait(10)
     assert runner.wait_idle() and doc.state == "done"
+
+
+def test_the_queue_shows_a_poor_source_with_its_reason_and_mask_fixes_keep_it(tmp_path, hub, events):
+    from app.desktop import mask_fixes
+
+    runner, _ = _runner(tmp_path, hub)
+    shot = Image.new("RGB", (1600, 1200), (20, 30, 40))
+    shot.paste((230, 200, 180), (400, 300, 1200, 900))
+    shot.resize((800, 600)).save(tmp_path / "forwarded.jpg", quality=35)  # a messaging app's copy
+    runner.add([tmp_path / "forwarded.jpg"])
+    assert runner.wait_idle()
+    [item] = runner.items()
+    assert item["state"] == "flagged" and [f["code"] for f in item["flags"]] == ["recompressed"]
+    assert "messaging app" in item["flags"][0]["message"]
+    published = [e["item"] for e in _drain(events) if e["type"] == "item" and e["item"]["state"] == "flagged"]
+    assert published and published[-1]["flags"] == item["flags"]
+    doc = runner.get(item["id"])
+    mask_fixes.assess(doc)  # a whole-mask fix runs the mask's checks again; the photo is still the same
+    assert [f["code"] for f in doc.flags] == ["recompressed"] and doc.state == "flagged"
     runner.stop()

@@ -274,6 +274,20 @@ def test_flagged_photo_says_what_to_check(ui, tmp_path):
     screenshot(page, "04b-flagged")
 
 
+def test_a_poor_source_is_flagged_in_the_queue_with_its_reason(ui, tmp_path):
+    shot = Image.new("RGB", (1600, 1200), (20, 30, 40))
+    shot.paste((230, 200, 180), (400, 300, 1200, 900))
+    shot.resize((800, 600)).save(tmp_path / "forwarded.jpg", quality=35)  # a messaging app's copy
+    ui.open(tmp_path / "forwarded.jpg")
+    ui.wait_done(1, 1)
+    row = ui.page.locator('.q-item[data-state="flagged"]')
+    row.wait_for()
+    [flag] = ui.backend.runner.get("d1").flags
+    assert flag["code"] == "recompressed" and flag["message"] in row.inner_text()
+    assert "messaging app" in row.inner_text()
+    screenshot(ui.page, "04c-poor-source")
+
+
 # ---- the editor -----------------------------------------------------------------
 
 def test_zoom_uses_the_preview_then_tiles_of_the_visible_area_at_the_right_level(ui, tmp_path):

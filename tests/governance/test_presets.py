@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import paths
+from app.core.source_quality import SourceChecks
 from app.governance.policy import Policy
 from app.governance.presets import (
     PresetError,
@@ -79,6 +80,8 @@ def _file(**extra) -> str:
     (_file(template="{stem}/{x}"), "template"),
     (_file(rules={"fill_range": [0.9, 0.2]}), "fill_range must be [low, high]"),
     (_file(rules={"size": 3}), "unknown rules key 'size'"),
+    (_file(knockout_preset=2, source_checks={"max_upscale": 0.5}), "source_checks: max_upscale must be at least 1"),
+    (_file(knockout_preset=2, source_checks={"checks": ["blur"]}), "unknown source check(s) blur"),
 ])
 def test_malformed_preset_file_gets_a_clear_error_and_changes_nothing(dirs, content, expected):
     existing = import_preset(team_file(dirs / "shop.json"), NONE)
@@ -200,3 +203,13 @@ def test_bounded_format_specs_are_file_names_too(dirs):
     preset = import_preset(team_file(dirs / "shop.json", template="{stem:.8}-{preset:_>6}"), NONE)
     fields = {"stem": "a-very-long-product-name", "name": "x.jpg", "ext": "jpg", "parent": "in", "preset": "shop"}
     assert render_name(preset.template, fields) == "a-very-l-__shop"
+
+
+def test_a_team_preset_carries_its_source_checks_and_shares_them(dirs):
+    checks = {"checks": ["jpeg", "upscale"], "max_upscale": 1.5, "refuse_upscale": True}
+    shop = import_preset(team_file(dirs / "shop.json", knockout_preset=2, source_checks=checks), NONE)
+    assert shop.source_checks == SourceChecks(("jpeg", "upscale"), max_upscale=1.5, refuse_upscale=True)
+    export_preset(shop, dirs / "shared.json")
+    assert json.loads((dirs / "shared.json").read_text())["source_checks"]["refuse_upscale"] is True
+    plain = import_preset(team_file(dirs / "plain.json", id="plain"), NONE)
+    assert plain.source_checks == SourceChecks() and "source_checks" not in preset_to_dict(plain)
