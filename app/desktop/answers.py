@@ -11,6 +11,17 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 
+class ReviewItem(TypedDict):
+    """A photo's review (``app.desktop.reviewing.PhotoReview``): state to-check | approved | rejected."""
+
+    state: str
+    reason: str | None  # a key of app.governance.review.REASONS, for a rejection
+    note: str
+    reviewer: str | None
+    time: str | None
+    alt_text: str
+
+
 class Item(TypedDict):
     """One photo in the queue (``Document.as_item``)."""
 
@@ -25,6 +36,7 @@ class Item(TypedDict):
     height: int | None
     version: int
     preview: bool  # the mask is the quick first look; the full answer replaces it
+    review: ReviewItem
 
 
 class EditState(TypedDict):
@@ -54,6 +66,13 @@ class ModelChoice(TypedDict):
     label: str
 
 
+class ReviewSetup(TypedDict):
+    """What the review controls offer: the reasons to reject ({id, label}) and the longest note."""
+
+    reasons: list[dict[str, str]]
+    max_note: int
+
+
 class HelloAnswer(TypedDict):
     version: str
     token: str
@@ -63,6 +82,7 @@ class HelloAnswer(TypedDict):
     locked: list[str]
     presets: list[dict[str, Any]]
     models: list[ModelChoice]
+    review: ReviewSetup
 
 
 class StatusAnswer(TypedDict):
@@ -112,3 +132,18 @@ class SettingsAnswer(TypedDict):
 
 class Done(TypedDict):
     """Nothing to say but ``ok``."""
+
+
+class ReviewCounts(TypedDict):
+    total: int
+    to_check: int
+    approved: int
+    rejected: int
+
+
+class ReviewSummary(TypedDict):
+    counts: ReviewCounts
+
+
+class HistoryAnswer(TypedDict):
+    text: str  # the photo's exports and decisions in one line, for a person

@@ -10,17 +10,16 @@ the page gets pictures from the loopback server (app/desktop/server.py).
 
 from __future__ import annotations
 
-import functools
 import logging
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from app import __version__
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
-from app.core.errors import KnockoutError, NotFound, NotReady, explain
+from app.core.errors import NotFound, NotReady
 from app.core.private import private_dir
 from app.desktop.answers import (
     Cleared,
@@ -40,12 +39,16 @@ from app.desktop.answers import (
     WatchAnswer,
 )
 from app.desktop.document import TILE
+from app.desktop.envelope import BridgeError, checked_id, envelope
 from app.desktop.exporting import Exporter, app_preset, file_name, mask_options
 from app.desktop.hotfolder import HotFolder
 from app.desktop.jobs import ExportTask, JobRunner
+from app.desktop.review_calls import ReviewCalls
+from app.desktop.reviewing import approved
 from app.governance import retention
 from app.governance.policy import Policy
 from app.governance.presets import get_preset, load_presets
+from app.governance.review import MAX_NOTE, REASONS
 from app.governance.settings import load_settings, save_settings
 from app.inference.manifest import discover
 
@@ -59,27 +62,6 @@ class Shell(Protocol):
     def choose_folder(self) -> str | None: ...
     def save_file(self, suggested_name: str) -> str | None: ...
     def reveal(self, folder: str) -> None: ...
-
-
-class BridgeError(KnockoutError):
-    """What the page sent cannot be used (``code`` "invalid"), or there is nothing to do yet."""
-
-    code = "invalid"
-
-
-def _envelope(method: Callable[..., Mapping[str, object]]) -> Callable[..., dict[str, Any]]:
-    """Every answer is JSON-safe; every failure is one plain-language error object, said as
-    ``app.core.errors.explain`` says it: a KnockoutError by its code and message, anything else
-    as the bug it is (logged under a reference), never as the user's mistake."""
-
-    @functools.wraps(method)
-    def wrapper(self: Api, *args: Any) -> dict[str, Any]:
-        try:
-            return {"ok": True, **method(self, *args)}
-        except Exception as exc:
-            return {"ok": False, "error": explain(exc).for_window()}
-
-    return wrapper
 
 
 class Pasteboard:
@@ -104,8 +86,10 @@ class Pasteboard:
         return {"ok": True, "ids": ids}
 
 
-class Api:
-    """Methods the page calls as ``window.pywebview.api.<name>(...)``."""
+class Api(ReviewCalls):
+    """Methods the page calls as ``window.pywebview.api.<name>(...)`` (the review's: ReviewCalls)."""
+
+    _shell: Shell
 
     def __init__(self, runner: JobRunner, token: str, shell: Shell, policy: Policy | None = None,
                  engine_factory: Callable[[str | None, str], Any] | None = None) -> None:
@@ -119,124 +103,137 @@ class Api:
         self._report: str | None = None
 
     # -- start-up -----------------------------------------------------------------------
-    @_envelope
+    @envelope
     def hello(self) -> HelloAnswer:
         effective = load_settings(self._policy)
         watch = self._hotfolder.describe() if self._hotfolder else None
         return {"version": __version__, "token": self._token, "status": self._runner.status, "watch": watch,
                 "settings": effective.values, "locked": sorted(effective.locked),
-                "presets": [p.as_dict() for p in load_presets(self._policy)], "models": self._models()}
+                "presets": [p.as_dict() for p in load_presets(self._policy)], "models": self._models(),
+                "review": {"reasons": [{"id": key, "label": label} for key, label in REASONS.items()],
+                           "max_note": MAX_NOTE}}
 
-    @_envelope
+    @envelope
     def status(self) -> StatusAnswer:
         hot = self._hotfolder
         return {"status": self._runner.status, "watch": hot.describe() if hot else None,
                 "watch_error": hot.error if hot else None}
 
     # -- getting images in --------------------------------------------------------------
-    @_envelope
+    @envelope
     def open_paths(self, paths: list[str]) -> Opened:
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise BridgeError("Expected a list of file paths.")
         added, errors = self._runner.add(paths)
         return {"added": added, "errors": errors}
 
-    @_envelope
+    @envelope
     def open_dialog(self) -> Opened:
         added, errors = self._runner.add(self._shell.open_files())
         return {"added": added, "errors": errors}
 
-    @_envelope
+    @envelope
     def choose_folder(self) -> PathAnswer:
         return {"path": self._shell.choose_folder()}
 
     # -- the queue ----------------------------------------------------------------------
-    @_envelope
+    @envelope
     def queue(self) -> QueueAnswer:
         return {"items": self._runner.items(), "summary": self._runner.summary()}
 
-    @_envelope
+    @envelope
     def cancel(self, doc_id: str | None = None) -> Done:
-        self._runner.cancel(_doc_id(doc_id) if doc_id is not None else None)
+        self._runner.cancel(checked_id(doc_id) if doc_id is not None else None)
         return {}
 
-    @_envelope
+    @envelope
     def retry(self, doc_id: str) -> ItemAnswer:
-        return {"item": self._runner.retry(_doc_id(doc_id))}
+        return {"item": self._runner.retry(checked_id(doc_id))}
 
-    @_envelope
+    @envelope
     def remove(self, doc_id: str) -> Done:
-        self._runner.remove(_doc_id(doc_id))
+        self._runner.remove(checked_id(doc_id))
         return {}
 
-    @_envelope
+    @envelope
     def clear(self) -> Done:
         self._runner.clear()
         return {}
 
     # -- the editor ---------------------------------------------------------------------
-    @_envelope
+    @envelope
     def document(self, doc_id: str) -> DocumentAnswer:
-        doc = self._runner.get(_doc_id(doc_id))
+        doc = self._runner.get(checked_id(doc_id))
         with doc.lock:
             if not doc.has_mask:
                 raise NotReady.cutout(doc.name)
             return {"id": doc.id, "name": doc.name, "width": doc.width, "height": doc.height, "tile": TILE,
                     "levels": doc.levels(), "preview": doc.previewing, **doc.edit_state()}
 
-    @_envelope
+    @envelope
     def focus(self, doc_id: str | None) -> Done:
         """The photo the person is looking at (or none): its first look and full answer come first."""
-        self._runner.focus(_doc_id(doc_id) if doc_id is not None else None)
+        self._runner.focus(checked_id(doc_id) if doc_id is not None else None)
         return {}
 
-    @_envelope
+    @envelope
     def stroke(self, doc_id: str, stroke: dict[str, Any]) -> EditAnswer:
-        return self._runner.get(_doc_id(doc_id)).stroke(_stroke(stroke))
+        return self._runner.get(checked_id(doc_id)).stroke(_stroke(stroke))
 
-    @_envelope
+    @envelope
     def undo(self, doc_id: str) -> EditAnswer:
-        return self._runner.get(_doc_id(doc_id)).undo()
+        return self._runner.get(checked_id(doc_id)).undo()
 
-    @_envelope
+    @envelope
     def redo(self, doc_id: str) -> EditAnswer:
-        return self._runner.get(_doc_id(doc_id)).redo()
+        return self._runner.get(checked_id(doc_id)).redo()
 
-    @_envelope
+    @envelope
     def reset(self, doc_id: str) -> EditAnswer:
-        return self._runner.get(_doc_id(doc_id)).reset()
+        return self._runner.get(checked_id(doc_id)).reset()
 
-    @_envelope
+    @envelope
     def punch_holes(self, doc_id: str) -> Queued:
         """Queue making enclosed gaps that show the background transparent (undoable), e.g. inside a
         mug handle; the job runner does it and answers with the photo's next ``item`` event."""
-        return {"queued": self._runner.fix(_doc_id(doc_id), "punch_holes")}
+        return {"queued": self._runner.fix(checked_id(doc_id), "punch_holes")}
 
-    @_envelope
+    @envelope
     def recover_parts(self, doc_id: str) -> Queued:
         """Queue bringing back subject parts the model cut away from a plain backdrop (undoable);
         answered like ``punch_holes``."""
-        return {"queued": self._runner.fix(_doc_id(doc_id), "recover_parts")}
+        return {"queued": self._runner.fix(checked_id(doc_id), "recover_parts")}
 
     # -- export -------------------------------------------------------------------------
-    @_envelope
+    @envelope
     def export(self, request: dict[str, Any]) -> ExportQueued:
         if not isinstance(request, dict):
             raise BridgeError("Expected an export request.")
-        preset, template, folder, settings = self._export_choice(request)
-        if not folder.is_absolute():
-            raise BridgeError("Choose an output folder first.")
         ids = request.get("ids")
         if ids is None:
             ids = [item["id"] for item in self._runner.items() if item["state"] in ("done", "flagged")]
-        ids = [_doc_id(i) for i in ids]
+        return {"queued": self._start_export(request, [checked_id(i) for i in ids],
+                                             "Nothing to export yet: wait until a photo is cut out.")}
+
+    @envelope
+    def export_approved(self, request: dict[str, Any]) -> ExportQueued:
+        """Every finished photo a person approved, with the preset, names and folder ``export`` uses."""
+        if not isinstance(request, dict):
+            raise BridgeError("Expected an export request.")
+        ids = [doc.id for doc in approved(self._runner.documents())]
+        return {"queued": self._start_export(request, ids, "No approved photos to export yet: approve a photo first.")}
+
+    def _start_export(self, request: dict[str, Any], ids: list[str], nothing: str) -> int:
+        preset, template, folder, settings = self._export_choice(request)
+        if not folder.is_absolute():
+            raise BridgeError("Choose an output folder first.")
         if not ids:
-            raise BridgeError("Nothing to export yet: wait until a photo is cut out.", code="nothing")
+            raise BridgeError(nothing, code="nothing")
         exporter = Exporter(preset, template, folder, written=self._written, audited=bool(settings.get("audit")),
                             sidecar=bool(settings.get("sidecar")))
-        return {"queued": self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))}
+        return self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))
 
-    @_envelope
+    @envelope
     def open_folder(self, path: str) -> Done:
         folder = Path(str(path))
         if not folder.is_dir():
@@ -245,7 +242,7 @@ class Api:
         return {}
 
     # -- hot folder ---------------------------------------------------------------------
-    @_envelope
+    @envelope
     def watch_start(self, request: dict[str, Any]) -> WatchAnswer:
         """Watch a folder: each photo that lands there is cut out and exported with a preset."""
         if not isinstance(request, dict) or not request.get("inbox"):
@@ -261,7 +258,7 @@ class Api:
                                     sidecar=bool(settings.get("sidecar"))).start()
         return {"watch": self._hotfolder.describe()}
 
-    @_envelope
+    @envelope
     def watch_stop(self) -> WatchAnswer:
         self._stop_watch()
         return {"watch": None}
@@ -272,7 +269,7 @@ class Api:
             self._hotfolder = None
 
     # -- diagnostics and housekeeping ---------------------------------------------------
-    @_envelope
+    @envelope
     def diagnostics(self) -> Queued:
         """Queue the IT report (it times the model, so it waits its turn on the one worker)."""
         device = load_settings(self._policy).values.get("device", "auto")
@@ -286,7 +283,7 @@ class Api:
         self._runner.after_queue(build)
         return {"queued": True}
 
-    @_envelope
+    @envelope
     def save_diagnostics(self) -> PathAnswer:
         if self._report is None:
             raise BridgeError("Run the diagnostics first.", code="nothing")
@@ -301,18 +298,18 @@ class Api:
         write_atomic(Path(target), write)
         return {"path": target}
 
-    @_envelope
+    @envelope
     def clear_cache(self) -> Cleared:
         """"Clear cache": everything in the cache folder except this and other running sessions."""
         return {"removed": len(retention.clear_cache())}
 
     # -- settings -----------------------------------------------------------------------
-    @_envelope
+    @envelope
     def get_settings(self) -> SettingsAnswer:
         effective = load_settings(self._policy)
         return {"settings": effective.values, "locked": sorted(effective.locked)}
 
-    @_envelope
+    @envelope
     def set_settings(self, changes: dict[str, Any]) -> SettingsAnswer:
         if not isinstance(changes, dict):
             raise BridgeError("Expected the settings to change.")
@@ -367,9 +364,3 @@ def _stroke(value: object) -> Stroke:
         return Stroke.from_json(value)
     except ValueError as exc:
         raise BridgeError(str(exc)) from None
-
-
-def _doc_id(value: object) -> str:
-    if not isinstance(value, str) or not value or len(value) > 40:
-        raise BridgeError("Expected an image id.")
-    return value

@@ -19,6 +19,7 @@ from app.batch.assessment import assess
 from app.batch.pipeline import MaskOptions, Provenance, alpha_for
 from app.core.errors import explain
 from app.desktop.document import Document
+from app.desktop.reviewing import ReviewDesk
 from app.desktop.schedule import QUICK, Schedule
 from app.inference import preview, views
 
@@ -44,6 +45,7 @@ class CutoutSteps:
     mask_options: MaskOptions
     _lock: threading.RLock
     _infer_seconds: float
+    reviews: ReviewDesk
 
     if TYPE_CHECKING:
         def _ensure_engine(self) -> Any: ...
@@ -142,6 +144,7 @@ class CutoutSteps:
             flags = assess(decoded, alpha).flags  # the source's enlargement waits for an export's preset
             if self._take_cancel(doc):
                 return
+            self.reviews.load(doc)  # before it shows as finished: a decision kept from an earlier session
             doc.attach(decoded, alpha, flags, Provenance(engine.spec, options))
             self._publish_item(doc)
         except Exception as exc:

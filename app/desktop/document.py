@@ -27,6 +27,7 @@ from app.desktop.answers import EditAnswer, EditState, Item
 from app.desktop.history import Edit, History
 from app.desktop.pictures import VIEWS, ShrunkPhoto
 from app.desktop.residency import Residency, load_mask, spill_mask
+from app.desktop.reviewing import PhotoReview
 
 if TYPE_CHECKING:
     from app.batch.pipeline import Provenance
@@ -62,6 +63,7 @@ class Document:
     then: Callable[[Document], None] | None = field(default=None, repr=False)  # see JobRunner.add
     provenance: Provenance | None = None  # how its mask was made, for the audit record (see attach)
     residency: Residency | None = field(default=None, repr=False)  # who keeps its pixels in memory
+    review: PhotoReview = field(default_factory=PhotoReview)  # to check, approved or rejected (app.desktop.reviewing)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _rgb: Image.Image | None = field(default=None, repr=False)
     _decoded: Decoded | None = field(default=None, repr=False)  # kept from the quick pass for the full one
@@ -86,7 +88,8 @@ class Document:
     def as_item(self) -> Item:
         return {"id": self.id, "name": self.name, "path": str(self.path), "state": self.state,
                 "progress": round(self.progress, 3), "message": self.message, "flags": list(self.flags),
-                "width": self.width, "height": self.height, "version": self.version, "preview": self.previewing}
+                "width": self.width, "height": self.height, "version": self.version, "preview": self.previewing,
+                "review": self.review.as_item()}
 
     # -- pixels -------------------------------------------------------------------
     def decode(self) -> Decoded:

@@ -90,9 +90,12 @@ class Exporter:
             raise OutputError(f"{doc.name} is not cut out yet", doc.name)
         targets = self._targets(doc)
         job = Job(doc.path, targets[0][1], doc.name, targets if self.preset.is_set else ())
-        result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance)
+        with doc.lock:
+            remarks = doc.review.remarks  # the decision and alt text as they are now go into the audit record
+        result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance, remarks)
         if result.status != "written":
             raise OutputError(result.message or f"{doc.name} could not be exported", doc.name)
+        doc.review.wrote(audited=self.audited)
         return export_fields(result)
 
     def _targets(self, doc: Document) -> tuple[tuple[str, Path], ...]:

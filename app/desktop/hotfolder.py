@@ -26,6 +26,7 @@ from app.core.errors import explain
 from app.desktop.document import Document
 from app.desktop.jobs import JobRunner
 from app.governance.presets import Preset
+from app.governance.review import ReviewStore, batch_store_path
 
 
 class HotFolder:
@@ -45,6 +46,7 @@ class HotFolder:
         self.journal = Journal.open(out_dir, header_for(preset.settings, runner.model_spec().id, self.template,
                                                         outputs))
         self.service = ExportService(preset.settings, preset, audited, sidecar, self.journal)
+        self.reviews = ReviewStore(batch_store_path(out_dir))  # the batch's decisions, beside its journal
         self.counts = {"written": 0, "failed": 0, "skipped": 0}
         self.error: str | None = None  # why watching stopped by itself, if it did
         self._thread = threading.Thread(target=self._feed, name="knockout-hotfolder", daemon=True)
@@ -88,7 +90,8 @@ class HotFolder:
         """Queue one photo; one that cannot even be started (its journal line: a full disk) fails alone."""
         try:
             self.journal.started(job)
-            _added, errors = self.runner.add([job.source], then=functools.partial(self._export, job))
+            _added, errors = self.runner.add([job.source], then=functools.partial(self._export, job),
+                                             review_store=self.reviews)
         except Exception as exc:
             self._failed(job, explain(exc).message)
             return
@@ -100,9 +103,10 @@ class HotFolder:
         if not doc.finished or doc.provenance is None:
             self._failed(job, doc.message or "could not be cut out")
             return
-        result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance)
+        result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance, doc.review.remarks)
         self._count(result)
         if result.status == "written":
+            doc.review.wrote(audited=self.service.audited)
             self.runner.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "written",
                                      **export_fields(result)})
 

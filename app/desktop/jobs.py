@@ -32,7 +32,9 @@ from app.desktop.cutouts import CutoutSteps
 from app.desktop.document import Document
 from app.desktop.events import EventHub
 from app.desktop.residency import Residency
+from app.desktop.reviewing import ReviewDesk
 from app.desktop.schedule import FULL, QUICK, Schedule
+from app.governance.review import ReviewStore
 from app.inference.manifest import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,11 @@ class JobRunner(CutoutSteps):
         keep_in_memory: int = 4,
         first_look: bool = True,
         model_note: str | None = None,
+        reviews: ReviewDesk | None = None,
     ) -> None:
         self.hub = hub
+        self.reviews = reviews or ReviewDesk()  # decisions on the photos, kept across sessions
+        self.reviews.on_decided.append(self._publish_item)
         self.spill_dir = spill_dir
         self.max_pixels = max_pixels
         self.mask_options = mask_options or MaskOptions()  # how new masks are made (see use_mask_options)
@@ -149,23 +154,30 @@ class JobRunner(CutoutSteps):
 
     # -- the queue ------------------------------------------------------------------
     def add(self, paths: Iterable[str | Path], then: Callable[[Document], None] | None = None,
-            ) -> tuple[list[Item], list[dict[str, str]]]:
+            review_store: ReviewStore | None = None) -> tuple[list[Item], list[dict[str, str]]]:
         """Queue image files (folders are walked); returns (added items, errors by path).
 
         ``then(doc)`` runs on the worker right after each cutout finishes or fails (the
-        hot folder exports and journals there)."""
+        hot folder exports and journals there); ``review_store`` keeps their decisions
+        (a hot-folder batch's, beside its journal; else the window's)."""
         added: list[Item] = []
         errors: list[dict[str, str]] = []
         for path in _expand(paths, errors):
             doc = Document(f"d{next(self._ids)}", path, path.name, self.spill_dir, self.max_pixels,
                            residency=self.residency)
             doc.then = then
+            doc.review.store = review_store
             with self._lock:
                 self.docs[doc.id] = doc
             self._plan(doc)
             added.append(doc.as_item())
             self._publish_item(doc)
         return added, errors
+
+    def documents(self) -> list[Document]:
+        """The queue's documents, in order."""
+        with self._lock:
+            return list(self.docs.values())
 
     def get(self, doc_id: str) -> Document:
         with self._lock:
