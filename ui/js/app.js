@@ -5,6 +5,7 @@ import { call, connectEvents, on, pasteImage, setToken } from './bridge.js';
 import { Brush } from './brush.js';
 import { ExportPanel } from './export.js';
 import { Queue } from './queue.js';
+import { ReviewPanel } from './review.js';
 import { SettingsDialog, applyTheme } from './settings.js';
 import { installShortcuts } from './shortcuts.js';
 import { $, $$, banner, radioGroupKeys, showError, toast } from './ui.js';
@@ -34,6 +35,8 @@ const queue = new Queue({
   onSelect: (item) => showItem(item),
   onChange: (item, before) => itemChanged(item, before),
 });
+
+const review = new ReviewPanel(queue);
 
 const brush = new Brush(viewer, {
   onEdited: (docId, result) => {
@@ -78,6 +81,7 @@ const hotFolder = new HotFolder({
 async function showItem(item) {
   const ticket = ++state.docRequest;
   exporter.refresh();
+  review.show(item);
   updateEmpty();
   call('focus', item ? item.id : null); // the photo on screen gets its first look and full answer first
   previewBadge(item);
@@ -139,6 +143,7 @@ function stageMessage(text, kind = '') {
 
 function itemChanged(item, before) {
   exporter.refresh();
+  if (item.id === queue.selectedId) review.show(item);
   updateEmpty();
   // However a photo arrived (Open, drop, paste, a second launch), show the first one.
   if (!before && !queue.selectedId) {
@@ -195,6 +200,7 @@ const actions = {
   viewer,
   brush,
   exporter,
+  review,
   settings: settingsDialog,
   open: openPhotos,
   move: (step) => queue.move(step),
@@ -375,6 +381,7 @@ async function start() {
   state.models = hello.models || [];
   $('#status-version').textContent = hello.version ? `Knockout ${hello.version}` : '';
   exporter.setPresets(state.presets);
+  review.setup(hello.review);
   app.setSettings(hello.settings, hello.locked);
   showStatus(hello.status);
   wireEvents();

@@ -1,5 +1,5 @@
 // The Export card: preset, file name template (with a live example), output folder,
-// "Export this photo" / "Export all finished", progress from `export` events and the
+// "Export this photo" / "Export all finished" / "Export approved", progress from `export` events and the
 // result with a button that opens the folder. A delivery-set preset lists the files it
 // writes for each photo (each with its own name); a sales channel's rules are said in
 // words, with the ones no file check can prove ("not checked").
@@ -30,6 +30,7 @@ export class ExportPanel {
     $('#folder-btn').addEventListener('click', () => this.chooseFolder());
     $('#export-one').addEventListener('click', () => this.exportSelected());
     $('#export-all').addEventListener('click', () => this.exportAll());
+    $('#export-approved').addEventListener('click', () => this.exportApproved());
     $('#export-reveal').addEventListener('click', async () => {
       if (!this.lastFolder) return;
       const result = await call('open_folder', this.lastFolder);
@@ -158,6 +159,8 @@ export class ExportPanel {
     const anyDone = [...this.app.items()].some(finished);
     $('#export-one').disabled = !finished(item) || Boolean(this.run);
     $('#export-all').disabled = !anyDone || Boolean(this.run);
+    const anyApproved = [...this.app.items()].some((i) => finished(i) && i.review && i.review.state === 'approved');
+    $('#export-approved').disabled = !anyApproved || Boolean(this.run);
     this.example();
   }
 
@@ -175,7 +178,12 @@ export class ExportPanel {
     this.start(null);
   }
 
-  async start(ids) {
+  /** Only the photos approved in Review, with the same preset, file name and folder. */
+  exportApproved() {
+    this.start(null, 'export_approved');
+  }
+
+  async start(ids, method = 'export') {
     if (this.run) return;
     const error = this.templateError();
     if (error) {
@@ -187,7 +195,7 @@ export class ExportPanel {
     const preset = this.current();
     this.run = { total: 0, written: 0, failed: 0, problems: [], perPhoto: (preset && preset.outputs || []).length };
     this.refresh();
-    const result = await call('export', request);
+    const result = await call(method, request);
     if (!result.ok) {
       this.run = null;
       this.refresh();
