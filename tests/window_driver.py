@@ -1,11 +1,13 @@
 """Drives the real Knockout window (pywebview, Qt) from inside its own process.
 
-Run as ``python tests/window_driver.py RESULT.json PHOTO OUTDIR SHOT.png`` with DISPLAY
+Run as ``python tests/window_driver.py RESULT.json PHOTO OUTDIR SHOT.png [review]`` with DISPLAY
 set (Xvfb). It opens PHOTO through the page's js_api, waits until its first look (the
 preview) and then its full answer are on the canvas (a screenshot of each: SHOT-preview.png
 and SHOT), paints one erase stroke, exports with the transparent PNG preset, and writes
 timings (with where the start-up time went) and what it saw to RESULT.json, then closes the
-window. Used by tests/desktop/test_window.py and bench/app_latency.py.
+window. With ``review`` it instead clicks Approve and then Export approved, with audit records
+on, and adds the audit records to RESULT.json. Used by tests/desktop/test_window.py and
+bench/app_latency.py.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def startup(api: Any) -> dict[str, float]:
     return marks
 
 
-def drive(window: Any, api: Any, photo: str, outdir: str, shot: str) -> dict[str, Any]:
+def drive(window: Any, api: Any, photo: str, outdir: str, shot: str, review: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {"loaded_s": time.perf_counter() - STARTED}
     js = window.evaluate_js
     _wait("the page to paint", lambda: js("document.readyState === 'complete' && !!document.body.children.length"))
@@ -116,6 +118,11 @@ def drive(window: Any, api: Any, photo: str, outdir: str, shot: str) -> dict[str
     result["zoom_tile_ms"] = (time.perf_counter() - t0) * 1000
     result["no_token_status"] = _fetch(f"{base}/doc/{item['id']}/tile/0/0/0?view=cutout")[0]
 
+    if review:
+        result.update(approve_and_export(js, api, item["id"], outdir))
+        time.sleep(1.0)
+        result.update(take_screenshot(shot))
+        return result
     js("window.pywebview.api.export(" + json.dumps({"ids": [item["id"]], "preset": "png-master",
                                                     "template": "{stem}-cutout", "folder": outdir}) + ")")
     written = _wait("the export", lambda: sorted(Path(outdir).glob("*-cutout*.png")), timeout=60)
@@ -123,6 +130,26 @@ def drive(window: Any, api: Any, photo: str, outdir: str, shot: str) -> dict[str
     time.sleep(1.0)  # let the page show the export message before the screenshot
     result.update(take_screenshot(shot))
     return result
+
+
+def approve_and_export(js: Any, api: Any, doc_id: str, outdir: str) -> dict[str, Any]:
+    """Click Approve, then Export approved (audit records and sidecars on, into ``outdir``), as a person would."""
+    from app.governance import audit
+
+    api.set_settings({"audit": True, "sidecar": True, "output_dir": outdir})
+    _wait("the Approve button", lambda: js("!document.querySelector('#approve-btn').disabled"))
+    js("document.querySelector('#approve-btn').click()")
+    item = _wait("the approval", lambda: next((i for i in api.queue()["items"]
+                                               if i["id"] == doc_id and i["review"]["state"] == "approved"), None))
+    _wait("the Export approved button", lambda: js("!document.querySelector('#export-approved').disabled"))
+    badge = js("document.querySelector('#review-state').textContent")
+    js("document.querySelector('#export-approved').click()")
+    written = _wait("the export", lambda: sorted(Path(outdir).glob("*.png")), timeout=60)
+    _wait("the export message", lambda: js("/^Exported 1 file/.test(document.querySelector('#export-result-text')"
+                                           ".textContent)"), timeout=60)
+    log = audit.default_log_path()
+    return {"review": item["review"], "review_badge": badge, "exported": [str(p) for p in written],
+            "audit": [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []}
 
 
 def take_screenshot(shot: str) -> dict[str, Any]:
@@ -145,11 +172,12 @@ def take_screenshot(shot: str) -> dict[str, Any]:
 
 def main() -> None:
     result_file, photo, outdir, shot = sys.argv[1:5]
+    review = sys.argv[5:6] == ["review"]
     from app.desktop import window as app_window
 
     def on_started(window: Any, api: Any) -> None:
         try:
-            result = drive(window, api, photo, outdir, shot)
+            result = drive(window, api, photo, outdir, shot, review)
         except Exception:
             result = {"error": traceback.format_exc()}
         Path(result_file).write_text(json.dumps(result, indent=2))

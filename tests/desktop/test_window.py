@@ -51,11 +51,7 @@ def test_the_window_opens_a_photo_cuts_it_out_and_exports_it(display, tmp_path):
         except ImportError as exc:
             pytest.fail(f"{module} does not import ({exc}): install the window's extras, pip install -e '.[gui]'")
     ARTIFACTS.mkdir(exist_ok=True)
-    home = tmp_path / "home"
-    env = {**os.environ, "DISPLAY": display, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-           "XDG_CACHE_HOME": str(home / ".cache"), "XDG_DATA_HOME": str(home / ".local/share"),
-           "XDG_STATE_HOME": str(home / ".local/state"), "QT_QPA_PLATFORM": "xcb", "LIBGL_ALWAYS_SOFTWARE": "1",
-           "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox --disable-gpu --disable-gpu-compositing"}
+    env = _window_env(display, tmp_path / "home")
     result_file, outdir, shot = tmp_path / "result.json", tmp_path / "out", ARTIFACTS / "window.png"
     shot.unlink(missing_ok=True)
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "window_driver.py"), str(result_file),
@@ -83,6 +79,41 @@ def test_the_window_opens_a_photo_cuts_it_out_and_exports_it(display, tmp_path):
         assert picture.size == (1280, 800)
         assert len(picture.convert("L").getcolors(1 << 16) or ()) > 50  # the editor, not a blank screen
     assert proc.returncode == 0
+
+
+@pytest.mark.window
+@pytest.mark.model
+def test_the_window_approves_a_photo_and_its_export_and_audit_record_say_so(display, tmp_path):
+    """Review in the real window: Approve on the page, then Export approved; the file is written and
+    its audit record and sidecar carry the decision."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    result_file, outdir, shot = tmp_path / "result.json", tmp_path / "out", ARTIFACTS / "window-review.png"
+    shot.unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "window_driver.py"), str(result_file),
+                           str(paths.sample_photo()), str(outdir), str(shot), "review"],
+                          env=_window_env(display, tmp_path / "home"), cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert result_file.exists(), f"the window did not run the driver:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    result = json.loads(result_file.read_text())
+    assert "error" not in result, result.get("error")
+    assert result["review"]["state"] == "approved" and result["review_badge"] == "Approved"
+    (exported,) = result["exported"]
+    with Image.open(exported) as img:
+        assert img.mode == "RGBA" and img.getchannel("A").getextrema() == (0, 255)
+    (record,) = result["audit"]
+    assert record["output"]["path"] == str(Path(exported).resolve())
+    assert record["review"]["decision"] == "approved" and record["review"]["reviewer"]
+    sidecar = json.loads(Path(exported + ".json").read_text())
+    assert sidecar["review"] == record["review"]
+    assert "screenshot_error" not in result, result.get("screenshot_error")
+    assert proc.returncode == 0
+
+
+def _window_env(display: str, home: Path) -> dict[str, str]:
+    return {**os.environ, "DISPLAY": display, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"), "XDG_DATA_HOME": str(home / ".local/share"),
+            "XDG_STATE_HOME": str(home / ".local/state"), "QT_QPA_PLATFORM": "xcb", "LIBGL_ALWAYS_SOFTWARE": "1",
+            "QTWEBENGINE_CHROMIUM_FLAGS": "--no-sandbox --disable-gpu --disable-gpu-compositing"}
 
 
 class _Events:
