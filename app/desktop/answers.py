@@ -71,6 +71,7 @@ class ReviewSetup(TypedDict):
 
     reasons: list[dict[str, str]]
     max_note: int
+    problem: str | None  # the review file could not be read: decisions start afresh (say so once)
 
 
 class HelloAnswer(TypedDict):

@@ -111,7 +111,7 @@ class Api(ReviewCalls):
                 "settings": effective.values, "locked": sorted(effective.locked),
                 "presets": [p.as_dict() for p in load_presets(self._policy)], "models": self._models(),
                 "review": {"reasons": [{"id": key, "label": label} for key, label in REASONS.items()],
-                           "max_note": MAX_NOTE}}
+                           "max_note": MAX_NOTE, "problem": self._runner.reviews.store.problem}}
 
     @envelope
     def status(self) -> StatusAnswer:

@@ -53,6 +53,15 @@ def test_hello_offers_the_reasons_to_reject_and_the_longest_note(desk):
     review = api.hello()["review"]
     assert [r["id"] for r in review["reasons"]] == list(REASONS)
     assert review["reasons"][0] == {"id": "halo", "label": "Halo"} and review["max_note"] == MAX_NOTE
+    assert review["problem"] is None
+
+
+def test_a_damaged_review_file_is_said_once_and_decisions_start_afresh(tmp_path):
+    window_store_path().parent.mkdir(parents=True, exist_ok=True)
+    window_store_path().write_text("{not json")
+    (tmp_path / "spill").mkdir()
+    api = Api(JobRunner(lambda: FakeEngine(), EventHub(), tmp_path / "spill"), "tok", FakeShell(), NO_POLICY)
+    assert "could not be read" in api.hello()["review"]["problem"]
 
 
 def test_approve_reject_reopen_answer_the_item_and_publish_it(desk):

@@ -50,6 +50,7 @@ export class ReviewPanel {
     $('#alt-text').maxLength = max;
     $('#reject-note').maxLength = max;
     this.queue.reasons = Object.fromEntries(this.reasons.map((r) => [r.id, r.label]));
+    if (review && review.problem) toast(`${review.problem.charAt(0).toUpperCase()}${review.problem.slice(1)}.`, 'error');
     $('#reject-reasons').replaceChildren(...this.reasons.map((reason, i) => el('label', { class: 'reason' },
       el('input', { type: 'radio', name: 'reason', value: reason.id }),
       el('span', { class: 'reason-label', text: reason.label }),
