@@ -4,7 +4,8 @@
 // with the list focused).
 
 import { call, dataUrl } from './bridge.js';
-import { $, $$, confirmAction, el, icon, showError } from './ui.js';
+import { ReviewFilter, finished, reviewState } from './filter.js';
+import { $, confirmAction, el, icon, showError } from './ui.js';
 
 const STATE_TEXT = {
   queued: 'Waiting',
@@ -15,14 +16,6 @@ const STATE_TEXT = {
   cancelled: 'Stopped',
 };
 
-const REVIEW_TEXT = { 'to-check': 'To check', approved: 'Approved', rejected: 'Rejected' };
-const FILTER_EMPTY = {
-  'to-check': 'Nothing left to check.',
-  approved: 'No approved photos yet.',
-  rejected: 'No rejected photos.',
-};
-const finished = (item) => item.state === 'done' || item.state === 'flagged';
-export const reviewState = (item) => (item.review && item.review.state) || 'to-check';
 
 export class Queue {
   constructor({ onSelect, onChange }) {
@@ -34,11 +27,7 @@ export class Queue {
     this.summary = { total: 0, queued: 0, working: 0, done: 0, flagged: 0, failed: 0, cancelled: 0 };
     this.onSelect = onSelect;
     this.onChange = onChange;
-    this.filter = 'all'; // which photos the list shows, by review state
-    this.reasons = {}; // reason id -> label (hello().review.reasons)
-    for (const button of $$('#review-filter [data-filter]')) {
-      button.addEventListener('click', () => this.setFilter(button.dataset.filter));
-    }
+    this.review = new ReviewFilter(() => this.filterChanged()); // which photos the list shows
     this.list = $('#queue-list');
     this.list.addEventListener('keydown', (event) => this.keydown(event));
     $('#clear-btn').addEventListener('click', () => this.clear());
@@ -163,7 +152,7 @@ export class Queue {
     row.dataset.id = item.id;
     row.dataset.state = item.state;
     row.dataset.review = finished(item) ? reviewState(item) : 'none';
-    row.hidden = !this.shows(item);
+    row.hidden = !this.review.shows(item);
     row.dataset.preview = item.preview ? 'true' : 'false';
     row.classList.toggle('selected', item.id === this.selectedId);
 
@@ -203,7 +192,7 @@ export class Queue {
     el('span', { class: 'q-text' },
       el('span', { class: 'q-name', text: item.name, title: item.path }),
       el('span', { class: 'q-state', text: stateText }),
-      finished(item) ? this.reviewBadge(item) : null,
+      finished(item) ? this.review.badge(item) : null,
       item.state === 'working'
         ? el('span', { class: 'bar q-bar', 'aria-hidden': 'true' }, progressFill(item.progress))
         : null,
@@ -238,66 +227,27 @@ export class Queue {
       : STATE_TEXT[item.state] || item.state;
   }
 
-  /** The photo's decision as a pill: "Approved", "Rejected: Halo", "To check". */
-  reviewBadge(item) {
-    const state = reviewState(item);
-    const reason = state === 'rejected' && item.review.reason ? this.reasons[item.review.reason] || item.review.reason : '';
-    const text = reason ? `${REVIEW_TEXT[state]}: ${reason}` : REVIEW_TEXT[state];
-    const note = item.review && item.review.note ? ` — ${item.review.note}` : '';
-    return el('span', { class: 'q-review', 'data-review': state, text, title: `${text}${note}` });
-  }
-
-  /** Does the list show `item` under the current filter? */
-  shows(item) {
-    return this.filter === 'all' || reviewState(item) === this.filter;
-  }
-
   visibleIds() {
-    return [...this.items.values()].filter((item) => this.shows(item)).map((item) => item.id);
+    return [...this.items.values()].filter((item) => this.review.shows(item)).map((item) => item.id);
   }
 
-  setFilter(filter) {
-    this.filter = filter;
-    for (const button of $$('#review-filter [data-filter]')) {
-      button.setAttribute('aria-checked', String(button.dataset.filter === filter));
-    }
-    for (const [id, row] of this.rows) row.hidden = !this.shows(this.items.get(id));
+  /** The next photo to check after `fromId` among those the filter shows, or null. */
+  nextToCheck(fromId) {
+    return this.review.nextToCheck(this.visibleIds().map((id) => this.items.get(id)), fromId);
+  }
+
+  renderReviewCounts() {
+    this.review.count(this.items.values());
+  }
+
+  /** Another filter: show its rows; a selection it hides moves to the first photo it shows. */
+  filterChanged() {
+    for (const [id, row] of this.rows) row.hidden = !this.review.shows(this.items.get(id));
     this.renderReviewCounts();
     this.roving();
     const selected = this.selected;
-    if (selected && !this.shows(selected)) this.select(this.visibleIds()[0] || null);
-    else if (!selected && this.visibleIds().length) this.select(this.visibleIds()[0]);
-  }
-
-  /** Live counts on the filter buttons (with the words, for screen readers). */
-  renderReviewCounts() {
-    const counts = { all: 0, 'to-check': 0, approved: 0, rejected: 0 };
-    for (const item of this.items.values()) {
-      counts.all += 1;
-      counts[reviewState(item)] += 1;
-    }
-    for (const button of $$('#review-filter [data-filter]')) {
-      const key = button.dataset.filter;
-      $('.filter-count', button).textContent = String(counts[key]);
-      button.setAttribute('aria-label', `${$('.filter-label', button).textContent}: ${counts[key]}`);
-    }
-    const empty = $('#filter-empty');
-    empty.hidden = this.filter === 'all' || counts[this.filter] > 0 || !this.items.size;
-    empty.textContent = FILTER_EMPTY[this.filter] || '';
-  }
-
-  /** The next photo to check after `fromId`, in list order and among those shown (wrapping
-   * around), leaving out photos that failed or were stopped; null when none is left. */
-  nextToCheck(fromId) {
-    const ids = this.visibleIds();
-    const start = ids.indexOf(fromId);
-    for (let step = 1; step <= ids.length; step += 1) {
-      const item = this.items.get(ids[(start + step + ids.length) % ids.length]);
-      if (item.id !== fromId && reviewState(item) === 'to-check' && !['failed', 'cancelled'].includes(item.state)) {
-        return item.id;
-      }
-    }
-    return null;
+    const first = this.visibleIds()[0] || null;
+    if ((selected && !this.review.shows(selected)) || (!selected && first)) this.select(first);
   }
 
   /** One tab stop for the whole list (the selected row); up/down moves within it. */

@@ -4,10 +4,8 @@
 // page shows the item it gets back.
 
 import { call, on } from './bridge.js';
-import { reviewState } from './queue.js';
+import { finished, reviewState } from './filter.js';
 import { $, $$, el, showError, toast } from './ui.js';
-
-const finished = (item) => Boolean(item) && (item.state === 'done' || item.state === 'flagged');
 
 export class ReviewPanel {
   constructor(queue) {
@@ -49,7 +47,7 @@ export class ReviewPanel {
     this.max = max;
     $('#alt-text').maxLength = max;
     $('#reject-note').maxLength = max;
-    this.queue.reasons = Object.fromEntries(this.reasons.map((r) => [r.id, r.label]));
+    this.queue.review.reasons = Object.fromEntries(this.reasons.map((r) => [r.id, r.label]));
     if (review && review.problem) toast(`${review.problem.charAt(0).toUpperCase()}${review.problem.slice(1)}.`, 'error');
     $('#reject-reasons').replaceChildren(...this.reasons.map((reason, i) => el('label', { class: 'reason' },
       el('input', { type: 'radio', name: 'reason', value: reason.id }),
