@@ -16,6 +16,7 @@ from app.batch.pipeline import Job, MaskOptions
 from app.core.errors import OutputError
 from app.core.export import ExportSettings
 from app.core.naming import render_name
+from app.core.versions import versioned
 from app.desktop.document import Document
 from app.governance.policy import Policy, load_policy
 from app.governance.presets import Preset
@@ -50,11 +51,16 @@ def mask_options(settings: Mapping[str, Any]) -> MaskOptions:
     return MaskOptions(bool(values["refine_edges"]), bool(values["remove_specks"]), views=int(values["views"]))
 
 
+def _fields(source: Path, preset: Preset) -> dict[str, str]:
+    return {"stem": source.stem, "name": source.name, "ext": source.suffix.lstrip("."), "parent": source.parent.name,
+            "preset": preset.id}
+
+
 def file_name(template: str, source: Path, preset: Preset, settings: ExportSettings | None = None) -> str:
     """``{stem}-{preset}`` and friends -> a plain file name (with the preset's extension, or that
-    of ``settings``: a delivery set's output)."""
-    name = render_name(template, {"stem": source.stem, "name": source.name, "ext": source.suffix.lstrip("."),
-                                  "parent": source.parent.name, "preset": preset.id})
+    of ``settings``: a delivery set's output); a ``{version}`` shows as ``v1`` (``Exporter`` finds
+    the next free one in the folder)."""
+    name = render_name(template, {**_fields(source, preset), "version": "v1"})
     return name + (settings or preset.settings).extension
 
 
@@ -70,7 +76,8 @@ def file_names(template: str, source: Path, preset: Preset) -> list[tuple[str, s
 class Exporter:
     """Exports documents into ``folder`` through the one export path (app.batch.export_service); a name
     already on disk gets ``-2``, ``-3``… unless this session wrote it (exporting again after
-    touching up the mask replaces our own file)."""
+    touching up the mask replaces our own file). A ``{version}`` name is a new version each time
+    (app.core.versions): v1, v2… past the highest in the folder, never replacing one."""
 
     preset: Preset
     template: str
@@ -88,15 +95,27 @@ class Exporter:
         """On the job runner's worker: the ``export`` event's fields, or OutputError saying why not."""
         if not doc.finished or doc.provenance is None:
             raise OutputError(f"{doc.name} is not cut out yet", doc.name)
-        targets = self._targets(doc)
-        job = Job(doc.path, targets[0][1], doc.name, targets if self.preset.is_set else ())
+        job = self._job(doc)
         with doc.lock:
             remarks = doc.review.remarks  # the decision and alt text as they are now go into the audit record
         result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance, remarks)
         if result.status != "written":
             raise OutputError(result.message or f"{doc.name} could not be exported", doc.name)
-        doc.review.wrote(audited=self.audited)
+        doc.review.wrote(job.output, result.version, audited=self.audited)
         return export_fields(result)
+
+    def _job(self, doc: Document) -> Job:
+        """Where the photo's files go: a new version for a ``{version}`` name (never a delivery set's:
+        app.batch.inputs.check_set_names), else ``_targets``."""
+        versions = None if self.preset.is_set else versioned(self.template, _fields(doc.path, self.preset),
+                                                              self.folder, self.preset.settings.extension)
+        if versions is not None:
+            with self._lock:  # two photos with the same name in one export: v1 and v2, not one v1 twice
+                target = versions.path(versions.next_free(self.written))
+                self.written.add(target)
+            return Job(doc.path, target, doc.name, versions=versions)
+        targets = self._targets(doc)
+        return Job(doc.path, targets[0][1], doc.name, targets if self.preset.is_set else ())
 
     def _targets(self, doc: Document) -> tuple[tuple[str, Path], ...]:
         """Where each file goes (a delivery set's outputs all take the same -2, -3...)."""

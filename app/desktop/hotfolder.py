@@ -106,7 +106,7 @@ class HotFolder:
         result = self.service.export(doc.snapshot(), doc.exif, job, doc.provenance, doc.review.remarks)
         self._count(result)
         if result.status == "written":
-            doc.review.wrote(audited=self.service.audited)
+            doc.review.wrote(job.output, result.version, audited=self.service.audited)
             self.runner.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "written",
                                      **export_fields(result)})
 

@@ -1,12 +1,20 @@
 """Where a photo's review meets the audit trail: its history for the window, a decision made after
-an audited export added to the trail, and the review sheet of the queue.
+an audited export added to the trail (app.governance.audit.record_review), and the review sheet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from app.batch.review_sheet import WIDTH as SHEET_WIDTH
+from app.batch.review_sheet import SheetEntry, write_review_sheet
+from app.core import qa
+from app.core.errors import KnockoutError, sentence
+from app.desktop import pictures
+from app.governance import audit, audit_query
 
 if TYPE_CHECKING:
     from app.desktop.document import Document
@@ -14,17 +22,48 @@ if TYPE_CHECKING:
 SHEET_NAME = "knockout-review-sheet.html"
 
 
+class TrailError(KnockoutError):
+    """A decision was kept, but the audit trail could not be told about it."""
+
+    code = "audit_failed"
+
+
 def history_text(doc: Document) -> str:
-    """The photo's exports and decisions in one line, for the window."""
-    count = doc.review.audited_exports
-    if not count:
-        return "Not exported yet."
-    return f"Exported {count} {'time' if count == 1 else 'times'} in this session."
+    """The photo's exports and decisions in one line from the audit trail ("Exported twice: v1 rejected
+    (halo), v2 approved."); exports written without an audit record are counted from this session."""
+    with doc.lock:
+        digest, exports, audited = doc.review.digest, doc.review.exports, doc.review.audited_exports
+    records = audit_query.history(digest) if digest else []
+    text = sentence(audit_query.describe_history(records))
+    unaudited = exports - audited
+    if unaudited > 0:
+        times = "once" if unaudited == 1 else "twice" if unaudited == 2 else f"{unaudited} times"
+        text += f" Exported {times} in this session without an audit record."
+    return text
 
 
 def record_decision(doc: Document) -> None:
-    """A decision on a photo already exported with an audit record: added to the trail."""
+    """A decision on a photo already exported with an audit record: a review line for its last export."""
+    with doc.lock:
+        remarks, output = doc.review.remarks, doc.review.last_output
+    try:
+        audit.record_review(doc.path, remarks, output=output)
+    except OSError as exc:
+        raise TrailError(f"the decision is kept, but the audit trail could not be updated "
+                         f"({exc.strerror or exc})", doc.name) from None
 
 
 def write_sheet(docs: Iterable[Document], path: Path) -> Path:
-    raise NotImplementedError
+    """The review sheet (app.batch.review_sheet) of ``docs`` as they are now: each cutout with the
+    quality flags of its current mask (touch-ups count), its decision and its last export's version.
+    On the job runner's worker: it reads every photo."""
+    entries = []
+    for doc in docs:
+        cut = doc.snapshot()
+        with doc.lock:
+            remarks, version = doc.review.remarks, doc.review.version
+        scale = min(1.0, SHEET_WIDTH / cut.rgb.width)
+        size = (max(1, round(cut.rgb.width * scale)), max(1, round(cut.rgb.height * scale)))
+        picture = pictures.picture("cutout", pictures.ShrunkPhoto(cut.rgb), cut.alpha, None, size)
+        entries.append(SheetEntry(doc.name, picture, qa.assess_images(cut.rgb, cut.alpha), remarks, version))
+    return write_review_sheet(entries, path, f"Review sheet, {date.today().isoformat()}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.digest import sha256_file
@@ -44,21 +45,26 @@ class SourceUnreadable(KnockoutError):
 @dataclass
 class PhotoReview:
     """One document's review: what people said, the source sha256 it is kept under, the store it is
-    kept in (a hot-folder batch's; None: the window's), and how many audited exports were written."""
+    kept in (a hot-folder batch's; None: the window's), and its exports this session (a decision
+    after an audited one goes into the audit trail; the review sheet names the last version)."""
 
     remarks: Remarks = field(default_factory=Remarks)
     digest: str | None = None
     store: ReviewStore | None = None
+    exports: int = 0
     audited_exports: int = 0
+    last_output: Path | None = None
+    version: str | None = None  # what {version} became in the last export's name
 
     @property
     def state(self) -> str:
         return self.remarks.state
 
-    def wrote(self, audited: bool) -> None:
-        """An export of the photo was written (with an audit record when ``audited``)."""
-        if audited:
-            self.audited_exports += 1
+    def wrote(self, output: Path, version: str | None, audited: bool) -> None:
+        """An export of the photo was written to ``output`` (with an audit record when ``audited``)."""
+        self.exports += 1
+        self.audited_exports += int(audited)
+        self.last_output, self.version = output, version
 
     def as_item(self) -> ReviewItem:
         review = self.remarks.review

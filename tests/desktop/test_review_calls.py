@@ -32,12 +32,17 @@ class FakeShell:
 
 
 @pytest.fixture
-def desk(tmp_path):
+def shell():
+    return FakeShell()
+
+
+@pytest.fixture
+def desk(tmp_path, shell):
     """An Api on a running job runner with five different photos cut out: (api, runner, ids)."""
     (tmp_path / "spill").mkdir()
     hub = EventHub()
     runner = JobRunner(lambda: FakeEngine(), hub, tmp_path / "spill").start()
-    api = Api(runner, "tok", FakeShell(), NO_POLICY)
+    api = Api(runner, "tok", shell, NO_POLICY)
     paths = []
     for i in range(5):
         paths.append(tmp_path / f"sku{i}.jpg")
@@ -151,3 +156,47 @@ def test_the_review_sheet_needs_a_finished_photo_and_a_chosen_file(tmp_path):
 def test_a_cancelled_save_dialog_writes_no_sheet(desk):
     api, _runner, _ids = desk
     assert api.save_review_sheet() == {"ok": True, "path": None}
+
+
+def test_a_decision_after_an_audited_export_is_added_to_the_trail_and_the_history_says_so(desk, tmp_path):
+    api, runner, ids = desk
+    assert api.history(ids[0])["text"] == "Not exported yet."
+    assert api.set_settings({"audit": True})["ok"]
+    request = {"ids": [ids[0]], "preset": "png-master", "template": "{stem}-{version}", "folder": str(tmp_path / "out")}
+    api.approve(ids[0])
+    api.export(request)
+    assert runner.wait_idle()
+    api.reject(ids[0], "halo", "rim on the left")  # seen on the web shop: taken back
+    api.export(request)
+    assert runner.wait_idle()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sku0-v1.png", "sku0-v2.png"]
+    lines = [json.loads(line) for line in audit.default_log_path().read_text().splitlines()]
+    assert [(line.get("event"), line.get("version"), line["review"]["decision"]) for line in lines] == [
+        (None, "v1", "approved"), ("review", None, "rejected"), (None, "v2", "rejected")]
+    assert lines[1]["output"]["path"] == str((tmp_path / "out" / "sku0-v1.png").resolve())
+    assert api.history(ids[0])["text"] == "Exported twice: v1 rejected (halo), v2 rejected (halo)."
+
+
+def test_without_the_audit_trail_a_decision_writes_nothing_there_and_the_history_counts_the_session(desk, tmp_path):
+    api, runner, ids = desk
+    api.export({"ids": [ids[1]], "preset": "png-master", "template": "{stem}", "folder": str(tmp_path / "out")})
+    assert runner.wait_idle()
+    api.approve(ids[1])
+    assert not audit.default_log_path().exists()
+    assert api.history(ids[1])["text"] == ("Not exported yet. Exported once in this session without an "
+                                           "audit record.")
+
+
+def test_the_review_sheet_shows_every_finished_photo_with_its_decision(desk, shell, tmp_path):
+    api, runner, ids = desk
+    events = runner.hub.subscribe()
+    api.approve(ids[0])
+    api.reject(ids[1], "part-missing", "the <strap> is cut off")
+    shell.save_to = str(tmp_path / "sheet.html")
+    assert api.save_review_sheet()["path"] == str(tmp_path / "sheet.html")
+    assert runner.wait_idle()
+    (done,) = [e for e in (events.get_nowait() for _ in range(events.qsize())) if e["type"] == "review-sheet"]
+    assert done == {"type": "review-sheet", "path": str(tmp_path / "sheet.html")}
+    page = (tmp_path / "sheet.html").read_text()
+    assert all(f"sku{i}.jpg" in page for i in range(5))
+    assert "the &lt;strap&gt; is cut off" in page and "<strap>" not in page

@@ -8,7 +8,7 @@ import { call, on } from './bridge.js';
 import { $, el, showError, showPath, toast } from './ui.js';
 
 const EXTENSIONS = { png: '.png', jpeg: '.jpg', jpg: '.jpg', webp: '.webp', tiff: '.tif', tif: '.tif', avif: '.avif' };
-const FIELDS = ['stem', 'name', 'ext', 'parent', 'preset'];
+const FIELDS = ['stem', 'name', 'ext', 'parent', 'preset', 'version']; // {version}: v1, v2… a new file each time
 
 export class ExportPanel {
   constructor(app) {
@@ -116,6 +116,7 @@ export class ExportPanel {
       ext: dot > 0 ? name.slice(dot + 1) : '',
       parent: parts[parts.length - 2] || '',
       preset: this.preset.value || 'preset',
+      version: 'v1', // the next free one in the folder when it is written
     };
   }
 
