@@ -11,7 +11,7 @@ import json
 import pytest
 
 from app.governance import audit
-from tests.fakes import photo
+from tests.fakes import photo, wait_for
 from tests.ui_harness import CHROMIUM, VIEWPORT, open_page, screenshot, start_backend
 
 pytestmark = pytest.mark.ui
@@ -121,6 +121,10 @@ def test_five_photos_reviewed_with_the_keyboard_alone_and_only_the_approved_expo
     page.keyboard.press("j")  # J/K move within what the filter shows
     assert _selected(page) in ("sku4.jpg", "sku5.jpg")
     page.click('#review-filter [data-filter="all"]')
+    page.click(".q-item[data-id='d1'] .q-select")  # an alt text for the first, saved with Enter
+    page.fill("#alt-text", "Red trainer, side view")
+    page.press("#alt-text", "Enter")
+    assert wait_for(lambda: backend.runner.get("d1").review.remarks.alt_text == "Red trainer, side view")
 
     page.click("#export-approved")
     page.wait_for_function("/^Exported 3 files/.test(document.querySelector('#export-result-text').textContent)")
@@ -132,10 +136,18 @@ def test_five_photos_reviewed_with_the_keyboard_alone_and_only_the_approved_expo
         assert sidecar["review"]["decision"] == "approved" and sidecar["review"]["reviewer"]
     records = [json.loads(line) for line in audit.default_log_path().read_text().splitlines()]
     assert sorted(r["source"]["name"] for r in records) == names[:3]
-    assert page.inner_text("#review-history")  # the open photo's history line is filled in
+    assert json.loads(audit.sidecar_path(out / written[0]).read_text())["alt_text"] == "Red trainer, side view"
+    page.wait_for_function("document.querySelector('#review-history').textContent"
+                           " === 'Exported once: sku1-png-master.png approved.'")
     screenshot(page, "review-05-exported")
 
+    backend.shell.save_as = str(tmp_path / "sheet.html")
+    page.click("#sheet-btn")
+    page.wait_for_function("/Review sheet saved: sheet.html/.test(document.querySelector('#toasts').textContent)")
+    assert "Red trainer, side view" in (tmp_path / "sheet.html").read_text()
+
     page.emulate_media(color_scheme="dark")  # the same in dark; a rejected photo's dialog shows its reason
+    page.click(".q-item[data-id='d5'] .q-select")
     page.keyboard.press("x")
     dialog.wait_for(state="visible")
     assert page.evaluate("document.querySelector('input[name=reason]:checked').value") == "colour-cast"
