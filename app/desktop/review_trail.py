@@ -4,10 +4,11 @@ an audited export added to the trail (app.governance.audit.record_review), and t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.batch.review_sheet import WIDTH as SHEET_WIDTH
 from app.batch.review_sheet import SheetEntry, write_review_sheet
@@ -28,12 +29,42 @@ class TrailError(KnockoutError):
     code = "audit_failed"
 
 
+class _Exports:
+    """The audit log's exports by source sha256, read again only when the log changed: the window asks
+    for a photo's history each time a person moves to it, and a studio's log grows long."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: tuple[str, int, int] | None = None
+        self._by_source: dict[str, list[dict[str, Any]]] = {}
+
+    def of(self, digest: str) -> list[dict[str, Any]]:
+        path = audit.default_log_path()
+        try:
+            stat = path.stat()
+            seen = (str(path), stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            return []  # no log yet: nothing was exported with an audit record
+        with self._lock:
+            if seen != self._seen:
+                by_source: dict[str, list[dict[str, Any]]] = {}
+                for record in audit_query.exports(audit_query.read_records(path)):
+                    source = record.get("source")
+                    by_source.setdefault(str(source.get("sha256") if isinstance(source, dict) else ""),
+                                         []).append(record)
+                self._seen, self._by_source = seen, by_source
+            return list(self._by_source.get(digest, []))
+
+
+_exports = _Exports()
+
+
 def history_text(doc: Document) -> str:
     """The photo's exports and decisions in one line from the audit trail ("Exported twice: v1 rejected
     (halo), v2 approved."); exports written without an audit record are counted from this session."""
     with doc.lock:
         digest, exports, audited = doc.review.digest, doc.review.exports, doc.review.audited_exports
-    records = audit_query.history(digest) if digest else []
+    records = _exports.of(digest) if digest else []
     text = sentence(audit_query.describe_history(records))
     unaudited = exports - audited
     if unaudited > 0:
