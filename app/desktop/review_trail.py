@@ -20,7 +20,7 @@ from app.governance import audit, audit_query
 if TYPE_CHECKING:
     from app.desktop.document import Document
 
-SHEET_NAME = "knockout-review-sheet.html"
+SHEET_NAME = "review-sheet.html"  # as `knockout report` names it
 
 
 class TrailError(KnockoutError):
