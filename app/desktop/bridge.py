@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from app import __version__
+from app.batch.inputs import check_set_names
 from app.core.atomic import write_atomic
 from app.core.brush import Stroke
 from app.core.errors import NotFound, NotReady
@@ -339,6 +340,11 @@ class Api(ReviewCalls):
             file_name(template, Path("photo.jpg"), preset)  # a bad template fails now, not per file
         except ValueError as exc:
             raise BridgeError(str(exc)) from None
+        try:
+            check_set_names(o.template for o in preset.outputs)
+        except ValueError:
+            raise BridgeError(f"The delivery set {preset.id} names its files with {{version}}: a set's files are "
+                              "one delivery, not versions. Ask whoever made the preset to take it out.") from None
         folder = Path(str(pick("output_dir", "folder"))).expanduser()
         return preset, template, folder, settings
 
