@@ -44,7 +44,7 @@ function table() {
       { keys: ['A'], label: 'Approve the cutout, then the next to check', test: (e) => plain(e) && e.key.toLowerCase() === 'a', run: (a) => a.review.approve() },
       { keys: ['X'], label: 'Reject the cutout with a reason…', test: (e) => plain(e) && e.key.toLowerCase() === 'x', run: (a) => a.review.reject() },
       { keys: ['J', 'K'], label: 'Next / previous photo', test: (e) => plain(e) && ['j', 'k'].includes(e.key.toLowerCase()), run: (a, e) => a.move(e.key.toLowerCase() === 'j' ? 1 : -1) },
-      { keys: ['1', '–', '7'], label: 'Pick a reason (reject dialog)', help: true },
+      { keys: ['1…7', '↑', '↓'], label: 'Pick a reason (reject dialog)', help: true },
     ]],
     ['Export and more', [
       { keys: [`${MOD}+S`], label: 'Export this photo', text: true, test: (e) => ctrl(e) && !e.shiftKey && e.key.toLowerCase() === 's', run: (a) => a.exporter.exportSelected() },
