@@ -11,6 +11,11 @@ so not even a DNS query leaves the machine through ``create_connection`` (a dire
 Python's ``socket`` module (and everything built on it: urllib, http.client, ssl,
 asyncio); native code that opens its own sockets is outside its reach, which is why the
 CLI is also tested in a network namespace without interfaces (tests/test_offline.py).
+
+One exception is explicit: a batch on a Ray cluster (``knockout cut --cluster``) must reach
+the cluster's own machines, so ``allow_hosts`` adds exactly those hosts (IP literals, or a
+name exactly as IT configured it) to what passes; everything else is still refused, and the
+list is emptied with the guard (``uninstall``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ _originals: dict[str, Callable[..., Any]] = {}
 _inherited: set[str] = set()  # methods socket.socket takes from _socket.socket: deleted again on uninstall
 _lock = threading.Lock()
 _blocked = 0
+_extra_hosts: set[str] = set()  # allow_hosts: the cluster's machines, normalised (_host_key)
 
 
 class NetworkBlocked(PermissionError):
@@ -62,12 +68,59 @@ def is_loopback_host(host: Any) -> bool:
     return ip.is_loopback
 
 
+def _host_key(host: Any) -> str | None:
+    """How a host is compared with the allow-list: an IP literal in its canonical form (an
+    IPv4-mapped IPv6 address as the IPv4 one), a name lower-cased without a trailing dot."""
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return None
+    name = host.strip().rstrip(".").lower()
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return name or None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return str(ip)
+
+
+def allow_hosts(hosts: Any) -> None:
+    """Let connections to exactly these hosts through as well (any port: a Ray cluster's nodes
+    talk on several), e.g. the cluster's head and nodes. A name is matched as written, never
+    resolved here. An empty or unspecified address (0.0.0.0, ::) is refused with ValueError:
+    it would not name one machine."""
+    keys = []
+    for host in [hosts] if isinstance(hosts, str) else hosts:
+        key = _host_key(host)
+        if key is None or key in ("0.0.0.0", "::"):
+            raise ValueError(f"not one machine's address: {host!r}")
+        keys.append(key)
+    with _lock:
+        _extra_hosts.update(keys)
+    log.debug("network guard: also allowing %s", ", ".join(keys))
+
+
+def allowed_hosts() -> frozenset[str]:
+    """The hosts ``allow_hosts`` added (normalised); loopback is always allowed besides these."""
+    with _lock:
+        return frozenset(_extra_hosts)
+
+
+def is_allowed_host(host: Any) -> bool:
+    """True for loopback and for a host ``allow_hosts`` added; never resolves."""
+    if is_loopback_host(host):
+        return True
+    key = _host_key(host)
+    return key is not None and key in _extra_hosts
+
+
 def _allowed(family: int, address: Any) -> bool:
-    """Unix sockets and loopback inet addresses pass; everything else (other families too) is refused."""
+    """Unix sockets, loopback and allowed inet hosts pass; everything else (other families too) is refused."""
     if family == getattr(socket, "AF_UNIX", object()):
         return True
     if family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) and address:
-        return is_loopback_host(address[0])
+        return is_allowed_host(address[0])
     return False
 
 
@@ -129,7 +182,7 @@ def _wrap_create_connection(original: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(original)
     def guarded(address: Any, *args: Any, **kwargs: Any) -> Any:
-        if not (isinstance(address, tuple) and address and is_loopback_host(address[0])):
+        if not (isinstance(address, tuple) and address and is_allowed_host(address[0])):
             raise _refuse(address, "connection")
         return original(address, *args, **kwargs)
 
@@ -164,7 +217,7 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Put the original socket functions back and reset the count (for tests)."""
+    """Put the original socket functions back, empty the allow-list and reset the count (for tests)."""
     global _blocked
     with _lock:
         for name, original in _originals.items():
@@ -176,4 +229,5 @@ def uninstall() -> None:
                 setattr(socket.socket, name, original)
         _originals.clear()
         _inherited.clear()
+        _extra_hosts.clear()
         _blocked = 0

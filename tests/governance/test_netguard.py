@@ -188,3 +188,68 @@ def test_full_cut_with_the_real_model_works_under_the_guard(tmp_path, capsys):
     assert "· offline" in capsys.readouterr().err
     with Image.open(tmp_path / "sample-coffee.png") as out:
         assert out.mode == "RGBA" and out.size == (600, 400)
+
+
+# -- the explicit allow-list (a Ray cluster's machines) -------------------------------------------
+
+
+@pytest.fixture
+def reached(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The guard over a connect that records where it was asked to go and never goes there."""
+    seen: list[Any] = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, address: seen.append(address))
+    netguard.install()
+    yield seen
+    netguard.uninstall()
+
+
+def test_an_allowed_cluster_host_is_reached_and_every_other_host_still_refused(reached):
+    netguard.allow_hosts(["192.0.2.10", "192.0.2.11"])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.connect(("192.0.2.10", 6379))
+        sock.connect(("192.0.2.11", 40000))
+        with pytest.raises(NetworkBlocked, match=r"192\.0\.2\.12:6379$"):
+            sock.connect(("192.0.2.12", 6379))
+    assert reached == [("192.0.2.10", 6379), ("192.0.2.11", 40000)]
+    assert netguard.blocked_count() == 1
+
+
+def test_allowed_hosts_are_compared_in_canonical_form(reached):
+    netguard.allow_hosts(["Head.Studio.Example.", "2001:DB8::0:1"])
+    assert netguard.allowed_hosts() == {"head.studio.example", "2001:db8::1"}
+    assert netguard.is_allowed_host("head.studio.example")
+    assert netguard.is_allowed_host("2001:db8:0::1")
+    assert not netguard.is_allowed_host("studio.example")
+    assert not netguard.is_allowed_host("2001:db8::2")
+
+
+def test_an_ipv4_mapped_address_of_an_allowed_host_passes(reached):
+    netguard.allow_hosts("192.0.2.10")
+    assert netguard.is_allowed_host("::ffff:192.0.2.10")
+
+
+def test_create_connection_to_an_allowed_name_is_let_through_but_others_are_not_looked_up(monkeypatch):
+    lookups: list[Any] = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: lookups.append(a[:2]) or [])
+    netguard.install()
+    netguard.allow_hosts(["head.studio.example"])
+    with pytest.raises(OSError):  # our fake lookup finds nothing: the real create_connection says so
+        socket.create_connection(("head.studio.example", 6379), timeout=5)
+    with pytest.raises(NetworkBlocked):
+        socket.create_connection(("example.com", 443), timeout=5)
+    assert lookups == [("head.studio.example", 6379)]
+
+
+@pytest.mark.parametrize("host", ["", "0.0.0.0", "::", "  "])
+def test_an_address_that_names_no_one_machine_is_refused_for_the_allow_list(host):
+    with pytest.raises(ValueError, match="not one machine"):
+        netguard.allow_hosts([host])
+    assert netguard.allowed_hosts() == frozenset()
+
+
+def test_uninstall_empties_the_allow_list(reached):
+    netguard.allow_hosts(["192.0.2.10"])
+    netguard.uninstall()
+    netguard.install()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, pytest.raises(NetworkBlocked):
+        sock.connect(("192.0.2.10", 6379))
