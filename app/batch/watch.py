@@ -193,18 +193,20 @@ class Watcher:
             print(line, file=sys.stderr, flush=True)
 
     def run(self, engine: Any, journal: Journal, max_pixels: int = DEFAULT_MAX_PIXELS,
-            finish: Callable[[Result], Any] | None = None) -> int:
+            finish: Callable[[Result], Any] | None = None, runner: Any = None) -> int:
         """Watch until stopped (or, with ``once``, until the inbox is done); returns the failures.
         ``finish(result)`` follows each file (app.batch.export_service: the preset's rules, the audit
-        record, the journal line); by default just the journal line."""
+        record, the journal line); by default just the journal line. ``runner``: where the photos are
+        cut (app.batch.cluster.ClusterBatch), by default here (run_batch)."""
         finish = finish or journal.record
-        engine.load()
+        provider = engine.description if runner is None else runner.prepare([self.inbox])
+        batch = run_batch if runner is None else runner
         stop_hint = "" if self.once else " · Ctrl+C to stop"
         self._say(f"knockout: watching {self.inbox} → {self.out_dir} every {self.interval:g} s · "
-                  f"model {engine.spec.id} · {engine.description}{stop_hint}")
-        for result in run_batch(engine, self.jobs(journal), self.settings, max_pixels, cancel=self.cancel,
-                                on_start=journal.started, stop=self.stop,
-                                outputs=tuple((i, s) for i, _name, s in self.outputs), checks=self.checks):
+                  f"model {engine.spec.id} · {provider}{stop_hint}")
+        for result in batch(engine, self.jobs(journal), self.settings, max_pixels, cancel=self.cancel,
+                            on_start=journal.started, stop=self.stop,
+                            outputs=tuple((i, s) for i, _name, s in self.outputs), checks=self.checks):
             finish(result)
             if result.status == "failed" and self._changed_while_read(Path(result.source)):
                 self._say(f"note   {result.label}: still being written; will try again when it is complete")

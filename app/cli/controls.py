@@ -47,6 +47,7 @@ FREE_FLAGS = {"inputs": "what to cut", "inbox": "the folder to watch", "json": "
               "quiet": "how much is printed", "overwrite": "whether existing outputs are replaced, not what they hold",
               "skip_existing": "whether existing outputs are kept", "interval": "how often the folder is looked at",
               "once": "when watching stops", "move_done": "where finished sources go", "threads": "speed only",
+              "cluster": "where the photos are cut, not what is written",
               "max_megapixels": "the policy's max_megapixels caps it (the smaller wins)"}
 # How a refusal names a setting; for on/off ones, what the policy switched.
 SETTING_LABELS = {"output_dir": "the output folder", "template": "the file name template", "model": "the model",

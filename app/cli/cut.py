@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
-from app.cli import controls, options
+from app.cli import cluster, controls, options
 from app.cli.controls import Controls, ExportChoice
 from app.cli.report import EXIT_FAILED, EXIT_OK, Reporter
 
@@ -30,6 +30,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     cut.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     options.add_engine_options(cut)
     controls.add_cut_options(cut)
+    cluster.add_option(cut)
     cut.set_defaults(run=run)
     return cut
 
@@ -53,20 +54,25 @@ def run(args: argparse.Namespace, context: Controls) -> int:
     if batch_journal is not None:
         jobs, early = batch_journal.resume(jobs, early)
     exports, provenance = controls.export_path(args, choice, engine, batch_journal)
+    runner = cluster.runner_for(args, engine)  # None: here, on this machine
     reporter = Reporter(len(jobs), quiet=args.quiet)
     results = [*problems, *early]
     for result in results:
         reporter.report(result, counted=False)
     started = time.perf_counter()
+    provider = None
     try:
         if jobs:
-            engine.load()
-            reporter.start(engine.description, engine.spec.id)
+            provider = engine.description if runner is None else runner.prepare([job.source for job in jobs])
+            reporter.start(provider, engine.spec.id)
+            if runner is not None:
+                cluster.follow(runner, reporter)
             on_start = batch_journal.started if batch_journal else None
             outputs = tuple((o.id, o.settings) for o in choice.outputs)  # a delivery set: every file from one mask
             checks = choice.preset.source_checks if choice.preset else DEFAULT_CHECKS
-            for result in run_batch(engine, jobs, settings, int(args.max_megapixels * 1e6), on_start=on_start,
-                                    outputs=outputs, checks=checks):
+            batch = run_batch if runner is None else runner
+            for result in batch(engine, jobs, settings, int(args.max_megapixels * 1e6), on_start=on_start,
+                                outputs=outputs, checks=checks):
                 exports.finish(result, provenance)  # the preset's rules, the audit record, the journal line
                 results.append(result)
                 reporter.report(result)
@@ -77,14 +83,14 @@ def run(args: argparse.Namespace, context: Controls) -> int:
             batch_journal.close()
     elapsed = time.perf_counter() - started
     reporter.close(results, elapsed, args.output)
+    cluster.node_summary(runner, args.quiet)
     controls.rules_summary(args, choice, results)
     if args.json:
-        loaded = engine.load() if jobs else None
         counts = Counter(r.status for r in results)
         print(json.dumps({
             "version": __version__,
             "model": engine.spec.id,
-            "provider": loaded.description if loaded else None,
+            "provider": provider,
             "output_dir": str(args.output),
             "files": [r.as_dict() for r in results],
             "summary": {"written": counts["written"], "skipped": counts["skipped"],

@@ -39,6 +39,12 @@ class Reporter:
         else:
             print(line, file=sys.stderr)
 
+    def status(self, text: str) -> None:
+        """A short live note after the counts and ETA (a cluster's per-node throughput): the bar's
+        tail on a terminal; elsewhere nothing, the closing summary says it."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+
     def report(self, result: Any, counted: bool = True) -> None:
         if result.status == "failed":
             self._write(f"FAILED {result.label}: {result.message}")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app.cli import controls, options
+from app.cli import cluster, controls, options
 from app.cli.controls import Controls
 from app.cli.cut import open_journal
 from app.cli.report import EXIT_FAILED, EXIT_OK
@@ -28,6 +28,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     watch.add_argument("-q", "--quiet", action="store_true", help="no line per file")
     options.add_engine_options(watch)
     controls.add_cut_options(watch)
+    cluster.add_option(watch)
     watch.set_defaults(run=run)
     return watch
 
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace, context: Controls) -> int:
     with open_journal(args, choice, engine.spec.id) as batch_journal, \
             stop_on_signals(watcher.stop, watcher.cancel):
         exports, provenance = controls.export_path(args, choice, engine, batch_journal)
+        runner = cluster.runner_for(args, engine)  # None: here, on this machine
         failed = watcher.run(engine, batch_journal, int(args.max_megapixels * 1e6),
-                             finish=lambda result: exports.finish(result, provenance))
+                             finish=lambda result: exports.finish(result, provenance), runner=runner)
+    cluster.node_summary(runner, args.quiet)
     return EXIT_FAILED if failed and args.once else EXIT_OK

@@ -1,0 +1,94 @@
+"""A throwaway Ray cluster on this machine for the cluster tests: a head and a second node.
+
+Both are ``ray start`` processes with one CPU each, a private temp dir, and an environment that
+finds this checkout and the tests' models. Every process of the cluster (its daemons and the
+workers they fork) carries a marker in its environment, so teardown ends exactly those by id,
+never every Ray process of the user (``ray stop`` would).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MARKER = "KNOCKOUT_TEST_RAY_CLUSTER"
+RAY = Path(sys.executable).with_name("ray")
+
+
+@dataclass
+class Cluster:
+    address: str
+    env: dict[str, str]  # for drivers: the same models, checkout and offline settings as the nodes
+    marker: str
+
+    def pids(self, title: str | None = None) -> list[int]:
+        """Processes of this cluster; with ``title``, only those whose command line contains it
+        (Ray names an actor's process ``ray::Cutter`` / ``ray::Cutter.cut``)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if f"{MARKER}={self.marker}".encode() in environ.split(b"\0") and (title is None or title in cmdline):
+                found.append(int(entry.name))
+        return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(data_home: Path, marker: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env.update({"PYTHONPATH": str(REPO), "XDG_DATA_HOME": str(data_home), "RAY_USAGE_STATS_ENABLED": "0",
+                MARKER: marker, "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+@contextlib.contextmanager
+def local_cluster(data_home: Path, cpus: int = 1) -> Iterator[Cluster]:
+    """Start the head and a second node on 127.0.0.1; always torn down, even if starting failed."""
+    marker = secrets.token_hex(8)
+    env = environment(data_home, marker)
+    temp = Path(tempfile.mkdtemp(prefix="kr-"))  # short: Ray's socket paths must fit 107 bytes
+    port = free_port()
+    cluster = Cluster(f"127.0.0.1:{port}", env, marker)
+    common = [f"--num-cpus={cpus}", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
+    try:
+        subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--include-dashboard=false",
+                        f"--temp-dir={temp}", *common], env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([str(RAY), "start", f"--address={cluster.address}", *common], env=env, check=True,
+                       capture_output=True, timeout=120)
+        yield cluster
+    finally:
+        stop(cluster)
+        subprocess.run(["rm", "-rf", str(temp)], check=False)
+
+
+def stop(cluster: Cluster) -> None:
+    """End this cluster's processes by id: SIGTERM, then SIGKILL what is left after a few seconds."""
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
+        pids = cluster.pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while pids and cluster.pids() and time.monotonic() < deadline:
+            time.sleep(0.2)
