@@ -47,11 +47,21 @@ def test_spec_is_onedir_with_a_windowed_app_and_a_console_cli():
     assert all(ast.literal_eval(k["exclude_binaries"]) for k in kwargs)  # binaries live in COLLECT
 
 
-@pytest.mark.parametrize("module", ["tkinter", "onnx", "pytest", "playwright", "gi", "PyQt6", "PyQt5",
+@pytest.mark.parametrize("module", ["tkinter", "onnx", "pytest", "playwright", "gi", "ray", "pyarrow", "PyQt6", "PyQt5",
                                     "Qt3DCore", "QtQuick3D", "QtMultimedia", "QtBluetooth", "QtDesigner",
                                     "webview.platforms.gtk", "webview.platforms.cef"])
 def test_spec_excludes_what_the_app_does_not_use(module):
     assert f'"{module}"' in (REPO / "build.spec").read_text(encoding="utf-8")
+
+
+def test_ray_is_only_the_pinned_cluster_extra_never_a_dependency_of_the_app():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    assert not [d for d in project["dependencies"] if d.lower().startswith("ray")]
+    assert not [d for name, deps in extras.items() if name != "cluster" for d in deps if d.lower().startswith("ray")]
+    assert [d.split("==")[0] for d in extras["cluster"]] == ["ray"] and "==" in extras["cluster"][0]
 
 
 def test_spec_keeps_the_qt_modules_pywebview_needs():

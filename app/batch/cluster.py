@@ -130,6 +130,7 @@ class ClusterBatch:
         self.tallies = Tallies()
         self.on_progress: Callable[[Tallies], None] | None = None
         self._ray: Any = None
+        self._affinity: Any = None
         self._nodes: list[dict[str, Any]] = []
         self._workers: list[Any] = []
         self._labels: dict[str, str] = {}
@@ -160,17 +161,19 @@ class ClusterBatch:
                      namespace="knockout", ignore_reinit_error=True)
         except Exception as exc:  # ConnectionError, a timeout, a version mismatch: Ray's own words
             raise ClusterError(f"cannot join the Ray cluster at {address}: {exc}") from None
-        self._ray = ray
-        self._nodes = [n for n in ray.nodes() if n.get("Alive")]
-        netguard.allow_hosts(sorted({n["NodeManagerAddress"] for n in self._nodes}))
-        for node in self._nodes:
-            self._labels[node["NodeID"]] = f"{node.get('NodeManagerHostname') or node['NodeManagerAddress']} " \
-                                           f"[{node['NodeID'][:8]}]"
-
-    def _on_node(self, node: dict[str, Any]) -> Any:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        return NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+        self.use(ray, [n for n in ray.nodes() if n.get("Alive")], NodeAffinitySchedulingStrategy)
+
+    def use(self, ray: Any, nodes: list[dict[str, Any]], affinity: Any) -> None:
+        """Work through ``ray`` (the module, or a stand-in in tests) on ``nodes`` (``ray.nodes()``
+        entries), placing tasks with ``affinity(node_id, soft)``; the nodes' addresses join the
+        network guard's allow-list."""
+        self._ray, self._nodes, self._affinity = ray, nodes, affinity
+        netguard.allow_hosts(sorted({n["NodeManagerAddress"] for n in nodes}))
+        for node in nodes:
+            host = node.get("NodeManagerHostname") or node["NodeManagerAddress"]
+            self._labels[node["NodeID"]] = f"{host} [{node['NodeID'][:8]}]"
 
     def _check_nodes(self, samples: list[Sample]) -> None:
         """A tiny task on every node reads a probe file the driver wrote into the output folder."""
@@ -180,7 +183,7 @@ class ClusterBatch:
         write_atomic(probe, lambda fh: fh.writelines([token.encode()]))
         try:
             task = ray.remote(num_cpus=0, max_retries=0)(check_share)
-            refs = {node["NodeID"]: task.options(scheduling_strategy=self._on_node(node)).remote(
+            refs = {node["NodeID"]: task.options(scheduling_strategy=self._affinity(node["NodeID"], soft=False)).remote(
                 str(probe.resolve()), token, samples) for node in self._nodes}
             problems = []
             for node_id, ref in refs.items():
@@ -206,11 +209,9 @@ class ClusterBatch:
             raise ClusterError(f"the Ray cluster at {self.address} has no node with a free CPU")
         self._workers = []
         for node in nodes:
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
             cpus = int(node["Resources"]["CPU"])
             self._workers.append(remote.options(
-                num_cpus=cpus, scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=True),
+                num_cpus=cpus, scheduling_strategy=self._affinity(node["NodeID"], soft=True),
             ).remote(self.model.id, self.model.sha256, self.device, settings, max_pixels, hosts))
             self.tallies.add_node(node["NodeID"], self._labels[node["NodeID"]])
         for node, worker in zip(nodes, self._workers, strict=True):
