@@ -15,7 +15,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,gui]'
+	$(BIN)/pip install --quiet -e '.[dev,gui,cluster]'
 	touch $@
 
 # Build/setup time only: the product itself never downloads anything.

@@ -55,18 +55,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def environment(data_home: Path, marker: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    env.update({"PYTHONPATH": str(REPO), "XDG_DATA_HOME": str(data_home), "RAY_USAGE_STATS_ENABLED": "0",
-                MARKER: marker, "PYTHONUNBUFFERED": "1"})
+def environment(home: Path, marker: str) -> dict[str, str]:
+    """This checkout, the user folders under ``home`` (models in ``home/data``, as
+    ``tests.onnx_graphs`` installs them for app.paths.user_models_dir), no machine policy."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_") and k != "KNOCKOUT_POLICY_FILE"}
+    env.update({"PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0", MARKER: marker, "PYTHONUNBUFFERED": "1"})
+    env.update({var: str(home / sub) for var, sub in (("XDG_DATA_HOME", "data"), ("XDG_CONFIG_HOME", "config"),
+                                                     ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state"))})
     return env
 
 
+def models_dir(home: Path) -> Path:
+    """Where the cluster's processes look for user models (app.paths.user_models_dir under ``home``)."""
+    return home / "data" / "Knockout" / "models"
+
+
 @contextlib.contextmanager
-def local_cluster(data_home: Path, cpus: int = 1) -> Iterator[Cluster]:
+def local_cluster(home: Path, cpus: int = 1) -> Iterator[Cluster]:
     """Start the head and a second node on 127.0.0.1; always torn down, even if starting failed."""
     marker = secrets.token_hex(8)
-    env = environment(data_home, marker)
+    env = environment(home, marker)
     temp = Path(tempfile.mkdtemp(prefix="kr-"))  # short: Ray's socket paths must fit 107 bytes
     port = free_port()
     cluster = Cluster(f"127.0.0.1:{port}", env, marker)
