@@ -31,6 +31,7 @@ class Cluster:
     address: str
     env: dict[str, str]  # for drivers: the same models, checkout and offline settings as the nodes
     marker: str
+    temp: Path  # Ray's temp dir: every daemon of the cluster keeps its log files open in it
 
     def pids(self, title: str | None = None) -> list[int]:
         """Processes of this cluster; with ``title``, only those whose command line contains it
@@ -44,9 +45,19 @@ class Cluster:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if f"{MARKER}={self.marker}".encode() in environ.split(b"\0") and (title is None or title in cmdline):
+            if (title is None or title in cmdline) and (
+                    f"{MARKER}={self.marker}".encode() in environ.split(b"\0") or self._holds_temp(entry)):
                 found.append(int(entry.name))
         return found
+
+    def _holds_temp(self, proc: Path) -> bool:
+        """A process with a file open in the cluster's temp dir (a daemon whose title, set with
+        setproctitle, overwrote the environment the marker was in)."""
+        prefix = str(self.temp) + os.sep
+        try:
+            return any(os.readlink(fd).startswith(prefix) for fd in (proc / "fd").iterdir())
+        except OSError:
+            return False
 
 
 def free_port() -> int:
@@ -77,7 +88,7 @@ def local_cluster(home: Path, cpus: int = 1) -> Iterator[Cluster]:
     env = environment(home, marker)
     temp = Path(tempfile.mkdtemp(prefix="kr-"))  # short: Ray's socket paths must fit 107 bytes
     port = free_port()
-    cluster = Cluster(f"127.0.0.1:{port}", env, marker)
+    cluster = Cluster(f"127.0.0.1:{port}", env, marker, temp)
     common = [f"--num-cpus={cpus}", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
     try:
         subprocess.run([str(RAY), "start", "--head", f"--port={port}", "--include-dashboard=false",
