@@ -38,7 +38,7 @@ class Cluster:
         (Ray names an actor's process ``ray::Cutter`` / ``ray::Cutter.cut``)."""
         found = []
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():  # a driver in this process
                 continue
             try:
                 environ = (entry / "environ").read_bytes()

@@ -200,6 +200,12 @@ class ClusterBatch:
                                "path; " + "; ".join(problems))
 
     # -- workers -------------------------------------------------------------------------------
+    def start_workers(self, settings: ExportSettings, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        """Start the workers and wait until each has loaded its model (a batch does this itself
+        if they are not up; bench/cluster.py times it apart from the photos)."""
+        if not self._workers:
+            self._start_workers(settings, max_pixels)
+
     def _start_workers(self, settings: ExportSettings, max_pixels: int) -> None:
         ray = self._ray
         hosts = sorted(netguard.allowed_hosts())
@@ -236,7 +242,7 @@ class ClusterBatch:
         """``run_batch`` on the cluster (``engine`` is the driver's: its spec is what the workers load)."""
         cancel = cancel or threading.Event()
         stop = stop or threading.Event()
-        self._start_workers(settings, max_pixels)
+        self.start_workers(settings, max_pixels)
         feed = _Feed(jobs, capacity=len(self._workers) * PER_WORKER * self.chunk)
         pending: dict[Any, _Chunk] = {}
         try:

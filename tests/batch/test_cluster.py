@@ -105,16 +105,11 @@ def test_each_photo_is_started_in_the_journal_before_it_is_handed_out_and_writte
     assert len(ray.killed) == 2  # the workers are stopped when the batch ends
 
 
-def test_a_worker_lost_for_good_fails_its_photos_by_name_and_the_others_finish(tmp_path, jobs, tiny_model, monkeypatch):
+def test_a_worker_lost_for_good_fails_its_photos_by_name_and_the_others_finish(tmp_path, jobs, tiny_model):
     ray = ray_double.FakeRay()
     batch = _batch(tmp_path, ray, [ray_double.node("aaaaaaaa1", "studio-1"), ray_double.node("bbbbbbbb2", "studio-2")])
-    real_start = batch._start_workers
-
-    def start_and_lose_one(*args):
-        real_start(*args)
-        batch._workers[1].die()
-
-    monkeypatch.setattr(batch, "_start_workers", start_and_lose_one)
+    batch.start_workers(ExportSettings())
+    batch._workers[1].die()
     results = list(batch(None, jobs, ExportSettings()))
     lost = [r for r in results if r.status == "failed"]
     assert lost and all(r.code == "cluster_error" and "rerun" in r.message for r in lost)
@@ -123,11 +118,11 @@ def test_a_worker_lost_for_good_fails_its_photos_by_name_and_the_others_finish(t
     assert sorted(os.listdir(tmp_path / "out")) == sorted(Path(r.output).name for r in written)
 
 
-def test_when_every_worker_is_lost_the_batch_says_so_and_can_be_rerun(tmp_path, jobs, tiny_model, monkeypatch):
+def test_when_every_worker_is_lost_the_batch_says_so_and_can_be_rerun(tmp_path, jobs, tiny_model):
     ray = ray_double.FakeRay()
     batch = _batch(tmp_path, ray, [ray_double.node("aaaaaaaa1", "studio-1")])
-    real_start = batch._start_workers
-    monkeypatch.setattr(batch, "_start_workers", lambda *a: (real_start(*a), batch._workers[0].die()))
+    batch.start_workers(ExportSettings())
+    batch._workers[0].die()
     seen = []
     with pytest.raises(ClusterError, match=r"every worker .* was lost; rerun"):
         for result in batch(None, jobs, ExportSettings()):
