@@ -139,8 +139,10 @@ class ClusterBatch:
     def prepare(self, inputs: list[Path]) -> str:
         """Connect, allow the cluster's machines through the network guard, and check that every
         node sees the output folder and ``inputs`` at the same paths; returns what the start line
-        shows. ClusterError says what is wrong (naming the node)."""
-        self._connect()
+        shows. ClusterError says what is wrong (naming the node). Connects once (or not at all
+        after ``use``)."""
+        if self._ray is None:
+            self._connect()
         self._check_nodes(samples_of(inputs))
         cpus = sum(int(n["Resources"].get("CPU", 0)) for n in self._nodes)
         return (f"Ray cluster {self.address} · {len(self._nodes)} node{'s' if len(self._nodes) != 1 else ''}, "
@@ -261,6 +263,8 @@ class ClusterBatch:
         last_progress = time.monotonic()
         while True:
             stopping = cancel.is_set() or stop.is_set()
+            if not stopping:
+                last_progress = time.monotonic()  # the grace below counts from the stop at the earliest
             if cancel.is_set() and pending:
                 yield from self._give_up(pending, "cancelled", "cancelled")
                 return

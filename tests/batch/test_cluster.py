@@ -137,3 +137,26 @@ def test_cluster_without_ray_installed_says_how_to_get_it(tmp_path, fake_engine,
     assert code == 1
     assert "pip install 'knockout[cluster]'" in capsys.readouterr().err
     assert not (tmp_path / "out" / "a.png").exists()
+
+
+def test_a_hot_folder_on_the_cluster_cuts_each_file_once_and_journals_it(tmp_path, tiny_model):
+    from app.batch.journal import Journal, header_for
+    from app.batch.watch import Watcher
+    from app.inference.engine import Engine
+
+    inbox, out = tmp_path / "inbox", tmp_path / "out"
+    for name in ("a.jpg", "sub/b.jpg"):
+        photo(inbox / name)
+    ray = ray_double.FakeRay()
+    batch = ClusterBatch("192.0.2.10:6379", out, discover().get(tiny_model))
+    batch.use(ray, [ray_double.node("aaaaaaaa1", "studio-1")], ray_double.affinity)
+    watcher = Watcher(inbox, out, ExportSettings(), interval=0.05, once=True, quiet=True)
+    out.mkdir()
+    with Journal.open(out, header_for(ExportSettings(), tiny_model, "{stem}")) as journal:
+        engine = Engine(tiny_model)
+        failures = watcher.run(engine, journal, runner=batch)
+        assert failures == 0 and watcher.counts["written"] == 2
+        assert journal.is_done(inbox / "a.jpg") and journal.is_done(inbox / "sub" / "b.jpg")
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.png", "sub/b.png"]
+    assert sum(t.written for t in batch.tallies.nodes.values()) == 2
+    assert engine._loaded is None  # the driver never loads the model: the workers do

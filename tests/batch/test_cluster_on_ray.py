@@ -110,6 +110,7 @@ def test_a_cluster_batch_writes_every_photo_once_with_the_pixels_of_a_local_batc
     assert_same_pixels(out, local)
     assert temporaries(out) == []
     assert done_lines(out) == PHOTOS
+    assert "blocked" not in done.stderr  # the network guard let Ray reach the cluster and refused nothing
     nodes = [line for line in done.stderr.splitlines() if line.startswith("knockout: node ")]
     assert len(nodes) == 2 and sum(int(line.split(": ")[2].split()[0]) for line in nodes) == PHOTOS
 
