@@ -124,6 +124,7 @@ def test_a_killed_worker_has_its_photos_redone_and_each_output_is_written_once(c
         workers = cluster.pids(WORKER_TITLE)
         assert workers, "no worker process found"
         os.kill(workers[0], signal.SIGKILL)
+        assert len(outputs(out)) < PHOTOS, "the batch ended before a worker was killed"
         _, err = driver.communicate(timeout=300)
     finally:
         driver.kill()
@@ -149,5 +150,17 @@ def test_a_rerun_after_the_driver_is_killed_resumes_and_ends_with_one_output_per
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)["summary"]
     assert summary["skipped"] >= 4 and summary["written"] + summary["skipped"] == PHOTOS
+    assert_same_pixels(out, local)
+    assert temporaries(out) == []
+
+
+def test_a_hot_folder_on_the_cluster_cuts_what_is_there_with_the_pixels_of_a_local_batch(cluster, photos, local,
+                                                                                          tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "app", "watch", str(photos), "-o", str(out), "--once",
+                           "--interval", "0.2", "--cluster", cluster.address, "--model", "tiny-isnet"],
+                          env=cluster.env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Ray cluster" in done.stderr and f"{PHOTOS} written" in done.stderr
     assert_same_pixels(out, local)
     assert temporaries(out) == []
