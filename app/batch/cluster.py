@@ -23,6 +23,7 @@ network guard lets through exactly the configured head and the nodes Ray reports
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -36,10 +37,12 @@ from typing import Any
 from app.batch.cluster_node import PROBE_PREFIX, ChunkDone, ClusterError, Cutter, Sample, check_share
 from app.batch.cluster_progress import Tallies
 from app.batch.journal import remove_stale_parts
-from app.batch.pipeline import STOP_GRACE, Job, Result, failed
+from app.batch.pipeline import STOP_GRACE
+from app.batch.results import Job, Outputs, Result, failed
 from app.core.atomic import write_atomic
 from app.core.decode import DEFAULT_MAX_PIXELS
 from app.core.export import ExportSettings
+from app.core.source_quality import DEFAULT_CHECKS, SourceChecks
 from app.governance import netguard
 from app.inference.manifest import ModelSpec
 
@@ -202,13 +205,15 @@ class ClusterBatch:
                                "path; " + "; ".join(problems))
 
     # -- workers -------------------------------------------------------------------------------
-    def start_workers(self, settings: ExportSettings, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def start_workers(self, settings: ExportSettings, max_pixels: int = DEFAULT_MAX_PIXELS, outputs: Outputs = (),
+                      checks: SourceChecks = DEFAULT_CHECKS) -> None:
         """Start the workers and wait until each has loaded its model (a batch does this itself
         if they are not up; bench/cluster.py times it apart from the photos)."""
         if not self._workers:
-            self._start_workers(settings, max_pixels)
+            self._start_workers(settings, max_pixels, outputs, checks)
 
-    def _start_workers(self, settings: ExportSettings, max_pixels: int) -> None:
+    def _start_workers(self, settings: ExportSettings, max_pixels: int, outputs: Outputs,
+                       checks: SourceChecks) -> None:
         ray = self._ray
         hosts = sorted(netguard.allowed_hosts())
         remote = ray.remote(max_restarts=RESTARTS, max_task_retries=RESTARTS)(_assigned_cutter(ray))
@@ -220,7 +225,7 @@ class ClusterBatch:
             cpus = int(node["Resources"]["CPU"])
             self._workers.append(remote.options(
                 num_cpus=cpus, scheduling_strategy=self._affinity(node["NodeID"], soft=True),
-            ).remote(self.model.id, self.model.sha256, self.device, settings, max_pixels, hosts))
+            ).remote(self.model.id, self.model.sha256, self.device, settings, max_pixels, hosts, outputs, checks))
             self.tallies.add_node(node["NodeID"], self._labels[node["NodeID"]])
         for node, worker in zip(nodes, self._workers, strict=True):
             try:
@@ -240,11 +245,12 @@ class ClusterBatch:
     def __call__(self, engine: Any, jobs: Iterable[Job], settings: ExportSettings,
                  max_pixels: int = DEFAULT_MAX_PIXELS, cancel: threading.Event | None = None,
                  on_start: Callable[[Job], None] | None = None,
-                 stop: threading.Event | None = None) -> Iterator[Result]:
+                 stop: threading.Event | None = None, outputs: Outputs = (),
+                 checks: SourceChecks = DEFAULT_CHECKS) -> Iterator[Result]:
         """``run_batch`` on the cluster (``engine`` is the driver's: its spec is what the workers load)."""
         cancel = cancel or threading.Event()
         stop = stop or threading.Event()
-        self.start_workers(settings, max_pixels)
+        self.start_workers(settings, max_pixels, outputs, checks)
         feed = _Feed(jobs, capacity=len(self._workers) * PER_WORKER * self.chunk)
         pending: dict[Any, _Chunk] = {}
         try:
@@ -298,6 +304,7 @@ class ClusterBatch:
             jobs = []
             for job in feed.take(share):
                 try:
+                    pin_version(job)
                     if on_start is not None:
                         on_start(job)  # the journal's start line, before the output can appear
                 except Exception as exc:
@@ -305,7 +312,7 @@ class ClusterBatch:
                     continue
                 jobs.append(job)
             if jobs:
-                pending[worker.cut.remote(jobs)] = _Chunk(worker, jobs)
+                pending[worker.cut.remote([as_pinned(job) for job in jobs])] = _Chunk(worker, jobs)
 
     def _collect(self, ref: Any, chunk: _Chunk) -> Iterator[Result]:
         try:
@@ -319,6 +326,10 @@ class ClusterBatch:
             return
         self.tallies.count(done.node, self._labels.get(done.node, done.host),
                            [r.status for r in done.results], done.seconds)
+        versions = {(job.label, str(job.source)): job.version for job in chunk.jobs if job.versions is not None}
+        for result in done.results:  # the worker wrote a pinned path: the version is the driver's to name
+            if result.status == "written" and (result.label, result.source) in versions:
+                result.version = versions[(result.label, result.source)]
         if self.on_progress is not None:
             self.on_progress(self.tallies)
         yield from done.results
@@ -332,6 +343,20 @@ class ClusterBatch:
         self.shutdown()
 
 
+def pin_version(job: Job) -> None:
+    """A ``{version}`` output's version chosen once, here on the driver, before its start line: the
+    next free one if another program took the planned one meanwhile. The worker then writes exactly
+    that path (``as_pinned``), so a retried call after a killed worker rewrites its own file
+    instead of taking one more version: never a duplicate."""
+    while job.versions is not None and job.output.exists():
+        job.output = job.versions.path(job.versions.next_free([job.output]))
+
+
+def as_pinned(job: Job) -> Job:
+    """What a worker gets for ``job``: its output path as decided (no version to look for)."""
+    return job if job.versions is None else dataclasses.replace(job, versions=None)
+
+
 def _cause(exc: BaseException) -> str:
     """Ray's error, first line only (its full text repeats the remote traceback)."""
     text = str(getattr(exc, "cause", None) or exc).strip()
@@ -343,11 +368,11 @@ def _assigned_cutter(ray: Any) -> type:
 
     class AssignedCutter(Cutter):
         def __init__(self, model_id: str, sha256: str, device: str, settings: ExportSettings, max_pixels: int,
-                     hosts: list[str]) -> None:
+                     hosts: list[str], outputs: Outputs, checks: SourceChecks) -> None:
             context = ray.get_runtime_context()
             threads = max(1, int(context.get_assigned_resources().get("CPU", 1)))
             super().__init__(model_id, sha256, device, threads, settings, max_pixels, hosts,
-                             node=context.get_node_id())
+                             node=context.get_node_id(), outputs=outputs, checks=checks)
 
     AssignedCutter.__name__ = AssignedCutter.__qualname__ = "Cutter"
     return AssignedCutter

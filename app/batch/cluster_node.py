@@ -17,9 +17,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.batch.pipeline import Job, Result, run_batch
+from app.batch.pipeline import run_batch
+from app.batch.results import Job, Outputs, Result
 from app.core.errors import KnockoutError
 from app.core.export import ExportSettings
+from app.core.source_quality import DEFAULT_CHECKS, SourceChecks
 from app.governance import netguard
 from app.inference.engine import Engine
 from app.inference.manifest import discover
@@ -83,7 +85,8 @@ class Cutter:
     """One worker's model and pipeline; Ray makes one per actor and calls ``cut`` per chunk."""
 
     def __init__(self, model_id: str, sha256: str, device: str, threads: int, settings: ExportSettings,
-                 max_pixels: int, cluster_hosts: list[str], node: str = "") -> None:
+                 max_pixels: int, cluster_hosts: list[str], node: str = "", outputs: Outputs = (),
+                 checks: SourceChecks = DEFAULT_CHECKS) -> None:
         self.host = socket.gethostname()
         self.node = node or self.host
         netguard.install()  # this worker too reaches nothing but the cluster's machines
@@ -96,8 +99,8 @@ class Cutter:
                                "on every node")
         self.engine = Engine(model=model_id, device=device, threads=threads, catalogue=catalogue)
         self.engine.load()  # the file's own sha256 checked here, on this node
-        self.settings = settings
-        self.max_pixels = max_pixels
+        self.settings, self.max_pixels = settings, max_pixels
+        self.outputs, self.checks = outputs, checks  # a delivery set's outputs, the preset's source checks
 
     def ready(self) -> str:
         """How this worker runs the model ("CPU · 2 threads"), once it is loaded."""
@@ -105,5 +108,6 @@ class Cutter:
 
     def cut(self, jobs: list[Job]) -> ChunkDone:
         started = time.perf_counter()
-        results = list(run_batch(self.engine, jobs, self.settings, self.max_pixels))
+        results = list(run_batch(self.engine, jobs, self.settings, self.max_pixels, outputs=self.outputs,
+                                 checks=self.checks))
         return ChunkDone(self.node, self.host, results, time.perf_counter() - started)

@@ -12,7 +12,7 @@ import pytest
 
 from app import cli, paths
 from app.batch.cluster import ClusterBatch, host_of, samples_of
-from app.batch.cluster_node import PROBE_PREFIX, ClusterError
+from app.batch.cluster_node import PROBE_PREFIX, ClusterError, Cutter
 from app.batch.pipeline import Job
 from app.core.export import ExportSettings
 from app.governance import netguard
@@ -160,3 +160,28 @@ def test_a_hot_folder_on_the_cluster_cuts_each_file_once_and_journals_it(tmp_pat
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.png")) == ["a.png", "sub/b.png"]
     assert sum(t.written for t in batch.tallies.nodes.values()) == 2
     assert engine._loaded is None  # the driver never loads the model: the workers do
+
+
+def test_a_versioned_output_is_pinned_on_the_driver_so_a_retry_rewrites_it_and_the_version_is_reported(
+        tmp_path, tiny_model):
+    from app.batch.cluster import as_pinned, pin_version
+    from app.core.versions import Versioned
+
+    src = tmp_path / "in" / "a.jpg"
+    photo(src)
+    versions = Versioned(tmp_path / "out", "a-", ".png")
+    job = Job(src, versions.path(1), "a.jpg", versions=versions)
+    (tmp_path / "out").mkdir()
+    versions.path(1).write_bytes(b"another program took v1 after the plan")
+    pin_version(job)
+    assert job.output == versions.path(2) and job.version == "v2"
+    sent = as_pinned(job)
+    assert sent.output == job.output and sent.versions is None
+    sha = discover().get(tiny_model).sha256
+    cutter = Cutter(tiny_model, sha, "cpu", 1, ExportSettings(), 10**8, [])
+    for _attempt in range(2):  # Ray's retry of a killed worker's call is the same call again
+        assert [r.status for r in cutter.cut([sent]).results] == ["written"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a-v1.png", "a-v2.png"]  # v2 once
+    batch = _batch(tmp_path, ray_double.FakeRay(), [ray_double.node("aaaaaaaa1", "studio-1")])
+    results = list(batch(None, [Job(src, versions.path(1), "a.jpg", versions=versions)], ExportSettings()))
+    assert [(r.status, r.version) for r in results] == [("written", "v3")]  # named by the driver
