@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageDraw, ImageFilter
 
 # --------------------------------------------------------------------------- ICC profiles
 
@@ -290,3 +290,19 @@ def exif_with_text_orientation(text: bytes = b"6\0") -> bytes:
     entry = struct.pack("<HHI", ORIENTATION, 2, len(text)) + (value or struct.pack("<I", offset))
     tiff = b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", 1) + entry + struct.pack("<I", 0)
     return b"Exif\0\0" + tiff + (b"" if value else text)
+
+
+# --------------------------------------------------------------------------- outlines
+
+def disc(blur: float = 0.0, noise: float = 0.0, size: int = 1024, seed: int = 1) -> tuple[Image.Image, Image.Image]:
+    """A brown disc on light grey and its exact mask: the outline blurred by ``blur`` (Gaussian
+    sigma, px) and the photo given Gaussian grain of ``noise`` levels, for the source checks."""
+    photo = Image.new("RGB", (size, size), (200, 205, 210))
+    alpha = Image.new("L", (size, size), 0)
+    box = (size // 4, size // 5, 3 * size // 4, 4 * size // 5)
+    ImageDraw.Draw(photo).ellipse(box, fill=(120, 60, 40))
+    ImageDraw.Draw(alpha).ellipse(box, fill=255)
+    if blur:
+        photo = photo.filter(ImageFilter.GaussianBlur(blur))
+    pixels = np.asarray(photo, np.float32) + np.random.default_rng(seed).normal(0, noise, (size, size, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), alpha

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 from app.core.source_edges import EDGE_SIDE, measure_edges, noise_level
+from tests.imaging_fixtures import disc
 
 
 def _disc(blur: float = 0.0, noise: float = 0.0, size: int = 1024) -> tuple[Image.Image, Image.Image]:
-    photo = Image.new("RGB", (size, size), (200, 205, 210))
-    alpha = Image.new("L", (size, size), 0)
-    box = (size // 4, size // 5, 3 * size // 4, 4 * size // 5)
-    ImageDraw.Draw(photo).ellipse(box, fill=(120, 60, 40))
-    ImageDraw.Draw(alpha).ellipse(box, fill=255)
-    if blur:
-        photo = photo.filter(ImageFilter.GaussianBlur(blur))
-    pixels = np.asarray(photo, np.float32) + np.random.default_rng(2).normal(0, noise, (size, size, 3))
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), alpha
+    return disc(blur, noise, size, seed=2)
 
 
 def test_a_sharp_edge_measures_under_two_pixels_with_or_without_grain() -> None:

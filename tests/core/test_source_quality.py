@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import ExifTags, Image, ImageDraw, ImageFilter
+from PIL import ExifTags, Image, ImageDraw
 
 from app.core import source_quality as sq
 from app.core.decode import open_image
 from app.core.export import ExportSettings, enlargement
 from app.core.source_quality import SourceChecks, UpscaleRefused
+from tests.imaging_fixtures import disc
 
 SAMPLE = Path(__file__).resolve().parents[2] / "app" / "assets" / "sample-coffee.jpg"
 
@@ -61,6 +62,10 @@ def test_estimated_quality_is_the_quality_pillow_saved_with(quality: int) -> Non
         saved = Image.open(io.BytesIO(_jpeg(sample, quality)))
     estimate = sq.estimate_quality(saved.quantization)
     assert estimate is not None and abs(estimate - quality) <= 2
+
+
+def _disc(blur: float = 0.0, noise: float = 0.0, size: int = 1024) -> tuple[Image.Image, Image.Image]:
+    return disc(blur, noise, size, seed=1)
 
 
 def test_quality_of_a_file_without_tables_is_unknown() -> None:
@@ -145,18 +150,6 @@ def test_a_preset_that_refuses_upscaling_raises_a_clear_error_only_past_its_limi
 
 
 # --- the subject's outline --------------------------------------------------------------------------
-
-
-def _disc(blur: float = 0.0, noise: float = 0.0, size: int = 1024) -> tuple[Image.Image, Image.Image]:
-    photo = Image.new("RGB", (size, size), (200, 205, 210))
-    alpha = Image.new("L", (size, size), 0)
-    box = (size // 4, size // 5, 3 * size // 4, 4 * size // 5)
-    ImageDraw.Draw(photo).ellipse(box, fill=(120, 60, 40))
-    ImageDraw.Draw(alpha).ellipse(box, fill=255)
-    if blur:
-        photo = photo.filter(ImageFilter.GaussianBlur(blur))
-    pixels = np.asarray(photo, np.float32) + np.random.default_rng(1).normal(0, noise, (size, size, 3))
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), alpha
 
 
 def test_a_sharp_clean_outline_raises_nothing() -> None:
