@@ -172,8 +172,37 @@ def open_page(context: Any, backend: Backend) -> tuple[Any, Network]:
     return page, net
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, axe: bool = True) -> Path:
+    """A picture of the page for a person to look at; every state pictured is also checked by axe."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
+    if axe:
+        axe_check(page, name)
     return path
+
+
+# WCAG 2.1 level A and AA: what the app promises (issue "every colleague can use it").
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_RUN = """async (tags) => {
+  const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+  return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${(n.failureSummary || '').replace(/\\s+/g, ' ')}`) }));
+}"""
+
+
+def axe_check(page: Any, state: str = "") -> None:
+    """Run axe-core (WCAG 2.1 A/AA) on the page as it is now; fails with each violation and its elements.
+
+    axe is evaluated through the DevTools protocol, which the page's Content-Security-Policy does
+    not govern, so the test needs no `bypass_csp` and the CSP watch stays meaningful. It comes
+    from .cache/ (tests/vendor/fetch_axe.py), never from ui/.
+    """
+    from tests.vendor import fetch_axe
+
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(fetch_axe.fetch().read_text(encoding="utf-8"))
+    violations = page.evaluate(AXE_RUN, AXE_TAGS)
+    lines = [f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"][:6]) for v in violations]
+    assert not violations, f"axe found {len(violations)} WCAG 2.1 A/AA problem(s) in {state or 'the page'}:\n" + (
+        "\n".join(lines))

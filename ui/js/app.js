@@ -8,7 +8,7 @@ import { Queue } from './queue.js';
 import { ReviewPanel } from './review.js';
 import { SettingsDialog, applyTheme } from './settings.js';
 import { installShortcuts } from './shortcuts.js';
-import { $, $$, banner, radioGroupKeys, showError, toast } from './ui.js';
+import { $, $$, announce, banner, dialogFocus, radioGroupKeys, showError, toast } from './ui.js';
 import { Viewer } from './viewer.js';
 import { HotFolder } from './watch.js';
 
@@ -85,6 +85,7 @@ async function showItem(item) {
   updateEmpty();
   call('focus', item ? item.id : null); // the photo on screen gets its first look and full answer first
   previewBadge(item);
+  photoLabel(item);
   if (!item) {
     viewer.setDocument(null);
     stageMessage('');
@@ -102,6 +103,7 @@ async function showItem(item) {
     viewer.setDocument({ id: doc.id, width: doc.width, height: doc.height, levels: doc.levels, tile: doc.tile, version: doc.version, preview: doc.preview });
     brush.setEditState(doc);
     stageMessage(item.state === 'flagged' ? (item.flags || []).map((f) => f.message).join(' · ') : '', 'warn');
+    if (item.state === 'flagged') announce($('#stage-message').textContent);
   } else {
     // Not cut out yet: show the photo itself while waiting (if it can be read at all).
     if (item.state !== 'failed' && item.width && item.height) {
@@ -111,6 +113,7 @@ async function showItem(item) {
     }
     brush.setEditState(null);
     stageMessage(placeholderText(item), item.state === 'failed' ? 'error' : '');
+    if (item.state === 'failed' || item.state === 'cancelled') announce(placeholderText(item));
   }
   brush.refreshButtons();
 }
@@ -120,6 +123,19 @@ function placeholderText(item) {
   if (item.state === 'cancelled') return `${item.name} was stopped. Use “Try again” in the list to cut it out.`;
   if (item.state === 'working') return `Cutting out ${item.name}… ${Math.round((item.progress || 0) * 100)}%`;
   return `${item.name} is waiting its turn.`;
+}
+
+/** The photo on screen is an image to screen readers: its alt text (Review), else its name. */
+function photoLabel(item) {
+  const layer = $('#layer-main');
+  const text = item && ((item.review && item.review.alt_text) || item.name);
+  if (text) {
+    layer.setAttribute('role', 'img');
+    layer.setAttribute('aria-label', text);
+  } else {
+    layer.removeAttribute('role');
+    layer.removeAttribute('aria-label');
+  }
 }
 
 /** "Preview — refining…" over the canvas while the mask shown is the quick first look. */
@@ -152,6 +168,7 @@ function itemChanged(item, before) {
   }
   if (item.id !== queue.selectedId) return;
   previewBadge(item);
+  photoLabel(item);
   const finishedNow = (item.state === 'done' || item.state === 'flagged');
   const changedState = !before || before.state !== item.state || Boolean(before.preview) !== Boolean(item.preview);
   if (changedState && (finishedNow || item.preview)) viewer.prefetch(item.id, item.version); // a first look, a full answer
@@ -363,6 +380,7 @@ async function resync() {
 async function start() {
   wireToolbar();
   radioGroupKeys();
+  dialogFocus();
   wireDropAndPaste();
   installShortcuts(actions);
   updateEmpty();

@@ -5,7 +5,7 @@
 
 import { call, dataUrl } from './bridge.js';
 import { ReviewFilter, finished, reviewState } from './filter.js';
-import { $, confirmAction, el, icon, showError } from './ui.js';
+import { $, announce, confirmAction, el, icon, showError } from './ui.js';
 
 const STATE_TEXT = {
   queued: 'Waiting',
@@ -131,6 +131,7 @@ export class Queue {
     if (s.failed) extra.push(`${s.failed} failed`);
     if (extra.length) text += ` · ${extra.join(', ')}`;
     $('#overall-text').textContent = text;
+    if (s.total) announce(text.replace(' · ', ', ')); // once per change of the counts, never per progress tick
     // The bar counts everything the worker is finished with, plus the one in progress.
     let progress = s.done + s.flagged + s.failed + s.cancelled;
     for (const item of this.items.values()) {

@@ -48,6 +48,14 @@ export function toast(message, kind = 'info', ms = kind === 'error' ? 8000 : 400
   setTimeout(() => node.remove(), ms);
 }
 
+/** Say `message` once to screen readers (polite); visible text that changes on every tick is not live. */
+export function announce(message) {
+  const box = $('#announcer');
+  if (!message || box.dataset.last === message) return;
+  box.dataset.last = message;
+  box.textContent = message;
+}
+
 /** Show the message of a failed bridge/server answer. */
 export function showError(result, fallback = 'Something went wrong.') {
   const message = (result && result.error && result.error.message) || fallback;
@@ -82,6 +90,40 @@ export function confirmAction(message, okLabel) {
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
   });
+}
+
+const FOCUSABLE = 'button, input, select, textarea, summary, [href], [tabindex]:not([tabindex="-1"])';
+
+/** Tab and Shift+Tab go round inside an open dialog instead of out of the page (the browser's bar). */
+function trapTab(dialog, event) {
+  if (event.key !== 'Tab') return;
+  const stops = $$(FOCUSABLE, dialog).filter((node) => !node.disabled && node.getClientRects().length > 0
+    && (!node.closest('details:not([open])') || node.tagName === 'SUMMARY'));
+  if (!stops.length) return;
+  const [first, last] = [stops[0], stops[stops.length - 1]];
+  const at = document.activeElement;
+  if (event.shiftKey && (at === first || !dialog.contains(at))) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (at === last || !dialog.contains(at))) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
+/** Every dialog keeps Tab inside and gives the focus back to what had it before it opened. */
+export function dialogFocus() {
+  let before = null;
+  document.addEventListener('focusin', (event) => {
+    if (event.target instanceof Element && !event.target.closest('dialog')) before = event.target;
+  });
+  for (const dialog of $$('dialog')) {
+    dialog.addEventListener('keydown', (event) => trapTab(dialog, event));
+    dialog.addEventListener('close', () => {
+      const lost = !document.activeElement || document.activeElement === document.body || dialog.contains(document.activeElement);
+      if (lost && before && before.isConnected && !document.querySelector('dialog[open]')) before.focus({ preventScroll: true });
+    });
+  }
 }
 
 /** Arrow keys move between the radio buttons of each [role=radiogroup] (and pick one). */
