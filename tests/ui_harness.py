@@ -185,7 +185,8 @@ def screenshot(page: Any, name: str, axe: bool = True) -> Path:
 # WCAG 2.1 level A and AA: what the app promises (issue "every colleague can use it").
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_RUN = """async (tags) => {
-  const result = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+  const result = await window.axe.run(document,
+    { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
   return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.map((n) => `${n.target.join(' ')}: ${(n.failureSummary || '').replace(/\\s+/g, ' ')}`) }));
 }"""

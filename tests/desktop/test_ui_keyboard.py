@@ -94,7 +94,7 @@ def test_open_punch_holes_approve_and_export_with_the_keyboard_alone(ui, tmp_pat
     tab_to(page, "#alt-text")
     page.keyboard.type("A brown leather ring")
     page.keyboard.press("Enter")  # saves it and hands the keys back to the shortcuts
-    page.wait_for_function("document.querySelector('#layer-main').getAttribute('aria-label') === 'A brown leather ring'")
+    page.wait_for_function("document.querySelector('#layer-main').ariaLabel === 'A brown leather ring'")
     page.keyboard.press("a")
     ui.wait_text("#review-state", "Approved")
     axe_check(page, "keyboard: approved")
