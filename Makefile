@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := models/isnet-medium-int8.onnx
+# The accessibility checker the UI tests run in the page: test setup only, never in ui/ or a package.
+AXE := .cache/axe-core/axe.min.js
 
 .PHONY: setup venv system-deps run sample test test-fast lint bench clean package
 
@@ -23,6 +25,10 @@ $(MODEL): models/fetch.py models/manifest.json
 	$(BIN)/python models/fetch.py
 	touch $@
 
+$(AXE): tests/vendor/fetch_axe.py | $(STAMP)
+	$(BIN)/python tests/vendor/fetch_axe.py
+	touch $@
+
 # Opens the desktop window; on a machine without a display it cuts out the sample photo instead.
 run: setup
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(BIN)/knockout app; \
@@ -37,7 +43,7 @@ system-deps:
 	packaging/debian-test-deps.sh
 
 # Everything: core, tiny graphs, the real model, the page in Chromium, the real window (what CI runs).
-test: system-deps setup
+test: system-deps setup $(AXE)
 	$(BIN)/python -m pytest
 
 # The developers' inner loop: no browser, no window, no real model, nothing slow; needs only .venv.

@@ -47,6 +47,20 @@ def test_spec_is_onedir_with_a_windowed_app_and_a_console_cli():
     assert all(ast.literal_eval(k["exclude_binaries"]) for k in kwargs)  # binaries live in COLLECT
 
 
+def test_the_accessibility_checker_the_ui_tests_use_can_never_ship():
+    from tests.vendor import fetch_axe
+
+    shipped = [REPO / "ui", REPO / "app"]  # build.spec's datas: ui/, app/assets, icons, models, SBOM
+    assert not any(fetch_axe.DEST.is_relative_to(folder) for folder in shipped)
+    assert not fetch_axe.DEST.is_relative_to(REPO / "models")
+    spec = (REPO / "build.spec").read_text(encoding="utf-8")
+    assert ".cache" not in spec and "axe" not in spec.lower() and '"tests"' not in spec
+    assert not [p for folder in shipped for p in folder.rglob("*axe*") if p.suffix == ".js"]
+    if shutil.which("git") and (REPO / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(fetch_axe.SCRIPT)], cwd=REPO, check=False)
+        assert ignored.returncode == 0, "the fetched axe-core must stay out of git"
+
+
 @pytest.mark.parametrize("module", ["tkinter", "onnx", "pytest", "playwright", "gi", "ray", "pyarrow", "PyQt6", "PyQt5",
                                     "Qt3DCore", "QtQuick3D", "QtMultimedia", "QtBluetooth", "QtDesigner",
                                     "webview.platforms.gtk", "webview.platforms.cef"])
