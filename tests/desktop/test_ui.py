@@ -618,7 +618,7 @@ def test_question_mark_lists_every_shortcut_and_esc_closes(ui):
     text = dialog.inner_text()
     for label in ("Open photos", "Paste an image", "Hold to see the original", "Fit in window", "Zoom in / out",
                   "Erase brush", "Restore brush", "Undo", "Redo", "Export this photo", "Export all finished photos",
-                  "Settings", "Smaller / bigger brush"):
+                  "Settings", "Smaller / bigger brush", "Move the photo (photo focused)", "Press the focused button"):
         assert label in text
     screenshot(page, "09-shortcuts")
     page.keyboard.press("Escape")

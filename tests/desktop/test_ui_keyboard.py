@@ -172,3 +172,12 @@ def test_the_focus_ring_shows_in_both_themes(ui, tmp_path):
         assert outline == "solid"
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator(".toolbar").screenshot(path=str(ARTIFACTS / f"35-focus-ring-{theme}.png"))
+
+
+def test_nothing_moves_by_itself_when_the_system_asks_for_reduced_motion(ui):
+    page = ui.page
+    probe = "(() => { const n = document.createElement('span'); n.className = 'pulse'; document.body.append(n);" \
+            " const name = getComputedStyle(n).animationName; n.remove(); return name; })()"
+    assert page.evaluate(probe) == "pulse"  # the hot folder's pulsing dot, normally
+    page.emulate_media(reduced_motion="reduce")
+    assert page.evaluate(probe) == "none"

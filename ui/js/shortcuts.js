@@ -39,6 +39,7 @@ function table() {
       { keys: ['[', ']'], label: 'Smaller / bigger brush', test: (e) => plain(e) && (e.key === '[' || e.key === ']'), run: (a, e) => a.brush.grow(e.key === ']' ? 1 : -1) },
       { keys: [`${MOD}+Z`], label: 'Undo', test: (e) => ctrl(e) && !e.shiftKey && e.key.toLowerCase() === 'z', run: (a) => a.brush.history('undo') },
       { keys: [`${MOD}+Shift+Z`, `${MOD}+Y`], label: 'Redo', test: (e) => ctrl(e) && ((e.shiftKey && e.key.toLowerCase() === 'z') || (!e.shiftKey && e.key.toLowerCase() === 'y')), run: (a) => a.brush.history('redo') },
+      { keys: ['Tab'], label: 'Reset mask, Punch holes, Recover parts: buttons under the brush', help: true },
     ]],
     ['Review', [
       { keys: ['A'], label: 'Approve the cutout, then the next to check', test: (e) => plain(e) && e.key.toLowerCase() === 'a', run: (a) => a.review.approve() },
@@ -52,6 +53,8 @@ function table() {
       { keys: [`${MOD}+,`], label: 'Settings', text: true, test: (e) => ctrl(e) && e.key === ',', run: (a) => a.settings.open() },
       { keys: ['?'], label: 'This list of shortcuts', test: (e) => e.key === '?', run: (a) => a.help() },
       { keys: ['Esc'], label: 'Close a dialog', help: true },
+      { keys: ['Tab', 'Shift+Tab'], label: 'Next / previous button or field', help: true },
+      { keys: ['Enter', 'Space'], label: 'Press the focused button', help: true },
     ]],
   ];
 }
