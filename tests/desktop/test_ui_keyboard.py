@@ -7,6 +7,8 @@ Dialogs keep the focus inside, close with Esc and give the focus back to what op
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from PIL import Image
 
@@ -70,6 +72,11 @@ def test_open_punch_holes_approve_and_export_with_the_keyboard_alone(ui, tmp_pat
     doc = ui.backend.runner.get("d1")
     doc.replace_mask(np.pad(np.full((180, 180), 255, np.uint8), 60))  # as if the model kept the gap
     axe_check(page, "keyboard: a photo open")
+
+    # The queue is a list; its row says the name, the state and the review state.
+    row = page.get_by_role("list", name="Photos in the list").get_by_role("listitem")
+    assert row.count() == 1
+    assert row.get_by_role("button", name=re.compile(r"^ring\.png Done To check")).count() == 1
 
     # The photo itself is an image to screen readers, named by the photo until it has alt text.
     assert page.get_attribute("#layer-main", "role") == "img"
