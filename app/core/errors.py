@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger("knockout")
 
@@ -22,10 +23,14 @@ class KnockoutError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, path: str | None = None, *, code: str | None = None) -> None:
+    def __init__(self, message: str, path: str | None = None, *, code: str | None = None,
+                 params: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
+        # the sentence's names and numbers (and a "variant" of the code), for the window to say it
+        # in its own language; the English ``message`` stays the fallback and the command line's
+        self.params = dict(params or {})
         if code is not None:
             self.code = code
 
@@ -42,13 +47,18 @@ class Explained:
     message: str
     unexpected: bool = False
     reference: str | None = None
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
 
-    def for_window(self) -> dict[str, str]:
-        """``{code, message}`` as the window shows it: the message as a sentence (``sentence``)."""
-        return {"code": self.code, "message": sentence(self.message)}
+    def for_window(self) -> dict[str, Any]:
+        """``{code, message, params?}`` as the window shows it: the message as a sentence (``sentence``),
+        the params for the page to word it in its language (ui/js/messages.js)."""
+        out: dict[str, Any] = {"code": self.code, "message": sentence(self.message)}
+        if self.params:
+            out["params"] = dict(self.params)
+        return out
 
 
 def sentence(text: str) -> str:
@@ -66,7 +76,10 @@ def sentence(text: str) -> str:
 def explain(exc: BaseException) -> Explained:
     """The one mapping from an exception to what a person reads (see the module docstring)."""
     if isinstance(exc, KnockoutError):
-        return Explained(exc.code, exc.message)
+        params = dict(getattr(exc, "params", None) or {})
+        if exc.path and "name" not in params:
+            params["name"] = exc.path.replace("\\", "/").rsplit("/", 1)[-1]
+        return Explained(exc.code, exc.message, params=params)
     if isinstance(exc, MemoryError):
         return Explained("out_of_memory", "not enough memory for this image; close other programs or try a "
                                           "smaller photo")
@@ -77,7 +90,7 @@ def explain(exc: BaseException) -> Explained:
     log.error("unexpected error [%s]", reference, exc_info=(type(exc), exc, exc.__traceback__))
     return Explained("internal_error", f"unexpected error ({type(exc).__name__}): a bug in Knockout, not a "
                                        f"problem with your file; the log has the details under {reference}",
-                     unexpected=True, reference=reference)
+                     unexpected=True, reference=reference, params={"reference": reference})
 
 
 class NotFound(KnockoutError):

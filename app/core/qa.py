@@ -10,7 +10,7 @@ photo costs about a tenth of a second.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
@@ -58,22 +58,33 @@ class Flag:
     message: str
     # where it is: bool pixels at the size the check ran at (app.core.flag_marks draws them), None: nowhere
     region: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # the message's numbers and places, so the window can say it in another language (ui/js/messages.js);
+    # "variant" picks one of a code's sentences
+    params: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.params:
+            out["params"] = dict(self.params)
+        return out
 
 
 def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def _where(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> str:
-    """'near the top left', 'in the middle'... for a person looking for the spot."""
+def _place(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> str:
+    """'top-left', 'middle'...: where the spot is, as a code the window words in its language."""
     h, w = shape[:2]
     row = ("top", "", "bottom")[min(2, int(3 * ys.mean() / h))]
     col = ("left", "", "right")[min(2, int(3 * xs.mean() / w))]
-    place = " ".join(p for p in (row, col) if p)
-    return f"near the {place}" if place else "in the middle"
+    return "-".join(p for p in (row, col) if p) or "middle"
+
+
+def _where(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> str:
+    """'near the top left', 'in the middle'... for a person looking for the spot."""
+    place = _place(ys, xs, shape)
+    return "in the middle" if place == "middle" else f"near the {place.replace('-', ' ')}"
 
 
 def _longest_run(line: np.ndarray) -> int:
@@ -98,7 +109,8 @@ def touches_edge(alpha: np.ndarray) -> Flag | None:
         if side in hit:
             region[index] = solid[index]
     return Flag("touches-edge", f"The subject touches the {_join(hit)} {edges} of the photo: it may be cut off "
-                                "(fine if the photo was framed that way on purpose).", region)
+                                "(fine if the photo was framed that way on purpose).", region,
+                {"sides": hit, "count": len(hit)})
 
 
 def low_confidence(alpha: np.ndarray) -> Flag | None:
@@ -126,7 +138,8 @@ def multiple_subjects(alpha: np.ndarray) -> Flag | None:
     if keep.sum() < 2:
         return None
     return Flag("multiple-subjects", f"The cutout has {int(keep.sum())} separate subjects: check that each one belongs "
-                                     "and none is left-over background.", parts.mask(keep))
+                                     "and none is left-over background.", parts.mask(keep),
+                {"count": int(keep.sum())})
 
 
 def filled_hole(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
@@ -138,7 +151,8 @@ def filled_hole(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     gaps = "A gap inside the subject looks" if holes.count == 1 else f"{holes.count} gaps inside the subject look"
     return Flag("filled-hole", f"{gaps} like the background but {'was' if holes.count == 1 else 'were'} kept "
                                f"({_where(ys, xs, alpha.shape)}), e.g. the space inside a handle: "
-                               "it may need to be cut out.", holes.mask)
+                               "it may need to be cut out.", holes.mask,
+                {"count": holes.count, "where": _place(ys, xs, alpha.shape)})
 
 
 def halo(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
@@ -182,7 +196,8 @@ def halo(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     region = np.zeros(shape, bool)
     region[box] = band
     return Flag("halo", f"A rim of the old background runs along about {100 * share:.0f} % of the outline: it may "
-                        "show when the cutout is placed on white or another colour.", region)
+                        "show when the cutout is placed on white or another colour.", region,
+                {"percent": round(100 * share)})
 
 
 def left_out(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
@@ -210,7 +225,8 @@ def left_out(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
     ys, xs = np.nonzero(odd)
     return Flag("left-out", f"Part of the subject may be missing: something beside it ({_where(ys, xs, alpha.shape)}), "
                             f"about {100 * odd.sum() / area:.0f} % of its size, does not look like the plain "
-                            "background but was cut away.", odd)
+                            "background but was cut away.", odd,
+                {"where": _place(ys, xs, alpha.shape), "percent": round(100 * odd.sum() / area)})
 
 
 def assess(rgb: np.ndarray, alpha: np.ndarray) -> list[Flag]:
@@ -224,7 +240,8 @@ def assess_images(photo: Image.Image, alpha: Image.Image) -> list[Flag]:
     if alpha.mode != "L":
         alpha = alpha.convert("L")
     if cast(int, alpha.getextrema()[1]) < 128:
-        return [Flag("low-confidence", "Nothing was kept: the model found no clear subject in this photo.")]
+        return [Flag("low-confidence", "Nothing was kept: the model found no clear subject in this photo.",
+                     params={"variant": "empty"})]
     small_rgb, small_alpha = downscale(photo, alpha)
     flags = [
         halo(small_rgb, small_alpha),

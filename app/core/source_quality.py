@@ -210,11 +210,13 @@ def _jpeg(source: SourceFacts, checks: SourceChecks) -> tuple[Flag | None, float
     if messaging:
         return Flag("recompressed", f"This looks like a photo sent through a messaging app: only {source.size[0]}×"
                                     f"{source.size[1]} px, recompressed hard (JPEG quality about {quality}) and "
-                                    "without its camera metadata. Ask for the original file."), penalty
+                                    "without its camera metadata. Ask for the original file.",
+                    params={"variant": "messaging", "width": source.size[0], "height": source.size[1],
+                            "quality": quality}), penalty
     if quality < checks.min_jpeg_quality:
         return Flag("recompressed", f"This JPEG was recompressed hard (quality about {quality} of 100): blocky "
                                     "artefacts may show along the cutout's edge. Use the original if there is "
-                                    "one."), penalty
+                                    "one.", params={"quality": quality}), penalty
     return None, penalty
 
 
@@ -224,7 +226,9 @@ def upscale(factor: float, subject: tuple[int, int] | None, checks: SourceChecks
         return None
     size = f" (the subject is only {subject[0]}×{subject[1]} px)" if subject else ""
     return Flag("upscaled", f"Upscaled {factor:.1f}×: the export enlarges this photo to fill its canvas{size}, so "
-                            "it will look soft. Use a larger original if there is one.")
+                            "it will look soft. Use a larger original if there is one.",
+                params={"factor": round(factor, 1), **({"variant": "subject", "width": subject[0],
+                                                         "height": subject[1]} if subject else {})})
 
 
 def _upscale(factor: float | None, subject: tuple[int, int] | None, checks: SourceChecks) -> tuple[Flag | None, float]:
@@ -243,11 +247,12 @@ def _edges(measure: EdgeMeasure | None, checks: SourceChecks) -> tuple[list[Flag
         penalty += min(30.0, max(0.0, (width - 2.5) * 8))
     if width is not None and width > checks.max_edge_width:
         flags.append(Flag("soft-edge", f"The subject's outline is blurred (about {width:.0f} px wide where a sharp "
-                                       "edge is under 2): out of focus or moved. The cutout's edge will look soft."))
+                                       "edge is under 2): out of focus or moved. The cutout's edge will look soft.",
+                          params={"width": round(width)}))
     if noise > checks.max_noise:
         flags.append(Flag("noisy", f"The photo is very grainy (about {noise:.0f} of 255 on its flattest parts): a "
                                    "dark or high-ISO shot, or a fine texture such as gravel. The cutout's edge may "
-                                   "look ragged."))
+                                   "look ragged.", params={"noise": round(noise)}))
     return flags, penalty
 
 

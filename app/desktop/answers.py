@@ -31,6 +31,7 @@ class Item(TypedDict):
     state: str  # app.desktop.jobs.STATES
     progress: float
     message: str | None
+    code: str | None
     flags: list[dict[str, str]]
     width: int | None
     height: int | None
@@ -76,6 +77,7 @@ class ReviewSetup(TypedDict):
 
 class HelloAnswer(TypedDict):
     version: str
+    locale: str
     token: str
     status: dict[str, Any]
     watch: dict[str, Any] | None
@@ -147,4 +149,6 @@ class ReviewSummary(TypedDict):
 
 
 class HistoryAnswer(TypedDict):
-    text: str  # the photo's exports and decisions in one line, for a person
+    text: str  # the photo's exports and decisions in one line, for a person (English)
+    exports: list[dict[str, Any]]  # the same, each {label, decision, reason}: the window words it
+    unaudited: int

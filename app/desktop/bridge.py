@@ -10,7 +10,9 @@ the page gets pictures from the loopback server (app/desktop/server.py).
 
 from __future__ import annotations
 
+import locale
 import logging
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +111,7 @@ class Api(ReviewCalls):
         effective = load_settings(self._policy)
         watch = self._hotfolder.describe() if self._hotfolder else None
         return {"version": __version__, "token": self._token, "status": self._runner.status, "watch": watch,
+                "locale": os_locale(),
                 "settings": effective.values, "locked": sorted(effective.locked),
                 "presets": [p.as_dict() for p in load_presets(self._policy)], "models": self._models(),
                 "review": {"reasons": [{"id": key, "label": label} for key, label in REASONS.items()],
@@ -214,7 +217,7 @@ class Api(ReviewCalls):
         if ids is None:
             ids = [item["id"] for item in self._runner.items() if item["state"] in ("done", "flagged")]
         return {"queued": self._start_export(request, [checked_id(i) for i in ids],
-                                             "Nothing to export yet: wait until a photo is cut out.")}
+                                             "Nothing to export yet: wait until a photo is cut out.", "export")}
 
     @envelope
     def export_approved(self, request: dict[str, Any]) -> ExportQueued:
@@ -222,14 +225,15 @@ class Api(ReviewCalls):
         if not isinstance(request, dict):
             raise BridgeError("Expected an export request.")
         ids = [doc.id for doc in approved(self._runner.documents())]
-        return {"queued": self._start_export(request, ids, "No approved photos to export yet: approve a photo first.")}
+        return {"queued": self._start_export(request, ids, "No approved photos to export yet: approve a photo first.",
+                                             "approved")}
 
-    def _start_export(self, request: dict[str, Any], ids: list[str], nothing: str) -> int:
+    def _start_export(self, request: dict[str, Any], ids: list[str], nothing: str, variant: str) -> int:
         preset, template, folder, settings = self._export_choice(request)
         if not folder.is_absolute():
-            raise BridgeError("Choose an output folder first.")
+            raise BridgeError("Choose an output folder first.", code="no-folder")
         if not ids:
-            raise BridgeError(nothing, code="nothing")
+            raise BridgeError(nothing, code="nothing", params={"variant": variant})
         exporter = Exporter(preset, template, folder, written=self._written, audited=bool(settings.get("audit")),
                             sidecar=bool(settings.get("sidecar")))
         return self._runner.export(ExportTask(tuple(ids), exporter, str(folder)))
@@ -247,14 +251,15 @@ class Api(ReviewCalls):
     def watch_start(self, request: dict[str, Any]) -> WatchAnswer:
         """Watch a folder: each photo that lands there is cut out and exported with a preset."""
         if not isinstance(request, dict) or not request.get("inbox"):
-            raise BridgeError("Choose the folder to watch first.")
+            raise BridgeError("Choose the folder to watch first.", code="no-folder", params={"variant": "watch"})
         self._stop_watch()
         preset, template, folder, settings = self._export_choice(request)
         inbox = Path(str(request["inbox"])).expanduser()
         if not inbox.is_dir():
-            raise BridgeError(f"{inbox} is not a folder: choose the folder to watch.")
+            raise BridgeError(f"{inbox} is not a folder: choose the folder to watch.", code="not-a-folder",
+                              params={"name": str(inbox)})
         if folder.resolve() == inbox.resolve():
-            raise BridgeError("Choose an output folder outside the watched folder.")
+            raise BridgeError("Choose an output folder outside the watched folder.", code="watch-inside")
         self._hotfolder = HotFolder(self._runner, inbox, folder, preset, template, audited=bool(settings.get("audit")),
                                     sidecar=bool(settings.get("sidecar"))).start()
         return {"watch": self._hotfolder.describe()}
@@ -287,7 +292,7 @@ class Api(ReviewCalls):
     @envelope
     def save_diagnostics(self) -> PathAnswer:
         if self._report is None:
-            raise BridgeError("Run the diagnostics first.", code="nothing")
+            raise BridgeError("Run the diagnostics first.", code="nothing", params={"variant": "report"})
         target = self._shell.save_file("knockout-diagnostics.txt")
         if not target:
             return {"path": None}
@@ -356,6 +361,20 @@ class Api(ReviewCalls):
     def _on_engine_change(self, values: dict[str, Any]) -> None:
         model, device = values.get("model"), values.get("device", "auto")
         self._runner.use_engine(lambda: self._engine_factory(model, device))
+
+
+def os_locale() -> str:
+    """The computer's locale as Python reads it ("de_AT", "" if none): the page's second guess at the
+    language after the webview's own ``navigator.languages``, which follows the display language the
+    person chose in the OS and so comes first; this one helps where a webview reports nothing better."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value and value not in ("C", "POSIX") and not value.startswith("C."):
+            return value.split(".")[0]
+    try:
+        return locale.getlocale()[0] or ""
+    except ValueError:
+        return ""
 
 
 def _real_engine(model: str | None, device: str) -> Any:

@@ -154,7 +154,9 @@ class CutoutSteps:
 
     def _fail(self, doc: Document, exc: Exception) -> None:
         doc.drop_preview()
-        self._set(doc, "failed", progress=0.0, message=explain(exc).message)  # the queue makes it a sentence
+        explained = explain(exc)
+        doc.code = explained.code
+        self._set(doc, "failed", progress=0.0, message=explained.message)  # the queue makes it a sentence
 
     def _infer_with_progress(self, run: Callable[[], np.ndarray], doc: Document, start: float) -> np.ndarray:
         """Run the model while a ticker moves the bar (from ``start``) on the running estimate of its time."""

@@ -54,6 +54,7 @@ class Document:
     state: str = "queued"
     progress: float = 0.0
     message: str | None = None
+    code: str | None = None  # the failure's KnockoutError code: the window words it in its language
     flags: list[dict[str, str]] = field(default_factory=list)
     width: int | None = None
     height: int | None = None
@@ -87,7 +88,8 @@ class Document:
 
     def as_item(self) -> Item:
         return {"id": self.id, "name": self.name, "path": str(self.path), "state": self.state,
-                "progress": round(self.progress, 3), "message": self.message, "flags": list(self.flags),
+                "progress": round(self.progress, 3), "message": self.message, "code": self.code,
+                "flags": list(self.flags),
                 "width": self.width, "height": self.height, "version": self.version, "preview": self.previewing,
                 "review": self.review.as_item()}
 

@@ -335,7 +335,7 @@ class JobRunner(CutoutSteps):
             except Exception as exc:
                 failed += 1
                 self.hub.publish({"type": "export", "id": doc.id, "name": doc.name, "state": "failed",
-                                  "path": None, "message": explain(exc).message})
+                                  "path": None, **explain(exc).as_dict()})
         self.hub.publish({"type": "export-done", "written": written, "failed": failed, "folder": task.folder})
 
     # -- helpers ----------------------------------------------------------------------
@@ -379,6 +379,8 @@ class JobRunner(CutoutSteps):
             if progress is not None:
                 doc.progress = progress
             doc.message = message
+            if message is None:
+                doc.code = None
         self._publish_item(doc)
 
     def _publish_item(self, doc: Document, edit: dict[str, Any] | None = None) -> None:
@@ -392,5 +394,6 @@ def _expand(paths: Iterable[str | Path], errors: list[dict[str, str]]) -> list[P
     reported by path as sentences for the queue."""
     sources, problems = collect([str(p) for p in paths])
     for problem in problems:
-        errors.append({"path": problem.source, "message": sentence(problem.message or "cannot be opened")})
+        errors.append({"path": problem.source, "code": problem.code or "unreadable",
+                       "message": sentence(problem.message or "cannot be opened")})
     return [source.path for source in sources]

@@ -8,7 +8,7 @@ Thin like the rest of the bridge: check what the page sent, hand it to the revie
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from app.core.errors import explain
 from app.desktop import review_trail
@@ -71,7 +71,7 @@ class ReviewCalls:
     @envelope
     def history(self, doc_id: str) -> HistoryAnswer:
         """Every export of the photo and the decisions on it, in a line ("exported 3 times: …")."""
-        return {"text": review_trail.history_text(self._doc(doc_id))}
+        return cast(HistoryAnswer, review_trail.history(self._doc(doc_id)))
 
     @envelope
     def save_review_sheet(self) -> PathAnswer:
@@ -79,7 +79,8 @@ class ReviewCalls:
         the worker (it reads every cutout); it arrives as a ``review-sheet`` event."""
         docs = [doc for doc in self._runner.documents() if doc.finished]
         if not docs:
-            raise BridgeError("Nothing to put on a review sheet yet: wait until a photo is cut out.", code="nothing")
+            raise BridgeError("Nothing to put on a review sheet yet: wait until a photo is cut out.", code="nothing",
+                              params={"variant": "sheet"})
         target = self._shell.save_file(review_trail.SHEET_NAME)
         if not target:
             return {"path": None}

@@ -59,18 +59,27 @@ class _Exports:
 _exports = _Exports()
 
 
-def history_text(doc: Document) -> str:
-    """The photo's exports and decisions in one line from the audit trail ("Exported twice: v1 rejected
-    (halo), v2 approved."); exports written without an audit record are counted from this session."""
+def history(doc: Document) -> dict[str, Any]:
+    """The photo's exports and decisions from the audit trail: ``text`` in one English line ("Exported
+    twice: v1 rejected (halo), v2 approved."), and the same as ``exports`` ([{label, decision, reason}])
+    and ``unaudited`` (exports written without an audit record, counted from this session) for the
+    window to say in its language."""
     with doc.lock:
         digest, exports, audited = doc.review.digest, doc.review.exports, doc.review.audited_exports
     records = _exports.of(digest) if digest else []
     text = sentence(audit_query.describe_history(records))
-    unaudited = exports - audited
+    unaudited = max(0, exports - audited)
     if unaudited > 0:
         times = "once" if unaudited == 1 else "twice" if unaudited == 2 else f"{unaudited} times"
         text += f" Exported {times} in this session without an audit record."
-    return text
+    facts = []
+    for record in records:
+        review = record.get("review")
+        given = review if isinstance(review, dict) else {}
+        state = given.get("decision") if given.get("decision") in ("approved", "rejected") else "to-check"
+        facts.append({"label": audit_query.export_label(record), "decision": state,
+                      "reason": given.get("reason") if state == "rejected" else None})
+    return {"text": text, "exports": facts, "unaudited": unaudited}
 
 
 def record_decision(doc: Document) -> None:

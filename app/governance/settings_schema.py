@@ -17,6 +17,8 @@ from app.inference.manifest import bundled_default
 from app.inference.providers import DEVICES
 
 THEMES = ("system", "light", "dark")
+# The window's language: "auto" follows the computer's; the others have a catalogue in ui/i18n/.
+LANGUAGES = ("auto", "en", "de", "fr", "es", "it", "nl", "pl")
 # True/false settings. The cutout quality steps (refine_edges, remove_specks: the mask a photo
 # gets when it is opened; decontaminate: its export) are on by default, like the CLI's.
 FLAGS = ("audit", "sidecar", "refine_edges", "decontaminate", "remove_specks")
@@ -38,8 +40,8 @@ class SettingsError(KnockoutError):
 def defaults() -> dict[str, Any]:
     """Every setting with its built-in value (the machine policy and the user's file come on top)."""
     return {"model": bundled_default(), "device": "auto", "output_dir": str(paths.default_output_dir()),
-            "theme": "system", "preset": "png-master", "template": "{stem}-{preset}", "audit": False,
-            "sidecar": False, "refine_edges": True, "decontaminate": True, "remove_specks": True,
+            "theme": "system", "language": "auto", "preset": "png-master", "template": "{stem}-{preset}",
+            "audit": False, "sidecar": False, "refine_edges": True, "decontaminate": True, "remove_specks": True,
             "views": WINDOW_VIEWS}
 
 
@@ -63,6 +65,8 @@ def _check(key: str, value: Any) -> Any:
         raise SettingsError(f"device must be one of {', '.join(DEVICES)}, not {value!r}")
     if key == "theme" and value not in THEMES:
         raise SettingsError(f"theme must be one of {', '.join(THEMES)}, not {value!r}")
+    if key == "language" and value not in LANGUAGES:
+        raise SettingsError(f"language must be one of {', '.join(LANGUAGES)}, not {value!r}")
     if key == "template":
         try:
             check_template(value)

@@ -112,7 +112,8 @@ def test_bad_page_input_is_refused_as_invalid_with_the_reason(tmp_path, hub):
                                "folder": str(tmp_path / "out")})["error"]
     assert bad_template["code"] == "invalid" and "template" in bad_template["message"]
     not_a_folder = api.watch_start({"inbox": str(tmp_path / "a.jpg"), "folder": str(tmp_path / "out")})["error"]
-    assert not_a_folder["code"] == "invalid" and "a.jpg" in not_a_folder["message"]
+    assert not_a_folder["code"] == "not-a-folder" and "a.jpg" in not_a_folder["message"]
+    assert not_a_folder["params"]["name"].endswith("a.jpg")  # for the window to say it in its language
     runner.stop()
 
 
@@ -262,8 +263,8 @@ def test_a_hot_folder_that_stopped_by_itself_is_not_shown_as_watching(tmp_path, 
 def test_watching_needs_a_real_folder_outside_the_output(tmp_path, hub):
     api, runner = _api(tmp_path, hub)
     assert api.watch_start({"inbox": str(tmp_path / "nope"), "folder": str(tmp_path / "o")})["error"]
-    assert api.watch_start({"inbox": str(tmp_path), "folder": str(tmp_path)})["error"]["code"] == "invalid"
-    assert api.watch_start({})["error"]["code"] == "invalid"
+    assert api.watch_start({"inbox": str(tmp_path), "folder": str(tmp_path)})["error"]["code"] == "watch-inside"
+    assert api.watch_start({})["error"]["code"] == "no-folder"
     runner.stop()
 
 

@@ -85,7 +85,7 @@ def test_folders_are_walked_for_images(tmp_path, hub):
     (tmp_path / "empty").mkdir()
     added, errors = runner.add([tmp_path / "shoot", tmp_path / "empty"])
     assert sorted(a["name"] for a in added) == ["a.png", "b.jpg"]
-    assert errors == [{"path": str(tmp_path / "empty"),
+    assert errors == [{"path": str(tmp_path / "empty"), "code": "no_images",
                        "message": "No image files in this folder (or its subfolders)."}]
     runner.stop()
 

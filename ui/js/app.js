@@ -8,7 +8,9 @@ import { Queue } from './queue.js';
 import { ReviewPanel } from './review.js';
 import { SettingsDialog, applyTheme } from './settings.js';
 import { installShortcuts } from './shortcuts.js';
+import { errorText, flagText } from './messages.js';
 import { $, $$, announce, banner, dialogFocus, radioGroupKeys, showError, toast } from './ui.js';
+import { onLanguage, percent, pickLanguage, setLanguage, t } from './i18n.js';
 import { Viewer } from './viewer.js';
 import { HotFolder } from './watch.js';
 
@@ -50,12 +52,14 @@ const app = {
   settings: () => state.settings,
   locked: () => state.locked,
   models: () => state.models,
+  osLocale: () => state.osLocale || '',
   items: () => queue.items.values(),
   selected: () => queue.selected,
   setSettings(settings, locked) {
     state.settings = settings || {};
     state.locked = locked || [];
     applyTheme(state.settings.theme);
+    applyLanguage();
     exporter.applySettings();
   },
   async saveSettings(changes, { quiet = false } = {}) {
@@ -64,7 +68,7 @@ const app = {
     if (!Object.keys(allowed).length) return { ok: true };
     const result = await call('set_settings', allowed);
     if (result.ok) app.setSettings(result.settings, result.locked);
-    else if (!quiet) showError(result, 'The setting could not be saved.');
+    else if (!quiet) showError(result, t('settings.save_failed'));
     return result;
   },
 };
@@ -76,6 +80,20 @@ const hotFolder = new HotFolder({
   presets: () => state.presets,
   exportChoice: () => exporter.choice(),
 });
+
+/** The language the settings ask for ("auto": the one the system prefers, then the OS locale
+ * Python read); loaded only when it changes. */
+function applyLanguage() {
+  const preferred = [...(navigator.languages || [navigator.language]), state.osLocale || ''];
+  const wanted = pickLanguage(state.settings.language || 'auto', preferred);
+  if (wanted === state.language) return;
+  state.language = wanted;
+  state.languageLoaded = setLanguage(wanted);
+}
+
+function versionText() {
+  $('#status-version').textContent = state.version ? t('common.version', { version: state.version }) : '';
+}
 
 // ---- the editor follows the selection ------------------------------------------
 async function showItem(item) {
@@ -102,7 +120,7 @@ async function showItem(item) {
     }
     viewer.setDocument({ id: doc.id, width: doc.width, height: doc.height, levels: doc.levels, tile: doc.tile, version: doc.version, preview: doc.preview });
     brush.setEditState(doc);
-    stageMessage(item.state === 'flagged' ? (item.flags || []).map((f) => f.message).join(' · ') : '', 'warn');
+    stageMessage(item.state === 'flagged' ? (item.flags || []).map(flagText).join(' · ') : '', 'warn');
     if (item.state === 'flagged') announce($('#stage-message').textContent);
   } else {
     // Not cut out yet: show the photo itself while waiting (if it can be read at all).
@@ -119,10 +137,12 @@ async function showItem(item) {
 }
 
 function placeholderText(item) {
-  if (item.state === 'failed') return `${item.name}: ${item.message || 'could not be cut out.'}`;
-  if (item.state === 'cancelled') return `${item.name} was stopped. Use “Try again” in the list to cut it out.`;
-  if (item.state === 'working') return `Cutting out ${item.name}… ${Math.round((item.progress || 0) * 100)}%`;
-  return `${item.name} is waiting its turn.`;
+  if (item.state === 'failed') {
+    return item.message ? t('stage.failed', { name: item.name, message: errorText(item) }) : t('stage.failed_plain', { name: item.name });
+  }
+  if (item.state === 'cancelled') return t('stage.cancelled', { name: item.name });
+  if (item.state === 'working') return t('stage.working', { name: item.name, percent: percent(item.progress) });
+  return t('stage.waiting', { name: item.name });
 }
 
 /** The photo on screen is an image to screen readers: its alt text (Review), else its name. */
@@ -144,8 +164,8 @@ function previewBadge(item) {
   badge.hidden = !(item && item.preview);
   if (badge.hidden) return;
   badge.textContent = item.state === 'working'
-    ? `Preview — refining… ${Math.round((item.progress || 0) * 100)}%`
-    : 'Preview — refining soon…';
+    ? t('stage.preview_working', { percent: percent(item.progress) })
+    : t('stage.preview_soon');
 }
 
 function stageMessage(text, kind = '') {
@@ -194,8 +214,8 @@ async function openPhotos() {
 }
 
 function reportOpen(ids, errors = []) {
-  for (const error of errors.slice(0, 3)) toast(`${baseName(error.path)}: ${error.message}`, 'error');
-  if (errors.length > 3) toast(`${errors.length - 3} more could not be opened.`, 'error');
+  for (const error of errors.slice(0, 3)) toast(t('stage.failed', { name: baseName(error.path), message: errorText(error) }), 'error');
+  if (errors.length > 3) toast(t('open.more_errors', { count: errors.length - 3 }), 'error');
   if (ids && ids.length && !queue.selectedId) queue.select(ids[0]);
 }
 
@@ -263,7 +283,7 @@ function wireToolbar() {
   $('#help-close').addEventListener('click', () => $('#help-dialog').close());
   $('#banner-close').addEventListener('click', () => banner(''));
   viewer.onChange(() => {
-    $('#zoom-level').textContent = viewer.doc ? `${Math.round(viewer.zoom * viewer.dpr * 100)}%` : '–';
+    $('#zoom-level').textContent = viewer.doc ? percent(viewer.zoom * viewer.dpr) : '–';
     for (const id of ['#zoom-in', '#zoom-out', '#zoom-fit', '#zoom-100', '#view-original', '#view-compare', '#view-mask']) {
       $(id).disabled = !viewer.doc;
     }
@@ -318,7 +338,7 @@ function wireDropAndPaste() {
       }
     }
     if (!files.length) {
-      toast('There is no picture on the clipboard. Copy an image first, then paste.', 'info');
+      toast(t('paste.empty'), 'info');
       return;
     }
     e.preventDefault();
@@ -326,7 +346,7 @@ function wireDropAndPaste() {
       const ext = (file.type.split('/')[1] || 'png').replace('jpeg', 'jpg');
       const name = file.name && file.name !== 'image.png' ? file.name : `pasted.${ext}`;
       const result = await pasteImage(file, name);
-      if (!result.ok) showError(result, 'The pasted image could not be opened.');
+      if (!result.ok) showError(result, t('paste.failed'));
       else reportOpen(result.ids);
     }
   });
@@ -337,24 +357,25 @@ function showStatus(status) {
   state.status = status || {};
   const ready = $('#status-ready');
   if (status && status.error) {
-    ready.textContent = 'Model not available';
+    ready.textContent = t('status.unavailable');
     ready.className = 'status-item failed';
-    banner(status.error);
+    banner(errorText({ code: status.error_code, params: status.error_params, message: status.error }));
     state.statusBanner = true;
   } else if (status && status.ready) {
-    ready.textContent = 'Ready';
+    ready.textContent = t('status.ready');
     ready.className = 'status-item ready';
     if (state.statusBanner) banner('');
     state.statusBanner = false;
   } else {
-    ready.textContent = 'Warming up…';
+    ready.textContent = t('status.warming');
     ready.className = 'status-item warming';
   }
   $('#status-provider').textContent = (status && status.provider) || '';
   // "· fastest on this CPU": the default's variant measured fastest here stands in for it
   $('#status-model').textContent = status && status.model
-    ? `Model: ${status.model}${status.note ? ` · ${status.note}` : ''}` : '';
+    ? t(status.note ? 'status.model_note' : 'status.model', { model: status.model, note: status.note }) : '';
   $('#status-offline').hidden = !(status && status.offline !== false);
+  versionText();
 }
 
 // ---- events -----------------------------------------------------------------------
@@ -364,7 +385,7 @@ function wireEvents() {
   on('removed', (e) => queue.remove(e.id, e.summary));
   on('opened', (e) => reportOpen(e.ids));
   on('export', (e) => e.state === 'written' && queue.markExported(e.id));
-  on('error', (e) => toast(e.message || 'Something went wrong.', 'error'));
+  on('error', (e) => toast(e.message ? errorText(e) : t('error.generic'), 'error'));
 }
 
 async function resync() {
@@ -386,22 +407,33 @@ async function start() {
   updateEmpty();
   viewer.changed();
   // Outside the app window nothing ever answers: say so instead of showing a dead page.
-  const slow = setTimeout(() => banner('Knockout is still starting… If this stays, close the window and open Knockout again.'), 15000);
+  // The system's language at once (the page's words before hello() answers); then the setting's.
+  state.language = pickLanguage('auto', navigator.languages || [navigator.language]);
+  await setLanguage(state.language);
+  const slow = setTimeout(() => banner(t('start.slow')), 15000);
   const hello = await call('hello');
   clearTimeout(slow);
   banner('');
   if (!hello.ok) {
-    banner(hello.error.message);
+    banner(errorText(hello.error));
     return;
   }
   setToken(hello.token);
+  state.osLocale = hello.locale || '';
   state.presets = hello.presets || [];
   state.models = hello.models || [];
-  $('#status-version').textContent = hello.version ? `Knockout ${hello.version}` : '';
+  state.version = hello.version || '';
   exporter.setPresets(state.presets);
   review.setup(hello.review);
   app.setSettings(hello.settings, hello.locked);
+  await state.languageLoaded;
   showStatus(hello.status);
+  onLanguage(() => {
+    // Text made by code is made again in the new language.
+    showStatus(state.status);
+    queue.relabel();
+    if (queue.selected) showItem(queue.selected);
+  });
   wireEvents();
   connectEvents(resync); // first, so nothing happening during the snapshot is missed
   await resync();

@@ -23,7 +23,7 @@ function api() {
 
 const UNREACHABLE = {
   ok: false,
-  error: { code: 'bridge', message: 'Knockout could not reach its engine. Close the window and start it again.' },
+  error: { code: 'bridge', message: '' }, // worded by the page (ui/js/messages.js: error.bridge)
 };
 
 /** Call a js_api method; always resolves to {ok: true, ...} or {ok: false, error: {message}}. */
@@ -100,8 +100,8 @@ export async function pasteImage(blob, name) {
     const response = await fetch(dataUrl('/paste', { name }), { method: 'POST', body: blob });
     const answer = await response.json().catch(() => null);
     if (answer && typeof answer === 'object' && 'ok' in answer) return answer;
-    return { ok: false, error: { message: 'Knockout could not open the pasted image.' } };
+    return { ok: false, error: { code: 'paste', message: '' } };
   } catch {
-    return { ok: false, error: { message: 'Knockout could not open the pasted image.' } };
+    return { ok: false, error: { code: 'paste', message: '' } };
   }
 }

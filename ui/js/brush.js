@@ -8,6 +8,7 @@
 // the photo's next `item` event as `edit`.
 
 import { call, on } from './bridge.js';
+import { percent, t } from './i18n.js';
 import { $, $$, showError } from './ui.js';
 
 const MAX_POINTS = 20000;
@@ -70,7 +71,7 @@ export class Brush {
   setSize(size) {
     this.size = Math.max(2, Math.min(300, Math.round(size)));
     this.sizeInput.value = String(this.size);
-    $('#size-out').textContent = `${this.size} px`;
+    $('#size-out').textContent = t('unit.px', { value: this.size });
     this.draw();
   }
 
@@ -83,7 +84,7 @@ export class Brush {
   setHardness(value) {
     this.hardness = Math.max(0, Math.min(1, value));
     this.hardInput.value = String(Math.round(this.hardness * 100));
-    $('#hard-out').textContent = `${Math.round(this.hardness * 100)}%`;
+    $('#hard-out').textContent = percent(this.hardness);
   }
 
   /** New document on screen: its undo state. */
@@ -194,7 +195,7 @@ export class Brush {
 
   async applied(docId, result) {
     if (!result.ok) {
-      showError(result, 'That change could not be made.');
+      showError(result, t('touch.failed'));
       return;
     }
     if (!this.viewer.doc || this.viewer.doc.id !== docId) return;

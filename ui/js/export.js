@@ -5,6 +5,8 @@
 // words, with the ones no file check can prove ("not checked").
 
 import { call, on } from './bridge.js';
+import { t } from './i18n.js';
+import { errorText } from './messages.js';
 import { $, el, showError, showPath, toast } from './ui.js';
 
 const EXTENSIONS = { png: '.png', jpeg: '.jpg', jpg: '.jpg', webp: '.webp', tiff: '.tif', tif: '.tif', avif: '.avif' };
@@ -46,7 +48,7 @@ export class ExportPanel {
     this.preset.replaceChildren(...this.presets.map((p) => el('option', {
       value: p.id,
       // An <option> cannot hold an icon: the lock is spelled out.
-      text: p.locked ? `${p.label} (locked)` : p.label,
+      text: p.locked ? t('export.locked_option', { label: p.label }) : p.label,
     })));
     this.applySettings();
   }
@@ -78,7 +80,7 @@ export class ExportPanel {
     const preset = this.current();
     const desc = $('#preset-desc');
     desc.textContent = preset
-      ? [preset.description, preset.locked ? 'Locked: set by your IT department.' : ''].filter(Boolean).join(' ')
+      ? [preset.description, preset.locked ? t('export.locked_desc') : ''].filter(Boolean).join(' ')
       : '';
     const outputs = (preset && preset.outputs) || [];
     $('#preset-outputs').hidden = outputs.length === 0;
@@ -122,10 +124,10 @@ export class ExportPanel {
 
   templateError() {
     const template = this.template.value.trim();
-    if (!template) return 'Type a file name pattern, for example {stem}-{preset}.';
+    if (!template) return t('export.template_empty', { example: '{stem}-{preset}' });
     const unknown = [...template.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]).filter((f) => !FIELDS.includes(f));
-    if (unknown.length) return `Unknown field {${unknown[0]}}. Use ${FIELDS.map((f) => `{${f}}`).join(', ')}.`;
-    if (/[/\\:*?"<>|]/.test(template.replace(/\{[^{}]*\}/g, ''))) return 'A file name cannot contain / \\ : * ? " < > |';
+    if (unknown.length) return t('export.template_unknown', { field: `{${unknown[0]}}`, fields: FIELDS.map((f) => `{${f}}`).join(', ') });
+    if (/[/\\:*?"<>|]/.test(template.replace(/\{[^{}]*\}/g, ''))) return t('export.template_chars', { chars: '/ \\ : * ? " < > |' });
     return '';
   }
 
@@ -144,7 +146,7 @@ export class ExportPanel {
       return;
     }
     const ext = preset ? EXTENSIONS[String(preset.format).toLowerCase()] || `.${preset.format}` : '';
-    out.textContent = `Example: ${fill(this.template.value.trim(), this.values())}${ext}`;
+    out.textContent = t('export.example', { name: `${fill(this.template.value.trim(), this.values())}${ext}` });
   }
 
   async chooseFolder() {
@@ -168,8 +170,7 @@ export class ExportPanel {
   exportSelected() {
     const item = this.app.selected();
     if (!item || !(item.state === 'done' || item.state === 'flagged')) {
-      toast(item && item.preview ? 'This photo is still a preview: export it once it is refined.'
-        : 'Select a finished photo first.', 'info');
+      toast(item && item.preview ? t('export.still_preview') : t('export.select_first'), 'info');
       return;
     }
     this.start([item.id]);
@@ -200,7 +201,7 @@ export class ExportPanel {
     if (!result.ok) {
       this.run = null;
       this.refresh();
-      showError(result, 'The export could not start.');
+      showError(result, t('export.start_failed'));
       return;
     }
     this.run.total = result.queued;
@@ -212,7 +213,7 @@ export class ExportPanel {
   showProgress() {
     const run = this.run;
     const finished = run.written + run.failed;
-    $('#export-text').textContent = `Exporting ${Math.min(finished + 1, run.total)} of ${run.total}…`;
+    $('#export-text').textContent = t('export.progress', { current: Math.min(finished + 1, run.total), total: run.total });
     $('#export-bar').style.width = `${run.total ? (finished / run.total) * 100 : 0}%`;
   }
 
@@ -220,10 +221,10 @@ export class ExportPanel {
     if (!this.run) return; // the hot folder's exports: it has its own counter
     if (event.state === 'written') {
       this.run.written += 1;
-      if (event.message) this.run.problems.push(`${event.name}: ${event.message}`);
+      if (event.message) this.run.problems.push(t('stage.failed', { name: event.name, message: errorText(event) }));
     } else {
       this.run.failed += 1;
-      this.run.problems.push(`${event.name}: ${event.message || 'could not be written'}`);
+      this.run.problems.push(t('stage.failed', { name: event.name, message: event.message ? errorText(event) : t('export.write_failed') }));
     }
     this.showProgress();
   }
@@ -237,13 +238,12 @@ export class ExportPanel {
     const box = $('#export-result');
     box.hidden = false;
     box.classList.toggle('failed', event.failed > 0 && event.written === 0);
-    const files = (n) => `${n} ${n === 1 ? 'file' : 'files'}`;
-    const folderName = String(event.folder || '').split(/[\\/]/).filter(Boolean).pop() || event.folder;
-    const photos = (n) => `${n} ${n === 1 ? 'photo' : 'photos'}`;
+    const files = (n) => t('export.files', { count: n });
+    const folder = String(event.folder || '').split(/[\\/]/).filter(Boolean).pop() || event.folder;
     let text = run.perPhoto
-      ? `Exported ${photos(event.written)} as ${files(event.written * run.perPhoto)} to “${folderName}”`
-      : `Exported ${files(event.written)} to “${folderName}”`;
-    if (event.failed) text += `. ${files(event.failed)} could not be written.`;
+      ? t('export.done_set', { photos: t('export.photos', { count: event.written }), files: files(event.written * run.perPhoto), folder })
+      : t('export.done', { files: files(event.written), folder });
+    if (event.failed) text += `. ${t('export.done_failed', { count: event.failed })}`;
     const result = $('#export-result-text');
     result.textContent = text;
     result.title = event.folder || '';
@@ -263,20 +263,21 @@ function fill(template, values) {
 function channelFacts(channel, checks = []) {
   const nodes = [];
   if (!channel.confirmed) {
-    nodes.push(el('p', { class: 'unconfirmed', text: 'Not confirmed with the channel: read the note below.' }));
+    nodes.push(el('p', { class: 'unconfirmed', text: t('channel.unconfirmed') }));
   }
   const details = el('details', {},
-    el('summary', { text: `${channel.name} rules, read ${channel.read_on}` }),
-    checks.length ? el('p', { text: `Checked on each file: ${checks.join(', ')}.` }) : null,
-    el('p', { text: 'Not checked by Knockout, check by eye:' }),
+    el('summary', { text: t('channel.rules', { channel: channel.name, date: channel.read_on }) }),
+    checks.length ? el('p', { text: t('channel.checked', { checks: checks.join(', ') }) }) : null,
+    el('p', { text: t('channel.unchecked') }),
     el('ul', {}, ...channel.unchecked_rules.map((rule) => el('li', { text: rule }))),
     el('p', { text: channel.note }),
-    ...channel.sources.map((s) => el('p', { class: 'source', text: `Source: ${s.url}` })));
+    ...channel.sources.map((s) => el('p', { class: 'source', text: t('channel.source', { url: s.url }) })));
   nodes.push(details);
   return nodes;
 }
 
 function setLocked(control, locked) {
   control.disabled = locked;
-  control.title = locked ? 'Set by your IT department' : control.title.replace('Set by your IT department', '');
+  if (locked) control.title = t('settings.locked');
+  else if (control.title === t('settings.locked')) control.title = '';
 }

@@ -1,14 +1,10 @@
 // The queue's review filter: All / To check / Approved / Rejected with live counts, which rows it
 // shows, each finished photo's decision as a pill, and which photo is the next one to check.
 
+import { t } from './i18n.js';
 import { $, $$, el } from './ui.js';
 
-const REVIEW_TEXT = { 'to-check': 'To check', approved: 'Approved', rejected: 'Rejected' };
-const FILTER_EMPTY = {
-  'to-check': 'Nothing left to check.',
-  approved: 'No approved photos yet.',
-  rejected: 'No rejected photos.',
-};
+const reviewText = (state) => t(`review.${state.replace('-', '_')}`);
 
 export const finished = (item) => Boolean(item) && (item.state === 'done' || item.state === 'flagged');
 /** A photo without a decision (however far its cutout got) is to check. */
@@ -39,7 +35,7 @@ export class ReviewFilter {
   badge(item) {
     const state = reviewState(item);
     const reason = state === 'rejected' && item.review.reason ? this.reasons[item.review.reason] || item.review.reason : '';
-    const text = reason ? `${REVIEW_TEXT[state]}: ${reason}` : REVIEW_TEXT[state];
+    const text = reason ? t('review.rejected_reason', { reason }) : reviewText(state);
     const note = item.review && item.review.note ? ` — ${item.review.note}` : '';
     return el('span', { class: 'q-review', 'data-review': state, text, title: `${text}${note}` });
   }
@@ -54,11 +50,11 @@ export class ReviewFilter {
     for (const button of $$('#review-filter [data-filter]')) {
       const key = button.dataset.filter;
       $('.filter-count', button).textContent = String(counts[key]);
-      button.setAttribute('aria-label', `${$('.filter-label', button).textContent}: ${counts[key]}`);
+      button.setAttribute('aria-label', t('filter.count', { label: $('.filter-label', button).textContent, count: counts[key] }));
     }
     const empty = $('#filter-empty');
     empty.hidden = this.value === 'all' || counts[this.value] > 0 || counts.all === 0;
-    empty.textContent = FILTER_EMPTY[this.value] || '';
+    empty.textContent = this.value === 'all' ? '' : t(`filter.empty_${this.value.replace('-', '_')}`);
   }
 
   /** The next photo to check after `fromId` among `shown` (in list order, wrapping around),

@@ -5,16 +5,10 @@
 
 import { call, dataUrl } from './bridge.js';
 import { ReviewFilter, finished, reviewState } from './filter.js';
+import { percent, t } from './i18n.js';
+import { errorText, flagText } from './messages.js';
 import { $, announce, confirmAction, el, icon, showError } from './ui.js';
 
-const STATE_TEXT = {
-  queued: 'Waiting',
-  working: 'Cutting out…',
-  done: 'Done',
-  flagged: 'Done, please check',
-  failed: 'Could not cut out',
-  cancelled: 'Stopped',
-};
 
 
 export class Queue {
@@ -125,10 +119,10 @@ export class Queue {
   renderSummary() {
     const s = this.summary;
     const finished = s.done + s.flagged;
-    let text = s.total ? `${finished} of ${s.total} done` : 'No photos yet';
+    let text = s.total ? t('queue.done_of', { done: finished, total: s.total }) : t('queue.none');
     const extra = [];
-    if (s.flagged) extra.push(`${s.flagged} to check`);
-    if (s.failed) extra.push(`${s.failed} failed`);
+    if (s.flagged) extra.push(t('queue.to_check', { count: s.flagged }));
+    if (s.failed) extra.push(t('queue.failed', { count: s.failed }));
     if (extra.length) text += ` · ${extra.join(', ')}`;
     $('#overall-text').textContent = text;
     if (s.total) announce(text.replace(' · ', ', ')); // once per change of the counts, never per progress tick
@@ -141,7 +135,7 @@ export class Queue {
     $('#overall-bar').style.width = `${Math.round(share * 1000) / 10}%`;
     const wrap = $('#overall-bar-wrap');
     wrap.setAttribute('role', 'progressbar');
-    wrap.setAttribute('aria-label', 'Overall progress');
+    wrap.setAttribute('aria-label', t('queue.progress'));
     wrap.setAttribute('aria-valuemin', '0');
     wrap.setAttribute('aria-valuemax', '100');
     wrap.setAttribute('aria-valuenow', String(Math.round(share * 100)));
@@ -179,9 +173,9 @@ export class Queue {
     const stateText = this.stateText(item);
     const details = [];
     if (item.state === 'failed' || item.state === 'cancelled') {
-      if (item.message && item.message !== stateText && item.message !== 'Cancelled') details.push(sentence(item.message));
+      if (item.message && item.code !== 'cancelled' && item.message !== 'Cancelled') details.push(sentence(errorText(item)));
     }
-    if (item.state === 'flagged') for (const flag of item.flags || []) details.push(flag.message);
+    if (item.state === 'flagged') for (const flag of item.flags || []) details.push(flagText(flag));
 
     const select = el('button', {
       type: 'button',
@@ -201,12 +195,12 @@ export class Queue {
 
     const actions = el('span', { class: 'q-actions' });
     if (item.state === 'queued' || item.state === 'working') {
-      actions.append(actionButton('stop', `Stop ${item.name}`, 'Stop', () => call('cancel', item.id)));
+      actions.append(actionButton('stop', t('queue.stop_item', { name: item.name }), t('queue.stop'), () => call('cancel', item.id)));
     }
     if (item.state === 'failed' || item.state === 'cancelled') {
-      actions.append(actionButton('retry', `Try ${item.name} again`, 'Try again', () => call('retry', item.id)));
+      actions.append(actionButton('retry', t('queue.retry_item', { name: item.name }), t('queue.retry'), () => call('retry', item.id)));
     }
-    actions.append(actionButton('x', `Remove ${item.name} from the list`, 'Remove from the list', () => call('remove', item.id)));
+    actions.append(actionButton('x', t('queue.remove_item', { name: item.name }), t('queue.remove'), () => call('remove', item.id)));
 
     const hadFocus = row.contains(document.activeElement) && document.activeElement.classList.contains('q-select');
     row.replaceChildren(select, actions);
@@ -217,15 +211,15 @@ export class Queue {
   stateText(item) {
     if (item.preview) {
       return item.state === 'working'
-        ? `Preview · refining… ${Math.round((item.progress || 0) * 100)}%`
-        : 'Preview · refining soon';
+        ? t('state.preview_working', { percent: percent(item.progress) })
+        : t('state.preview_soon');
     }
     if ((item.state === 'done' || item.state === 'flagged') && this.exported.get(item.id) === item.version) {
-      return item.state === 'done' ? 'Done · exported' : 'Exported, please check';
+      return item.state === 'done' ? t('state.done_exported') : t('state.flagged_exported');
     }
     return item.state === 'working'
-      ? `${STATE_TEXT.working} ${Math.round((item.progress || 0) * 100)}%`
-      : STATE_TEXT[item.state] || item.state;
+      ? t('state.working_percent', { percent: percent(item.progress) })
+      : t(`state.${item.state}`, {}, item.state);
   }
 
   visibleIds() {
@@ -258,6 +252,13 @@ export class Queue {
     for (const [id, row] of this.rows) {
       for (const button of row.querySelectorAll('button')) button.tabIndex = id === current ? 0 : -1;
     }
+  }
+
+  /** Every row and count again, in the language just chosen. */
+  relabel() {
+    for (const [id, row] of this.rows) this.fill(row, this.items.get(id), this.items.get(id));
+    this.renderSummary();
+    this.renderReviewCounts();
   }
 
   /** Select an item (or none); `user` means the user asked, so scroll it into view. */
@@ -311,10 +312,7 @@ export class Queue {
   async clear() {
     const n = this.items.size;
     if (!n) return;
-    const what = n === 1 ? 'the photo' : `all ${n} photos`;
-    const ok = await confirmAction(
-      `Remove ${what} from the list? Touch-ups that were not exported are lost. Exported files stay where they are.`,
-      'Remove all');
+    const ok = await confirmAction(t('queue.clear_confirm', { count: n }), t('queue.clear_ok'));
     if (!ok) return;
     const result = await call('clear');
     if (!result.ok) showError(result);

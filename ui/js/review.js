@@ -5,6 +5,8 @@
 
 import { call, on } from './bridge.js';
 import { finished, reviewState } from './filter.js';
+import { t } from './i18n.js';
+import { errorText } from './messages.js';
 import { $, $$, el, showError, toast } from './ui.js';
 
 export class ReviewPanel {
@@ -35,8 +37,8 @@ export class ReviewPanel {
     });
     on('export-done', () => this.history(this.queue.selected));
     on('review-sheet', (event) => {
-      if (event.error) toast(event.error, 'error');
-      else toast(`Review sheet saved: ${String(event.path).split(/[\\/]/).pop()}`, 'ok');
+      if (event.error) toast(errorText({ code: event.code, params: event.params, message: event.error }), 'error');
+      else toast(t('review.sheet_saved', { name: String(event.path).split(/[\\/]/).pop() }), 'ok');
     });
   }
 
@@ -47,12 +49,18 @@ export class ReviewPanel {
     this.max = max;
     $('#alt-text').maxLength = max;
     $('#reject-note').maxLength = max;
-    this.queue.review.reasons = Object.fromEntries(this.reasons.map((r) => [r.id, r.label]));
+    this.queue.review.reasons = Object.fromEntries(this.reasons.map((r) => [r.id, this.label(r.id)]));
     if (review && review.problem) toast(`${review.problem.charAt(0).toUpperCase()}${review.problem.slice(1)}.`, 'error');
     $('#reject-reasons').replaceChildren(...this.reasons.map((reason, i) => el('label', { class: 'reason' },
       el('input', { type: 'radio', name: 'reason', value: reason.id }),
-      el('span', { class: 'reason-label', text: reason.label }),
+      el('span', { class: 'reason-label', text: this.label(reason.id) }),
       i < 9 ? el('kbd', { text: String(i + 1), 'aria-hidden': 'true' }) : null)));
+  }
+
+  /** A reason to reject in the window's language (Python's English label for one it does not know). */
+  label(id) {
+    const reason = this.reasons.find((r) => r.id === id);
+    return t(`reason.${id}`, {}, reason ? reason.label : id);
   }
 
   /** Show the review of `item` (the selected photo, or none). */
@@ -67,7 +75,7 @@ export class ReviewPanel {
     $('#reopen-btn').hidden = !(state === 'approved' || state === 'rejected');
     const badge = $('#review-state');
     badge.dataset.review = state || 'none';
-    badge.textContent = { 'to-check': 'To check', approved: 'Approved', rejected: 'Rejected' }[state] || '';
+    badge.textContent = state ? t(`review.${state.replace('-', '_')}`) : '';
     const detail = $('#review-detail');
     detail.replaceChildren(...(state && state !== 'to-check' ? this.describe(state, review) : []));
     detail.hidden = !detail.childNodes.length;
@@ -88,21 +96,22 @@ export class ReviewPanel {
   /** "Halo — grey rim on the left" over "Rejected by mira on 05/12/2026, 10:42". */
   describe(state, review) {
     const lines = [];
-    const reason = state === 'rejected' && review.reason
-      ? (this.reasons.find((r) => r.id === review.reason) || { label: review.reason }).label : '';
+    const reason = state === 'rejected' && review.reason ? this.label(review.reason) : '';
     const why = [reason, review.note].filter(Boolean).join(' — ');
     if (why) lines.push(el('span', { class: 'review-why', text: why }));
     const when = review.time ? new Date(review.time) : null;
     const at = when && !Number.isNaN(when.getTime())
-      ? when.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' }) : '';
-    const who = [review.reviewer ? `by ${review.reviewer}` : '', at ? `on ${at}` : ''].filter(Boolean).join(' ');
-    lines.push(el('span', { class: 'review-who', text: `${state === 'approved' ? 'Approved' : 'Rejected'} ${who}`.trim() }));
+      ? when.toLocaleString(document.documentElement.lang || [], { dateStyle: 'short', timeStyle: 'short' }) : '';
+    const decided = t(state === 'approved' ? 'review.decided_approved' : 'review.decided_rejected');
+    const key = review.reviewer ? (at ? 'review.by' : 'review.by_who') : (at ? 'review.on' : '');
+    const text = key ? t(key, { state: decided, reviewer: review.reviewer || '', time: at }) : decided;
+    lines.push(el('span', { class: 'review-who', text }));
     return lines;
   }
 
   countAlt() {
     const alt = $('#alt-text');
-    $('#alt-count').textContent = alt.value.length > (this.max || 500) * 0.8 ? `${alt.value.length} / ${this.max}` : '';
+    $('#alt-count').textContent = alt.value.length > (this.max || 500) * 0.8 ? t('review.count', { count: alt.value.length, max: this.max }) : '';
   }
 
   async history(item) {
@@ -114,13 +123,27 @@ export class ReviewPanel {
     }
     const result = await call('history', item.id);
     if (ticket !== this.historyTicket) return;
-    line.textContent = result.ok ? result.text : '';
+    line.textContent = result.ok ? this.historyText(result) : '';
+  }
+
+  /** "Exported twice: v1 rejected (halo), v2 approved." from the history's facts. */
+  historyText({ exports = [], unaudited = 0 }) {
+    const entry = (e) => t('history.entry', {
+      label: e.label,
+      decision: e.decision === 'rejected' && e.reason
+        ? t('history.rejected_reason', { reason: this.label(e.reason) })
+        : t(`history.${e.decision.replace('-', '_')}`),
+    });
+    const list = new Intl.ListFormat(document.documentElement.lang || 'en', { type: 'unit' }).format(exports.map(entry));
+    const parts = [exports.length ? t('history.exported', { count: exports.length, list }) : t('history.none')];
+    if (unaudited > 0) parts.push(t('history.unaudited', { count: unaudited }));
+    return parts.join(' ');
   }
 
   target() {
     const item = this.queue.selected;
     if (finished(item)) return item;
-    toast(item ? `${item.name} is not cut out yet: review it once it is finished.` : 'Select a photo first.', 'info');
+    toast(item ? t('review.not_ready', { name: item.name }) : t('review.select_first'), 'info');
     return null;
   }
 
@@ -133,7 +156,7 @@ export class ReviewPanel {
     const item = this.target();
     if (!item) return;
     this.rejecting = item.id;
-    $('#reject-title').textContent = `Reject ${item.name}`;
+    $('#reject-title').textContent = t('reject.title_item', { name: item.name });
     const current = item.review && item.review.state === 'rejected' ? item.review : null;
     for (const radio of $$('input[name="reason"]', this.dialog)) radio.checked = Boolean(current) && radio.value === current.reason;
     $('#reject-note').value = current ? current.note || '' : '';
@@ -148,7 +171,7 @@ export class ReviewPanel {
     const reason = $('input[name="reason"]:checked', this.dialog);
     if (!reason) {
       const error = $('#reject-error');
-      error.textContent = 'Choose what is wrong with the cutout.';
+      error.textContent = t('reject.choose');
       error.hidden = false;
       $('input[name="reason"]', this.dialog).focus();
       return;
@@ -175,7 +198,7 @@ export class ReviewPanel {
     if (next) this.queue.select(next, true);
     else {
       this.history(result.item);
-      toast('Every photo is checked.', 'ok');
+      toast(t('review.all_checked'), 'ok');
     }
   }
 
@@ -184,14 +207,14 @@ export class ReviewPanel {
     const item = this.queue.items.get(alt.dataset.id);
     if (!finished(item) || (item.review && item.review.alt_text) === alt.value.trim()) return;
     const result = await call('set_alt_text', item.id, alt.value);
-    if (!result.ok) return showError(result, 'The alt text could not be saved.');
+    if (!result.ok) return showError(result, t('review.alt_failed'));
     this.queue.update(result.item);
   }
 
   async saveSheet() {
     const result = await call('save_review_sheet');
-    if (!result.ok) return showError(result, 'The review sheet could not be saved.');
-    if (result.path) toast('Making the review sheet…', 'info');
+    if (!result.ok) return showError(result, t('review.sheet_failed'));
+    if (result.path) toast(t('review.sheet_making'), 'info');
   }
 
   /** The reject dialog's keys: 1–7 pick a reason, Enter rejects, Tab stays inside (Esc: the dialog's own). */

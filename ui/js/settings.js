@@ -2,6 +2,8 @@
 // (api.get_settings / api.set_settings): nothing is kept in browser storage.
 
 import { call, on } from './bridge.js';
+import { LANGUAGES, LANGUAGE_NAMES, pickLanguage, t } from './i18n.js';
+import { errorText } from './messages.js';
 import { $, $$, el, showError, showPath, toast } from './ui.js';
 
 // Cutout quality switches: setting key -> checkbox (all on by default, like the command line).
@@ -46,12 +48,12 @@ export class SettingsDialog {
       const result = await call('diagnostics');
       if (!result.ok) return showError(result);
       $('#diag-run').disabled = true;
-      $('#diag-status').textContent = 'Creating the report… It waits for the photo being cut out, then tests the model.';
+      $('#diag-status').textContent = t('support.creating');
     });
     on('diagnostics', (event) => {
       $('#diag-run').disabled = false;
       $('#diag-save').disabled = false;
-      $('#diag-status').textContent = 'Report ready. Save it and send the file to your IT department.';
+      $('#diag-status').textContent = t('support.ready');
       const report = $('#diag-report');
       report.value = event.report || '';
       report.hidden = false;
@@ -59,13 +61,13 @@ export class SettingsDialog {
     $('#diag-save').addEventListener('click', async () => {
       const result = await call('save_diagnostics');
       if (!result.ok) return showError(result);
-      if (result.path) $('#diag-status').textContent = `Saved to ${result.path}`;
+      if (result.path) $('#diag-status').textContent = t('support.saved', { path: result.path });
     });
     $('#cache-clear').addEventListener('click', async () => {
       const result = await call('clear_cache');
       if (!result.ok) return showError(result);
       const n = result.removed || 0;
-      toast(n ? `Cache cleared: ${n} ${n === 1 ? 'item' : 'items'} removed.` : 'The cache was already empty.', 'ok');
+      toast(n ? t('support.cache_cleared', { count: n }) : t('support.cache_empty'), 'ok');
     });
   }
 
@@ -97,6 +99,7 @@ export class SettingsDialog {
     model.value = settings.model || (models[0] && models[0].id) || '';
     $('#set-device').value = settings.device || 'auto';
     $('#set-theme').value = settings.theme || 'system';
+    this.fillLanguages(settings.language);
     $('#set-views').value = String(settings.views === 1 ? 1 : 2);
     showPath($('#set-output'), settings.output_dir);
     for (const [key, selector] of Object.entries(CHECKS)) $(selector).checked = settings[key] !== false;
@@ -113,6 +116,16 @@ export class SettingsDialog {
     if (first) first.focus();
   }
 
+  /** Auto (naming the language it gives on this computer) and each language in its own words. */
+  fillLanguages(value) {
+    const system = pickLanguage('auto', [...(navigator.languages || [navigator.language]), this.app.osLocale()]);
+    const select = $('#set-language');
+    select.replaceChildren(
+      el('option', { value: 'auto', text: t('settings.language_auto', { language: LANGUAGE_NAMES[system] }) }),
+      ...LANGUAGES.map((code) => el('option', { value: code, lang: code, text: LANGUAGE_NAMES[code] })));
+    select.value = LANGUAGES.includes(value) ? value : 'auto';
+  }
+
   async save() {
     const settings = this.app.settings();
     const locked = new Set(this.app.locked());
@@ -120,6 +133,7 @@ export class SettingsDialog {
       model: $('#set-model').value,
       device: $('#set-device').value,
       theme: $('#set-theme').value,
+      language: $('#set-language').value,
       views: Number($('#set-views').value),
       output_dir: this.pendingFolder || settings.output_dir,
     };
@@ -132,7 +146,7 @@ export class SettingsDialog {
     if (Object.keys(changes).length) {
       const result = await this.app.saveSettings(changes, { quiet: true });
       if (!result.ok) {
-        $('#settings-error').textContent = result.error.message;
+        $('#settings-error').textContent = errorText(result.error);
         $('#settings-error').hidden = false;
         return;
       }

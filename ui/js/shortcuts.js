@@ -1,10 +1,13 @@
 // Every keyboard shortcut in one table: the key handler and the "?" overlay both read
 // it, so the help can never drift from what the keys really do.
 
+import { onLanguage, t } from './i18n.js';
 import { $, el, typingTarget } from './ui.js';
 
 const isMac = /Mac|iPhone|iPad/.test(navigator.platform || '');
 const MOD = isMac ? '⌘' : 'Ctrl';
+// A key's name where the keyboard prints a word ("Entf" on a German one): looked up when the help is drawn.
+const KEY = (key) => ({ key });
 
 /**
  * keys: what the help shows; test(e): does this keydown match; run(a, e): the action.
@@ -14,47 +17,47 @@ function table() {
   const ctrl = (e) => e.ctrlKey || e.metaKey;
   const plain = (e) => !e.ctrlKey && !e.metaKey && !e.altKey;
   return [
-    ['Photos', [
-      { keys: [`${MOD}+O`], label: 'Open photos', text: true, test: (e) => ctrl(e) && !e.shiftKey && e.key.toLowerCase() === 'o', run: (a) => a.open() },
-      { keys: [`${MOD}+V`], label: 'Paste an image', help: true },
-      { keys: ['↑', '↓'], label: 'Previous / next photo', test: (e) => plain(e) && (e.key === 'ArrowUp' || e.key === 'ArrowDown') && !a11yFocusInViewer(e), run: (a, e) => a.move(e.key === 'ArrowDown' ? 1 : -1) },
-      { keys: ['Delete'], label: 'Remove the photo from the list (list focused)', help: true },
+    ['shortcuts.group_photos', [
+      { keys: [`${MOD}+O`], label: 'shortcuts.open', text: true, test: (e) => ctrl(e) && !e.shiftKey && e.key.toLowerCase() === 'o', run: (a) => a.open() },
+      { keys: [`${MOD}+V`], label: 'shortcuts.paste', help: true },
+      { keys: ['↑', '↓'], label: 'shortcuts.prev_next', test: (e) => plain(e) && (e.key === 'ArrowUp' || e.key === 'ArrowDown') && !a11yFocusInViewer(e), run: (a, e) => a.move(e.key === 'ArrowDown' ? 1 : -1) },
+      { keys: [KEY('keys.delete')], label: 'shortcuts.remove', help: true },
     ]],
-    ['View', [
-      { keys: ['O'], label: 'Hold to see the original', test: (e) => plain(e) && e.key.toLowerCase() === 'o', run: (a, e) => a.holdOriginal(true, e) },
-      { keys: ['C'], label: 'Before / after compare', test: (e) => plain(e) && e.key.toLowerCase() === 'c', run: (a) => a.toggleCompare() },
-      { keys: ['M'], label: 'Show the mask', test: (e) => plain(e) && e.key.toLowerCase() === 'm', run: (a) => a.toggleMask() },
-      { keys: ['0', 'F'], label: 'Fit in window', test: (e) => plain(e) && (e.key === '0' || e.key.toLowerCase() === 'f'), run: (a) => a.viewer.fit() },
-      { keys: ['1'], label: 'Actual pixels (100 %)', test: (e) => plain(e) && e.key === '1', run: (a) => a.viewer.actualSize() },
-      { keys: ['+', '−'], label: 'Zoom in / out', test: (e) => !e.altKey && ['+', '=', '-', '_'].includes(e.key), run: (a, e) => a.viewer.zoomBy(['+', '='].includes(e.key) ? 1.25 : 0.8) },
-      { keys: [`${MOD}+scroll`, 'scroll'], label: 'Zoom at the pointer', help: true },
-      { keys: ['Space + drag'], label: 'Move the photo (any tool)', help: true },
-      { keys: ['←', '→', '↑', '↓'], label: 'Move the photo (photo focused)', help: true },
+    ['shortcuts.group_view', [
+      { keys: ['O'], label: 'shortcuts.hold_original', hold: true, test: (e) => plain(e) && e.key.toLowerCase() === 'o', run: (a, e) => a.holdOriginal(true, e) },
+      { keys: ['C'], label: 'shortcuts.compare', test: (e) => plain(e) && e.key.toLowerCase() === 'c', run: (a) => a.toggleCompare() },
+      { keys: ['M'], label: 'shortcuts.mask', test: (e) => plain(e) && e.key.toLowerCase() === 'm', run: (a) => a.toggleMask() },
+      { keys: ['0', 'F'], label: 'shortcuts.fit', test: (e) => plain(e) && (e.key === '0' || e.key.toLowerCase() === 'f'), run: (a) => a.viewer.fit() },
+      { keys: ['1'], label: 'shortcuts.actual', test: (e) => plain(e) && e.key === '1', run: (a) => a.viewer.actualSize() },
+      { keys: ['+', '−'], label: 'shortcuts.zoom', test: (e) => !e.altKey && ['+', '=', '-', '_'].includes(e.key), run: (a, e) => a.viewer.zoomBy(['+', '='].includes(e.key) ? 1.25 : 0.8) },
+      { keys: [{ key: 'keys.scroll', mod: true }, KEY('keys.scroll')], label: 'shortcuts.zoom_pointer', help: true },
+      { keys: [KEY('keys.space_drag')], label: 'shortcuts.move_space', help: true },
+      { keys: ['←', '→', '↑', '↓'], label: 'shortcuts.move_keys', help: true },
     ]],
-    ['Touch up', [
-      { keys: ['H'], label: 'Move tool', test: (e) => plain(e) && e.key.toLowerCase() === 'h', run: (a) => a.brush.setTool('hand') },
-      { keys: ['E'], label: 'Erase brush', test: (e) => plain(e) && e.key.toLowerCase() === 'e', run: (a) => a.brush.setTool('erase') },
-      { keys: ['R'], label: 'Restore brush', test: (e) => plain(e) && e.key.toLowerCase() === 'r', run: (a) => a.brush.setTool('restore') },
-      { keys: ['B'], label: 'Switch Erase / Restore', test: (e) => plain(e) && e.key.toLowerCase() === 'b', run: (a) => a.brush.toggle() },
-      { keys: ['[', ']'], label: 'Smaller / bigger brush', test: (e) => plain(e) && (e.key === '[' || e.key === ']'), run: (a, e) => a.brush.grow(e.key === ']' ? 1 : -1) },
-      { keys: [`${MOD}+Z`], label: 'Undo', test: (e) => ctrl(e) && !e.shiftKey && e.key.toLowerCase() === 'z', run: (a) => a.brush.history('undo') },
-      { keys: [`${MOD}+Shift+Z`, `${MOD}+Y`], label: 'Redo', test: (e) => ctrl(e) && ((e.shiftKey && e.key.toLowerCase() === 'z') || (!e.shiftKey && e.key.toLowerCase() === 'y')), run: (a) => a.brush.history('redo') },
-      { keys: ['Tab'], label: 'Reset mask, Punch holes, Recover parts: buttons under the brush', help: true },
+    ['shortcuts.group_touch', [
+      { keys: ['H'], label: 'shortcuts.move_tool', test: (e) => plain(e) && e.key.toLowerCase() === 'h', run: (a) => a.brush.setTool('hand') },
+      { keys: ['E'], label: 'shortcuts.erase', test: (e) => plain(e) && e.key.toLowerCase() === 'e', run: (a) => a.brush.setTool('erase') },
+      { keys: ['R'], label: 'shortcuts.restore', test: (e) => plain(e) && e.key.toLowerCase() === 'r', run: (a) => a.brush.setTool('restore') },
+      { keys: ['B'], label: 'shortcuts.switch', test: (e) => plain(e) && e.key.toLowerCase() === 'b', run: (a) => a.brush.toggle() },
+      { keys: ['[', ']'], label: 'shortcuts.brush_size', test: (e) => plain(e) && (e.key === '[' || e.key === ']'), run: (a, e) => a.brush.grow(e.key === ']' ? 1 : -1) },
+      { keys: [`${MOD}+Z`], label: 'shortcuts.undo', test: (e) => ctrl(e) && !e.shiftKey && e.key.toLowerCase() === 'z', run: (a) => a.brush.history('undo') },
+      { keys: [`${MOD}+Shift+Z`, `${MOD}+Y`], label: 'shortcuts.redo', test: (e) => ctrl(e) && ((e.shiftKey && e.key.toLowerCase() === 'z') || (!e.shiftKey && e.key.toLowerCase() === 'y')), run: (a) => a.brush.history('redo') },
+      { keys: ['Tab'], label: 'shortcuts.fix_buttons', help: true },
     ]],
-    ['Review', [
-      { keys: ['A'], label: 'Approve the cutout, then the next to check', test: (e) => plain(e) && e.key.toLowerCase() === 'a', run: (a) => a.review.approve() },
-      { keys: ['X'], label: 'Reject the cutout with a reason…', test: (e) => plain(e) && e.key.toLowerCase() === 'x', run: (a) => a.review.reject() },
-      { keys: ['J', 'K'], label: 'Next / previous photo', test: (e) => plain(e) && ['j', 'k'].includes(e.key.toLowerCase()), run: (a, e) => a.move(e.key.toLowerCase() === 'j' ? 1 : -1) },
-      { keys: ['1…7', '↑', '↓'], label: 'Pick a reason (reject dialog)', help: true },
+    ['shortcuts.group_review', [
+      { keys: ['A'], label: 'shortcuts.approve', test: (e) => plain(e) && e.key.toLowerCase() === 'a', run: (a) => a.review.approve() },
+      { keys: ['X'], label: 'shortcuts.reject', test: (e) => plain(e) && e.key.toLowerCase() === 'x', run: (a) => a.review.reject() },
+      { keys: ['J', 'K'], label: 'shortcuts.next_prev', test: (e) => plain(e) && ['j', 'k'].includes(e.key.toLowerCase()), run: (a, e) => a.move(e.key.toLowerCase() === 'j' ? 1 : -1) },
+      { keys: ['1…7', '↑', '↓'], label: 'shortcuts.pick_reason', help: true },
     ]],
-    ['Export and more', [
-      { keys: [`${MOD}+S`], label: 'Export this photo', text: true, test: (e) => ctrl(e) && !e.shiftKey && e.key.toLowerCase() === 's', run: (a) => a.exporter.exportSelected() },
-      { keys: [`${MOD}+Shift+S`], label: 'Export all finished photos', text: true, test: (e) => ctrl(e) && e.shiftKey && e.key.toLowerCase() === 's', run: (a) => a.exporter.exportAll() },
-      { keys: [`${MOD}+,`], label: 'Settings', text: true, test: (e) => ctrl(e) && e.key === ',', run: (a) => a.settings.open() },
-      { keys: ['?'], label: 'This list of shortcuts', test: (e) => e.key === '?', run: (a) => a.help() },
-      { keys: ['Esc'], label: 'Close a dialog', help: true },
-      { keys: ['Tab', 'Shift+Tab'], label: 'Next / previous button or field', help: true },
-      { keys: ['Enter', 'Space'], label: 'Press the focused button', help: true },
+    ['shortcuts.group_more', [
+      { keys: [`${MOD}+S`], label: 'shortcuts.export_one', text: true, test: (e) => ctrl(e) && !e.shiftKey && e.key.toLowerCase() === 's', run: (a) => a.exporter.exportSelected() },
+      { keys: [`${MOD}+Shift+S`], label: 'shortcuts.export_all', text: true, test: (e) => ctrl(e) && e.shiftKey && e.key.toLowerCase() === 's', run: (a) => a.exporter.exportAll() },
+      { keys: [`${MOD}+,`], label: 'shortcuts.settings', text: true, test: (e) => ctrl(e) && e.key === ',', run: (a) => a.settings.open() },
+      { keys: ['?'], label: 'shortcuts.help', test: (e) => e.key === '?', run: (a) => a.help() },
+      { keys: ['Esc'], label: 'shortcuts.close', help: true },
+      { keys: ['Tab', 'Shift+Tab'], label: 'shortcuts.tab', help: true },
+      { keys: [KEY('keys.enter'), KEY('keys.space')], label: 'shortcuts.press', help: true },
     ]],
   ];
 }
@@ -91,7 +94,7 @@ export function installShortcuts(actions) {
     if (ownsArrows && /^(Arrow|Home|End|Page)/.test(e.key)) return;
     for (const shortcut of all) {
       if ((typing && !shortcut.text) || !shortcut.test(e)) continue;
-      if (e.repeat && shortcut.label.startsWith('Hold')) {
+      if (e.repeat && shortcut.hold) {
         e.preventDefault();
         return;
       }
@@ -114,17 +117,23 @@ export function installShortcuts(actions) {
   });
 
   renderHelp(groups);
+  onLanguage(() => renderHelp(groups));
+}
+
+function keyName(k) {
+  if (typeof k === 'string') return k;
+  return k.mod ? `${MOD}+${t(k.key)}` : t(k.key);
 }
 
 function renderHelp(groups) {
   const list = $('#help-list');
   list.replaceChildren();
   for (const [title, shortcuts] of groups) {
-    list.append(el('h3', { text: title }));
+    list.append(el('h3', { text: t(title) }));
     for (const s of shortcuts) {
       list.append(el('div', { class: 'help-row' },
-        el('span', { text: s.label }),
-        el('span', { class: 'keys' }, ...s.keys.map((k) => el('kbd', { text: k })))));
+        el('span', { text: t(s.label) }),
+        el('span', { class: 'keys' }, ...s.keys.map((k) => el('kbd', { text: keyName(k) })))));
     }
   }
 }

@@ -1,5 +1,8 @@
 // Small DOM helpers and the plain-language message area (toasts and the banner).
 
+import { t } from './i18n.js';
+import { errorText } from './messages.js';
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
 
@@ -57,9 +60,9 @@ export function announce(message) {
 }
 
 /** Show the message of a failed bridge/server answer. */
-export function showError(result, fallback = 'Something went wrong.') {
-  const message = (result && result.error && result.error.message) || fallback;
-  toast(message, 'error');
+export function showError(result, fallback = '') {
+  const error = result && result.error;
+  toast(error && (error.message || error.code) ? errorText(error, fallback) : fallback || t('error.generic'), 'error');
 }
 
 export function banner(message) {
@@ -68,7 +71,7 @@ export function banner(message) {
 }
 
 /** A long folder path shortened from the left ("…/Pictures/Knockout"); the full one goes in the tooltip. */
-export function showPath(node, path, empty = 'Not chosen yet') {
+export function showPath(node, path, empty = t('common.not_chosen')) {
   const full = path || '';
   node.title = full;
   if (!full) {

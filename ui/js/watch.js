@@ -3,6 +3,8 @@
 // toolbar button and the status bar say so, with a Stop button.
 
 import { call, on } from './bridge.js';
+import { t } from './i18n.js';
+import { errorText } from './messages.js';
 import { $, el, showError, showPath, toast } from './ui.js';
 
 export class HotFolder {
@@ -24,10 +26,11 @@ export class HotFolder {
     });
     on('watch', (event) => {
       this.set(event.watch);
-      if (event.error) toast(event.error, 'error'); // watching stopped by itself (e.g. the folder is gone)
+      // watching stopped by itself (e.g. the folder is gone)
+      if (event.error) toast(errorText({ code: event.code, params: event.params, message: event.error }), 'error');
     });
     // A file in the watched folder that is not read (a pipe, a link to a file outside the folder…).
-    on('watch-skipped', (event) => toast(`Skipped ${event.name}: ${event.message.replace(/\.?$/, '.')}`, 'error'));
+    on('watch-skipped', (event) => toast(t('watch.skipped', { name: event.name, message: errorText(event).replace(/\.?$/, '.') }), 'error'));
   }
 
   /** Show the hot folder state (null = not watching). */
@@ -36,13 +39,13 @@ export class HotFolder {
     const active = Boolean(this.watch);
     const name = active ? baseName(this.watch.inbox) : '';
     $('#watch-btn').setAttribute('aria-pressed', String(active));
-    $('#watch-btn-text').textContent = active ? `Watching “${name}”` : 'Hot folder…';
+    $('#watch-btn-text').textContent = active ? t('watch.watching', { name }) : t('watch.button');
     $('#status-watch').hidden = !active;
     if (active) {
       const { written = 0, failed = 0, skipped = 0 } = this.watch;
-      let text = `Watching “${name}” · ${written} exported`;
-      if (failed) text += ` · ${failed} failed`;
-      if (skipped) text += ` · ${skipped} skipped`;
+      let text = `${t('watch.watching', { name })} · ${t('watch.exported', { count: written })}`;
+      if (failed) text += ` · ${t('watch.failed', { count: failed })}`;
+      if (skipped) text += ` · ${t('watch.skipped_count', { count: skipped })}`;
       $('#status-watch-text').textContent = text;
       $('#status-watch-text').title = `${this.watch.inbox} → ${this.watch.folder}`;
     }
@@ -63,15 +66,16 @@ export class HotFolder {
     const presets = this.app.presets();
     const select = $('#watch-preset');
     const current = watch ? watch.preset : select.value || choice.preset;
-    select.replaceChildren(...presets.map((p) => el('option', { value: p.id, text: p.locked ? `${p.label} (locked)` : p.label })));
+    select.replaceChildren(...presets.map((p) => el('option', { value: p.id, text: p.locked ? t('export.locked_option', { label: p.label }) : p.label })));
     if (current) select.value = current;
-    showPath($('#watch-inbox'), watch ? watch.inbox : this.inbox, 'Not chosen yet');
+    showPath($('#watch-inbox'), watch ? watch.inbox : this.inbox);
     showPath($('#watch-out'), watch ? watch.folder : this.folder || settings.output_dir);
-    $('#watch-template-note').textContent = `File names follow the Export pattern: ${choice.template}`;
+    $('#watch-template-note').textContent = t('watch.template_note', { template: choice.template });
     $('#watch-active').hidden = !watch;
     if (watch) {
-      $('#watch-active-text').textContent =
-        `Watching now. ${watch.written || 0} exported${watch.failed ? `, ${watch.failed} failed` : ''} so far.`;
+      const counts = [t('watch.exported', { count: watch.written || 0 })];
+      if (watch.failed) counts.push(t('watch.failed', { count: watch.failed }));
+      $('#watch-active-text').textContent = t('watch.active', { counts: counts.join(', ') });
     }
     for (const control of [select, $('#watch-inbox-btn'), $('#watch-out-btn')]) control.disabled = Boolean(watch);
     $('#watch-start').hidden = Boolean(watch);
@@ -90,7 +94,7 @@ export class HotFolder {
   async start() {
     const error = $('#watch-error');
     if (!this.inbox) {
-      error.textContent = 'Choose the folder to watch first.';
+      error.textContent = t('watch.choose_first');
       error.hidden = false;
       return;
     }
@@ -103,20 +107,20 @@ export class HotFolder {
     };
     const result = await call('watch_start', request);
     if (!result.ok) {
-      error.textContent = result.error.message;
+      error.textContent = errorText(result.error);
       error.hidden = false;
       return;
     }
     this.set(result.watch);
     this.dialog.close();
-    toast(`Watching “${baseName(this.inbox)}”: photos saved there are exported automatically.`, 'ok');
+    toast(t('watch.started', { name: baseName(this.inbox) }), 'ok');
   }
 
   async stop() {
     const result = await call('watch_stop');
     if (!result.ok) return showError(result);
     this.set(null);
-    toast('Stopped watching the folder. Photos already in the list still finish.', 'info');
+    toast(t('watch.stopped'), 'info');
   }
 }
 
