@@ -10,6 +10,7 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 # Text that is not in any language: the product's name, key names on <kbd>, zoom "100%".
@@ -22,7 +23,7 @@ KEYS = set(json.loads((UI / "i18n" / "en.json").read_text(encoding="utf-8")))
 class _Scan(HTMLParser):
     """Text nodes and labelling attributes of index.html that do not come from the catalogue."""
 
-    VOID = {"meta", "link", "img", "input", "br", "hr", "source"}
+    VOID: ClassVar[set[str]] = {"meta", "link", "img", "input", "br", "hr", "source"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,6 +71,11 @@ NOT_TEXT = re.compile(r"(?:[!=]==?\s*|\$\$?\(\s*|querySelector(?:All)?\(\s*)$")
 COMMENT = re.compile(r"/\*.*?\*/|(?<![:'\"\w])//[^\n]*", re.S)
 
 
+def _continues(text: str) -> bool:
+    """Does an expression go on after this line (a ternary, a concatenation, an open call)?"""
+    return text.rstrip().endswith(("?", ":", "+", "(", "&&", "||"))
+
+
 def _expression(source: str, start: int) -> str:
     """From `start` to the end of its expression: the first , ; or ) at bracket depth 0, or a line end."""
     depth, i = 0, start
@@ -81,9 +87,7 @@ def _expression(source: str, start: int) -> str:
             if depth == 0:
                 break
             depth -= 1
-        elif ch in ",;" and depth == 0:
-            break
-        elif ch == "\n" and depth == 0 and not source[start:i].rstrip().endswith(("?", ":", "+", "(", "&&", "||")):
+        elif depth == 0 and (ch in ",;" or (ch == "\n" and not _continues(source[start:i]))):
             break
         elif ch in "'\"`":
             match = LITERAL.match(source, i)

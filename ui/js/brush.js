@@ -8,7 +8,7 @@
 // the photo's next `item` event as `edit`.
 
 import { call, on } from './bridge.js';
-import { percent, t } from './i18n.js';
+import { onLanguage, percent, t } from './i18n.js';
 import { $, $$, showError } from './ui.js';
 
 const MAX_POINTS = 20000;
@@ -38,6 +38,10 @@ export class Brush {
     this.hardInput = $('#brush-hardness');
     this.sizeInput.addEventListener('input', () => this.setSize(Number(this.sizeInput.value)));
     this.hardInput.addEventListener('input', () => this.setHardness(Number(this.hardInput.value) / 100));
+    onLanguage(() => { // "40 px", "80 %" as the language writes them
+      this.setSize(this.size);
+      this.setHardness(this.hardness);
+    });
     for (const button of $$('[data-tool]')) {
       button.addEventListener('click', () => this.setTool(button.dataset.tool));
     }

@@ -241,8 +241,8 @@ export class ExportPanel {
     const files = (n) => t('export.files', { count: n });
     const folder = String(event.folder || '').split(/[\\/]/).filter(Boolean).pop() || event.folder;
     let text = run.perPhoto
-      ? t('export.done_set', { photos: t('export.photos', { count: event.written }), files: files(event.written * run.perPhoto), folder })
-      : t('export.done', { files: files(event.written), folder });
+      ? t('export.done_set', { count: event.written, files: files(event.written * run.perPhoto), folder })
+      : t('export.done', { count: event.written, folder });
     if (event.failed) text += `. ${t('export.done_failed', { count: event.failed })}`;
     const result = $('#export-result-text');
     result.textContent = text;
