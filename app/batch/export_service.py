@@ -75,6 +75,8 @@ def export_fields(result: Result) -> dict[str, Any]:
     notes += [f["message"] for f in result.flags]  # what the export found: an upscale
     fields: dict[str, Any] = {"path": result.output, "violations": result.violations,
                               "message": "; ".join(notes) or None}
+    if result.flags:  # the same notes by code, for the window's languages
+        fields["flags"] = result.flags
     if result.outputs:  # a delivery set: each file, with its own verdict
         fields["outputs"] = result.outputs
     return fields

@@ -11,7 +11,8 @@ core does not depend on ``app.governance.presets`` (which re-exports it).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -47,9 +48,14 @@ class Violation:
     code: str  # background | fill | no-subject | too-small | too-large | aspect | format | file-size | transparent
     # | colour-space
     message: str
+    # the sentence's numbers and names, and a "variant" of the code, for the window's languages
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.params:
+            out["params"] = dict(self.params)
+        return out
 
 
 def _rgba(image: Image.Image) -> np.ndarray:
@@ -72,11 +78,13 @@ def _background(pixels: np.ndarray, colour: tuple[int, int, int]) -> Violation |
         return (np.abs(px[:, :3] - target).max(axis=1) <= COLOUR_TOLERANCE) & (px[:, 3] == 255)
 
     if (ring[:, 3] < 255).mean() > 1 - BORDER_SHARE:
-        return Violation("background", f"The background is transparent, not {_colour_name(colour)}.")
+        return Violation("background", f"The background is transparent, not {_colour_name(colour)}.",
+                         {"variant": "transparent", "colour": _colour_name(colour)})
     if not matches(corners).all() or matches(ring).mean() < BORDER_SHARE:
         seen = tuple(int(c) for c in np.median(ring[:, :3], axis=0))
         return Violation("background", f"The background is not {_colour_name(colour)} "
-                                       f"(the border is about rgb{seen}).")
+                                       f"(the border is about rgb{seen}).",
+                         {"colour": _colour_name(colour), "seen": f"rgb{seen}"})
     return None
 
 
@@ -106,10 +114,12 @@ def _fill(pixels: np.ndarray, rules: Rules) -> Violation | None:
     low, high = rules.fill_range
     if share < low:
         return Violation("fill", f"The subject fills {share:.0%} of the image; this preset asks for at least "
-                                 f"{low:.0%}. Use a larger fill or a tighter crop.")
+                                 f"{low:.0%}. Use a larger fill or a tighter crop.",
+                         {"variant": "low", "share": round(100 * share), "limit": round(100 * low)})
     if share > high:
         return Violation("fill", f"The subject fills {share:.0%} of the image; this preset allows at most "
-                                 f"{high:.0%}. Leave more space around it.")
+                                 f"{high:.0%}. Leave more space around it.",
+                         {"variant": "high", "share": round(100 * share), "limit": round(100 * high)})
     return None
 
 
@@ -123,7 +133,8 @@ def _border_colour(pixels: np.ndarray) -> tuple[int, int, int] | None:
 
 def _colour_space(image: Image.Image, wanted: str) -> Violation | None:
     if image.mode not in SRGB_MODES:
-        return Violation("colour-space", f"The image is {image.mode}, not {wanted}; export it as RGB.")
+        return Violation("colour-space", f"The image is {image.mode}, not {wanted}; export it as RGB.",
+                         {"variant": "mode", "mode": image.mode, "wanted": wanted})
     icc = image.info.get("icc_profile")
     if icc:
         try:
@@ -133,7 +144,7 @@ def _colour_space(image: Image.Image, wanted: str) -> Violation | None:
         lowered = name.strip().lower()
         if not (lowered.startswith("srgb") or "iec61966-2" in lowered):
             return Violation("colour-space", f"The image carries the colour profile {name.strip()!r}, "
-                                             f"not {wanted}.")
+                                             f"not {wanted}.", {"profile": name.strip(), "wanted": wanted})
     return None
 
 
@@ -142,19 +153,25 @@ def _size(image: Image.Image, rules: Rules) -> list[Violation]:
     found = []
     if rules.min_size is not None and min(w, h) < rules.min_size:
         found.append(Violation("too-small", f"The image is {w}×{h} px; this preset needs at least "
-                                            f"{rules.min_size} px on the shorter side."))
+                                            f"{rules.min_size} px on the shorter side.",
+                               {"variant": "short", "width": w, "height": h, "limit": rules.min_size}))
     if rules.min_long_side is not None and max(w, h) < rules.min_long_side:
         found.append(Violation("too-small", f"The image is {w}×{h} px; this preset needs at least "
-                                            f"{rules.min_long_side} px on the longer side."))
+                                            f"{rules.min_long_side} px on the longer side.",
+                               {"width": w, "height": h, "limit": rules.min_long_side}))
     if rules.max_side is not None and max(w, h) > rules.max_side:
         found.append(Violation("too-large", f"The image is {w}×{h} px; this preset allows at most "
-                                            f"{rules.max_side} px on the longer side."))
+                                            f"{rules.max_side} px on the longer side.",
+                               {"width": w, "height": h, "limit": rules.max_side}))
     if rules.max_pixels is not None and w * h > rules.max_pixels:
         found.append(Violation("too-large", f"The image has {w * h / 1e6:.1f} megapixels; this preset allows at most "
-                                            f"{rules.max_pixels / 1e6:g}."))
+                                            f"{rules.max_pixels / 1e6:g}.",
+                               {"variant": "pixels", "megapixels": round(w * h / 1e6, 1),
+                                "limit": rules.max_pixels / 1e6}))
     if rules.aspects and not any(abs(w / h - a / b) <= ASPECT_TOLERANCE * a / b for a, b in rules.aspects):
         allowed = " or ".join(f"{a}:{b}" for a, b in rules.aspects)
-        found.append(Violation("aspect", f"The image is {w}×{h} px; this preset asks for the shape {allowed}."))
+        found.append(Violation("aspect", f"The image is {w}×{h} px; this preset asks for the shape {allowed}.",
+                               {"width": w, "height": h, "shapes": [f"{a}:{b}" for a, b in rules.aspects]}))
     return found
 
 
@@ -164,10 +181,12 @@ def _file(image: Image.Image, rules: Rules, file_bytes: int | None) -> list[Viol
     written = FILE_FORMATS.get(image.format or "", (image.format or "").lower()) if image.format else None
     if rules.formats and written is not None and written not in rules.formats:
         found.append(Violation("format", f"The file is {written.upper()}; this preset accepts "
-                                         f"{', '.join(f.upper() for f in rules.formats)}."))
+                                         f"{', '.join(f.upper() for f in rules.formats)}.",
+                               {"format": written.upper(), "formats": ", ".join(f.upper() for f in rules.formats)}))
     if rules.max_bytes is not None and file_bytes is not None and file_bytes > rules.max_bytes:
         found.append(Violation("file-size", f"The file is {file_bytes / 1e6:.1f} MB; this preset allows at most "
-                                            f"{rules.max_bytes / 1e6:g} MB."))
+                                            f"{rules.max_bytes / 1e6:g} MB.",
+                               {"megabytes": round(file_bytes / 1e6, 1), "limit": rules.max_bytes / 1e6}))
     return found
 
 

@@ -69,3 +69,10 @@ def test_colour_space_must_be_srgb():
 
 def test_unset_rules_check_nothing():
     assert check(Image.new("CMYK", (5, 5)), Rules(colour_space=None)) == []
+
+
+def test_each_broken_rule_carries_its_numbers_for_the_windows_languages():
+    [small] = check(Image.new("RGB", (300, 200), "white"), Rules(min_size=500))
+    assert small.as_dict()["params"] == {"variant": "short", "width": 300, "height": 200, "limit": 500}
+    [shape] = check(Image.new("RGB", (300, 200), "white"), Rules(aspects=((1, 1), (3, 4))))
+    assert shape.params["shapes"] == ["1:1", "3:4"] and "1:1 or 3:4" in shape.message  # the CLI's English stays

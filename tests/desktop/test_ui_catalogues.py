@@ -76,7 +76,7 @@ def test_no_message_is_unused():
     used = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html))
     used |= {key for key in ENGLISH if f"'{key}'" in js}
     # keys made at run time: t(`state.${item.state}`) and the codes ui/js/messages.js words by prefix
-    prefixes = set(re.findall(r"t\(`([a-z_]+\.)[a-z_]*\$\{", js)) | {"error.", "flag.", "side.", "where."}
+    prefixes = set(re.findall(r"t\(`([a-z_]+\.)[a-z_]*\$\{", js)) | {"error.", "flag.", "rule.", "side.", "where."}
     unused = [key for key in ENGLISH if key not in used and not key.startswith(tuple(prefixes))]
     assert unused == []
 
@@ -112,6 +112,16 @@ def test_every_quality_flag_and_its_variants_have_a_message():
     variants = {v for text in sources for v in re.findall(r'"variant": "(\w+)"', text)}
     assert variants == {"empty", "messaging", "subject"}
     assert {key.rsplit(".", 1)[1] for key in ENGLISH if key.startswith("flag.") and key.count(".") == 2} == variants
+
+
+def test_every_rule_a_file_can_break_has_a_message():
+    text = (APP / "core" / "compliance.py").read_text(encoding="utf-8")
+    codes = set(re.findall(r'Violation\("([\w-]+)"', text))
+    assert {"background", "fill", "too-small", "format", "transparent"} <= codes
+    worded = {key.split(".")[1] for key in ENGLISH if key.startswith("rule.")}  # rule.fill.low words "fill"
+    assert sorted(codes - worded) == []
+    variants = {v for v in re.findall(r'"variant": "(\w+)"', text)}
+    assert sorted(v for v in variants if not any(k.endswith(f".{v}") for k in ENGLISH if k.startswith("rule."))) == []
 
 
 def test_every_reason_to_reject_has_a_message():

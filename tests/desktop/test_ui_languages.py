@@ -123,7 +123,7 @@ def test_the_review_card_and_the_reject_dialog_in_german(german, tmp_path):
     page.keyboard.press("1")
     page.fill("#reject-note", "grauer Rand am linken Ärmel")
     page.click("#reject-ok")
-    german.wait_text("#review-state", "^Abgelehnt$")
+    german.wait_text("#review-state", "^Abge\u00ad?lehnt$")
     german.wait_text("#review-detail", "Lichthof \\(Halo\\) — grauer Rand am linken Ärmel")
     german.wait_text(".q-review", "Abgelehnt: Lichthof")
     assert overflowing(page) == []

@@ -6,7 +6,7 @@
 
 import { call, on } from './bridge.js';
 import { t } from './i18n.js';
-import { errorText } from './messages.js';
+import { errorText, exportNotes } from './messages.js';
 import { $, el, showError, showPath, toast } from './ui.js';
 
 const EXTENSIONS = { png: '.png', jpeg: '.jpg', jpg: '.jpg', webp: '.webp', tiff: '.tif', tif: '.tif', avif: '.avif' };
@@ -221,7 +221,7 @@ export class ExportPanel {
     if (!this.run) return; // the hot folder's exports: it has its own counter
     if (event.state === 'written') {
       this.run.written += 1;
-      if (event.message) this.run.problems.push(t('stage.failed', { name: event.name, message: errorText(event) }));
+      if (event.message) this.run.problems.push(t('stage.failed', { name: event.name, message: exportNotes(event) }));
     } else {
       this.run.failed += 1;
       this.run.problems.push(t('stage.failed', { name: event.name, message: event.message ? errorText(event) : t('export.write_failed') }));

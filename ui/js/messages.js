@@ -8,8 +8,10 @@ import { has, language, t } from './i18n.js';
 function byCode(prefix, thing, fallback) {
   const message = (thing && thing.message) || fallback || '';
   const code = thing && thing.code;
-  if (!code || !has(`${prefix}.${code}`) || (language() === 'en' && message)) return message || t('error.generic');
-  const given = thing.params || {};
+  const given = (thing && thing.params) || {};
+  const variant = given.variant && `${prefix}.${code}.${given.variant}`;
+  const key = variant && has(variant) ? variant : `${prefix}.${code}`;
+  if (!code || !has(key) || (language() === 'en' && message)) return message || t('error.generic');
   const params = { name: '', ...given };
   if (!params.name && thing.path) params.name = String(thing.path).split(/[\\/]/).pop();
   // Words Python sends as codes: the sides of the frame, where on the photo.
@@ -17,8 +19,11 @@ function byCode(prefix, thing, fallback) {
     params.sides = new Intl.ListFormat(language(), { type: 'conjunction' }).format(given.sides.map((side) => t(`side.${side}`)));
   }
   if (given.where) params.where = t(`where.${given.where}`);
-  const variant = given.variant && `${prefix}.${code}.${given.variant}`;
-  return t(variant && has(variant) ? variant : `${prefix}.${code}`, params, message);
+  if (given.colour) params.colour = given.colour === 'pure white' ? t('rule.white') : given.colour;
+  if (Array.isArray(given.shapes)) {
+    params.shapes = new Intl.ListFormat(language(), { type: 'disjunction' }).format(given.shapes);
+  }
+  return t(key, params, message);
 }
 
 /** An error object {code, message, params?, path?} (a bridge envelope's, an item's, an event's). */
@@ -29,4 +34,17 @@ export function errorText(error, fallback = '') {
 /** A quality flag {code, message, params?}: what to check on this cutout. */
 export function flagText(flag) {
   return byCode('flag', flag);
+}
+
+/** A preset's rule a written file breaks (app.core.compliance), {code, message, params?, output?}. */
+export function ruleText(violation) {
+  const text = byCode('rule', violation);
+  return violation.output ? `${violation.output}: ${text}` : text;
+}
+
+/** What an `export` event found on a written file: the rules it breaks and its flags (an upscale);
+ * Python's English `message` when the event does not list them. */
+export function exportNotes(event) {
+  const notes = [...(event.violations || []).map(ruleText), ...(event.flags || []).map(flagText)];
+  return notes.length ? notes.join('; ') : errorText(event);
 }
