@@ -128,3 +128,18 @@ def test_every_reason_to_reject_has_a_message():
     from app.governance.review import REASONS
 
     assert sorted(f"reason.{key}" for key in REASONS) == sorted(k for k in ENGLISH if k.startswith("reason."))
+
+
+def test_the_shipped_presets_english_words_are_the_presets_own():
+    from app.governance.presets import builtin_presets
+
+    for preset in builtin_presets():
+        assert ENGLISH[f"preset.{preset.id}.label"] == preset.label
+        if preset.channel is not None:  # the page adds when its rules were read, from the channel
+            tail = ENGLISH["preset.rules_read"].replace("{date}", preset.channel.read_on)
+            confirm = "" if preset.channel.confirmed else " " + str(ENGLISH["preset.to_confirm"])
+            assert f"{ENGLISH[f'preset.{preset.id}.summary']} {tail}{confirm}" == preset.description
+        else:
+            assert ENGLISH[f"preset.{preset.id}.description"] == preset.description
+        for output in preset.outputs:
+            assert ENGLISH[f"output.{preset.id}.{output.id}"] == output.label

@@ -95,6 +95,7 @@ def test_the_window_speaks_the_browsers_language_german_with_flags_errors_and_co
     page.select_option("#preset", "marketplace-kit")
     page.wait_for_selector("#preset-outputs:not([hidden])")
     assert page.inner_text("#preset-outputs-title") == "Dateien pro Foto"
+    assert page.locator(".output-label").nth(1).inner_text() == "Amazon-Hauptbild (JPEG auf Weiß)"
     assert page.locator(".output-item summary").first.inner_text().startswith("Regeln von Amazon")
     assert overflowing(page) == []
     screenshot(page, "lang-de-03-export-set")
@@ -163,6 +164,8 @@ def test_french_from_the_browser_with_a_queue_and_export(browser, tmp_path):  # 
         ui.open(*_photos(tmp_path, ("chaussure", "tasse")))
         ui.wait_text("#overall-text", r"^3 sur 4 terminées · 1 à vérifier, 1 en échec$")
         assert "Le sujet touche le bord bas de la photo" in page.inner_text('.q-item[data-state="flagged"]')
+        assert page.locator("#preset option:checked").inner_text() == "PNG transparent (fichier maître)"
+        assert page.inner_text("#preset-desc").startswith("Détourage en pleine taille avec transparence")
         out = tmp_path / "sortie"
         ui.backend.shell.folder = str(out)
         page.click("#folder-btn")

@@ -430,6 +430,8 @@ async function start() {
   showStatus(hello.status);
   onLanguage(() => {
     // Text made by code is made again in the new language.
+    exporter.setPresets(state.presets);
+    review.relabel();
     showStatus(state.status);
     queue.relabel();
     if (queue.selected) showItem(queue.selected);

@@ -6,7 +6,7 @@
 
 import { call, on } from './bridge.js';
 import { t } from './i18n.js';
-import { errorText, exportNotes } from './messages.js';
+import { errorText, exportNotes, outputLabel, presetDescription, presetLabel } from './messages.js';
 import { $, el, showError, showPath, toast } from './ui.js';
 
 const EXTENSIONS = { png: '.png', jpeg: '.jpg', jpg: '.jpg', webp: '.webp', tiff: '.tif', tif: '.tif', avif: '.avif' };
@@ -48,7 +48,7 @@ export class ExportPanel {
     this.preset.replaceChildren(...this.presets.map((p) => el('option', {
       value: p.id,
       // An <option> cannot hold an icon: the lock is spelled out.
-      text: p.locked ? t('export.locked_option', { label: p.label }) : p.label,
+      text: p.locked ? t('export.locked_option', { label: presetLabel(p) }) : presetLabel(p),
     })));
     this.applySettings();
   }
@@ -80,7 +80,7 @@ export class ExportPanel {
     const preset = this.current();
     const desc = $('#preset-desc');
     desc.textContent = preset
-      ? [preset.description, preset.locked ? t('export.locked_desc') : ''].filter(Boolean).join(' ')
+      ? [presetDescription(preset), preset.locked ? t('export.locked_desc') : ''].filter(Boolean).join(' ')
       : '';
     const outputs = (preset && preset.outputs) || [];
     $('#preset-outputs').hidden = outputs.length === 0;
@@ -101,7 +101,7 @@ export class ExportPanel {
       el('div', { class: 'output-head' },
         el('span', { class: 'output-file', text: fill(o.template, values) + o.extension, title: o.template }),
         el('span', { class: 'output-format', text: o.format })),
-      el('span', { class: 'output-label', text: o.label }),
+      el('span', { class: 'output-label', text: outputLabel(preset, o) }),
       o.channel ? el('div', { class: 'channel-facts' }, ...channelFacts(o.channel, o.checks)) : null)));
   }
 

@@ -36,6 +36,29 @@ export function flagText(flag) {
   return byCode('flag', flag);
 }
 
+const builtin = (preset) => Boolean(preset) && preset.source === 'builtin';
+
+/** A preset's name: the shipped ones in the window's language, a team's or IT's as they wrote it. */
+export function presetLabel(preset) {
+  return builtin(preset) ? t(`preset.${preset.id}.label`, {}, preset.label) : preset.label;
+}
+
+/** A preset's description; a channel's says when its rules were read (and if they are unconfirmed). */
+export function presetDescription(preset) {
+  if (!builtin(preset)) return preset.description;
+  const summary = `preset.${preset.id}.summary`;
+  if (preset.channel && has(summary)) {
+    const unconfirmed = preset.channel.confirmed ? '' : t('preset.to_confirm');
+    return [t(summary), t('preset.rules_read', { date: preset.channel.read_on }), unconfirmed].filter(Boolean).join(' ');
+  }
+  return t(`preset.${preset.id}.description`, {}, preset.description);
+}
+
+/** One file of a shipped delivery set, named in the window's language. */
+export function outputLabel(preset, output) {
+  return builtin(preset) ? t(`output.${preset.id}.${output.id}`, {}, output.label) : output.label;
+}
+
 /** A preset's rule a written file breaks (app.core.compliance), {code, message, params?, output?}. */
 export function ruleText(violation) {
   const text = byCode('rule', violation);

@@ -49,12 +49,19 @@ export class ReviewPanel {
     this.max = max;
     $('#alt-text').maxLength = max;
     $('#reject-note').maxLength = max;
-    this.queue.review.reasons = Object.fromEntries(this.reasons.map((r) => [r.id, this.label(r.id)]));
     if (review && review.problem) toast(`${review.problem.charAt(0).toUpperCase()}${review.problem.slice(1)}.`, 'error');
+    this.relabel();
+  }
+
+  /** The reasons to reject in the window's language (again after it changes). */
+  relabel() {
+    this.queue.review.reasons = Object.fromEntries(this.reasons.map((r) => [r.id, this.label(r.id)]));
+    const checked = $('input[name="reason"]:checked', this.dialog);
     $('#reject-reasons').replaceChildren(...this.reasons.map((reason, i) => el('label', { class: 'reason' },
       el('input', { type: 'radio', name: 'reason', value: reason.id }),
       el('span', { class: 'reason-label', text: this.label(reason.id) }),
       i < 9 ? el('kbd', { text: String(i + 1), 'aria-hidden': 'true' }) : null)));
+    if (checked) $(`input[name="reason"][value="${checked.value}"]`, this.dialog).checked = true;
   }
 
   /** A reason to reject in the window's language (Python's English label for one it does not know). */

@@ -4,7 +4,7 @@
 
 import { call, on } from './bridge.js';
 import { t } from './i18n.js';
-import { errorText } from './messages.js';
+import { errorText, presetLabel } from './messages.js';
 import { $, el, showError, showPath, toast } from './ui.js';
 
 export class HotFolder {
@@ -66,7 +66,10 @@ export class HotFolder {
     const presets = this.app.presets();
     const select = $('#watch-preset');
     const current = watch ? watch.preset : select.value || choice.preset;
-    select.replaceChildren(...presets.map((p) => el('option', { value: p.id, text: p.locked ? t('export.locked_option', { label: p.label }) : p.label })));
+    select.replaceChildren(...presets.map((p) => el('option', {
+      value: p.id,
+      text: p.locked ? t('export.locked_option', { label: presetLabel(p) }) : presetLabel(p),
+    })));
     if (current) select.value = current;
     showPath($('#watch-inbox'), watch ? watch.inbox : this.inbox);
     showPath($('#watch-out'), watch ? watch.folder : this.folder || settings.output_dir);
