@@ -209,27 +209,40 @@ def check(image: Image.Image, rules: Rules, file_bytes: int | None = None) -> li
 
 def describe(rules: Rules) -> list[str]:
     """The rules ``check`` applies, in words (what the window lists as "checked on each file")."""
-    said = []
+    return [words for words, _code, _params in _facts(rules)]
+
+
+def describe_codes(rules: Rules) -> list[dict[str, Any]]:
+    """``describe`` as ``{code, params}``, one per rule, for the window to say in its language."""
+    return [{"code": code, "params": params} for _words, code, params in _facts(rules)]
+
+
+def _facts(rules: Rules) -> list[tuple[str, str, dict[str, Any]]]:
+    said: list[tuple[str, str, dict[str, Any]]] = []
     if rules.background is not None:
-        said.append(f"{_colour_name(rules.background)} background")
+        colour = _colour_name(rules.background)
+        said.append((f"{colour} background", "background", {"colour": colour}))
     if rules.opaque:
-        said.append("no transparency")
+        said.append(("no transparency", "opaque", {}))
     if rules.fill_range is not None:
         low, high = rules.fill_range
-        said.append(f"subject fills {low:.0%}" + (f"–{high:.0%}" if high < 1 else " or more") + " of the frame")
-    for value, words in ((rules.min_size, "at least {} px on the shorter side"),
-                         (rules.min_long_side, "at least {} px on the longer side"),
-                         (rules.max_side, "at most {} px on the longer side")):
-        if value is not None:
-            said.append(words.format(f"{value:,}".replace(",", "\u00a0")))  # 10 000, never split
+        words = f"subject fills {low:.0%}" + (f"–{high:.0%}" if high < 1 else " or more") + " of the frame"
+        said.append((words, "fill-range" if high < 1 else "fill", {"low": round(100 * low), "high": round(100 * high)}))
+    for value, words, code in ((rules.min_size, "at least {} px on the shorter side", "min-short"),
+                               (rules.min_long_side, "at least {} px on the longer side", "min-long"),
+                               (rules.max_side, "at most {} px on the longer side", "max-long")):
+        if value is not None:  # 10 000, never split
+            said.append((words.format(f"{value:,}".replace(",", "\u00a0")), code, {"px": value}))
     if rules.max_pixels is not None:
-        said.append(f"at most {rules.max_pixels / 1e6:g} megapixels")
+        said.append((f"at most {rules.max_pixels / 1e6:g} megapixels", "max-pixels", {"limit": rules.max_pixels / 1e6}))
     if rules.aspects:
-        said.append("shape " + " or ".join(f"{a}:{b}" for a, b in rules.aspects))
+        shapes = [f"{a}:{b}" for a, b in rules.aspects]
+        said.append(("shape " + " or ".join(shapes), "aspect", {"shapes": shapes}))
     if rules.formats:
-        said.append("/".join(f.upper() for f in rules.formats))
+        formats = "/".join(f.upper() for f in rules.formats)
+        said.append((formats, "formats", {"formats": formats}))
     if rules.max_bytes is not None:
-        said.append(f"at most {rules.max_bytes / 1e6:g} MB")
+        said.append((f"at most {rules.max_bytes / 1e6:g} MB", "max-bytes", {"limit": rules.max_bytes / 1e6}))
     if rules.colour_space is not None:
-        said.append(rules.colour_space)
+        said.append((rules.colour_space, "colour-space", {"name": rules.colour_space}))
     return said

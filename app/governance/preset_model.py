@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.compliance import Rules, describe
+from app.core.compliance import Rules, describe, describe_codes
 from app.core.errors import KnockoutError
 from app.core.export import ExportSettings
 from app.core.source_quality import DEFAULT_CHECKS, SourceChecks
@@ -67,6 +67,7 @@ class Output:
         """How the window lists a set's outputs (no pixels, no settings beyond what it shows)."""
         return {"id": self.id, "label": self.label, "format": self.settings.format, "template": self.template,
                 "extension": self.settings.extension, "checks": describe(self.rules) if self.rules else [],
+                "check_codes": describe_codes(self.rules) if self.rules else [],
                 "channel": self.channel.as_dict() if self.channel else None}
 
 
@@ -116,4 +117,5 @@ class Preset:
             out["channel"] = self.channel.as_dict()
         if self.rules is not None:
             out["checks"] = describe(self.rules)
+            out["check_codes"] = describe_codes(self.rules)  # the same, for the window's languages
         return out

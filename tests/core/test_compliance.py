@@ -76,3 +76,14 @@ def test_each_broken_rule_carries_its_numbers_for_the_windows_languages():
     assert small.as_dict()["params"] == {"variant": "short", "width": 300, "height": 200, "limit": 500}
     [shape] = check(Image.new("RGB", (300, 200), "white"), Rules(aspects=((1, 1), (3, 4))))
     assert shape.params["shapes"] == ["1:1", "3:4"] and "1:1 or 3:4" in shape.message  # the CLI's English stays
+
+
+def test_the_rules_in_words_and_as_codes_line_up():
+    from app.core.compliance import describe, describe_codes
+
+    rules = Rules(background=(255, 255, 255), fill_range=(0.75, 0.9), min_long_side=1000, aspects=((4, 3), (1, 1)))
+    words, codes = describe(rules), describe_codes(rules)
+    assert len(words) == len(codes) and words[0] == "pure white background"
+    assert codes[:3] == [{"code": "background", "params": {"colour": "pure white"}},
+                         {"code": "fill-range", "params": {"low": 75, "high": 90}},
+                         {"code": "min-long", "params": {"px": 1000}}]

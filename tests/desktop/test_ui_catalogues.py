@@ -76,7 +76,8 @@ def test_no_message_is_unused():
     used = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html))
     used |= {key for key in ENGLISH if f"'{key}'" in js}
     # keys made at run time: t(`state.${item.state}`) and the codes ui/js/messages.js words by prefix
-    prefixes = set(re.findall(r"t\(`([a-z_]+\.)[a-z_]*\$\{", js)) | {"error.", "flag.", "rule.", "side.", "where."}
+    prefixes = set(re.findall(r"t\(`([a-z_]+\.)[a-z_]*\$\{", js))
+    prefixes |= {"check.", "error.", "flag.", "rule.", "side.", "where."}
     unused = [key for key in ENGLISH if key not in used and not key.startswith(tuple(prefixes))]
     assert unused == []
 
@@ -143,3 +144,13 @@ def test_the_shipped_presets_english_words_are_the_presets_own():
             assert ENGLISH[f"preset.{preset.id}.description"] == preset.description
         for output in preset.outputs:
             assert ENGLISH[f"output.{preset.id}.{output.id}"] == output.label
+
+
+def test_every_rule_knockout_checks_on_a_file_has_words():
+    from app.core.compliance import Rules, describe_codes
+
+    every = Rules(background=(255, 255, 255), opaque=True, fill_range=(0.75, 0.9), min_size=500, min_long_side=1000,
+                  max_side=9000, max_pixels=64_000_000, aspects=((1, 1),), formats=("jpg",), max_bytes=10_000_000)
+    codes = {c["code"] for rules in (every, Rules(fill_range=(0.85, 1.0))) for c in describe_codes(rules)}
+    assert len(codes) == 12
+    assert sorted(code for code in codes if f"check.{code}" not in ENGLISH) == []

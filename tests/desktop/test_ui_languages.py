@@ -96,7 +96,11 @@ def test_the_window_speaks_the_browsers_language_german_with_flags_errors_and_co
     page.wait_for_selector("#preset-outputs:not([hidden])")
     assert page.inner_text("#preset-outputs-title") == "Dateien pro Foto"
     assert page.locator(".output-label").nth(1).inner_text() == "Amazon-Hauptbild (JPEG auf Weiß)"
-    assert page.locator(".output-item summary").first.inner_text().startswith("Regeln von Amazon")
+    amazon = page.locator(".output-item").nth(1)
+    assert amazon.locator("summary").inner_text().startswith("Regeln von Amazon")
+    amazon.locator("summary").click()
+    checked = "Bei jeder Datei geprüft: Hintergrund reinweiß, Motiv füllt mindestens 85\u00a0% des Bildes"
+    assert checked in amazon.inner_text()
     assert overflowing(page) == []
     screenshot(page, "lang-de-03-export-set")
     page.keyboard.press("?")

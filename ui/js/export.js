@@ -6,7 +6,7 @@
 
 import { call, on } from './bridge.js';
 import { t } from './i18n.js';
-import { errorText, exportNotes, outputLabel, presetDescription, presetLabel } from './messages.js';
+import { checksText, errorText, exportNotes, outputLabel, presetDescription, presetLabel } from './messages.js';
 import { $, el, showError, showPath, toast } from './ui.js';
 
 const EXTENSIONS = { png: '.png', jpeg: '.jpg', jpg: '.jpg', webp: '.webp', tiff: '.tif', tif: '.tif', avif: '.avif' };
@@ -88,7 +88,7 @@ export class ExportPanel {
     this.template.closest('.field').hidden = outputs.length > 0;
     const channel = $('#preset-channel');
     channel.hidden = !(preset && preset.channel);
-    channel.replaceChildren(...(preset && preset.channel ? channelFacts(preset.channel, preset.checks) : []));
+    channel.replaceChildren(...(preset && preset.channel ? channelFacts(preset.channel, checksText(preset.checks, preset.check_codes)) : []));
     this.listOutputs();
   }
 
@@ -102,7 +102,7 @@ export class ExportPanel {
         el('span', { class: 'output-file', text: fill(o.template, values) + o.extension, title: o.template }),
         el('span', { class: 'output-format', text: o.format })),
       el('span', { class: 'output-label', text: outputLabel(preset, o) }),
-      o.channel ? el('div', { class: 'channel-facts' }, ...channelFacts(o.channel, o.checks)) : null)));
+      o.channel ? el('div', { class: 'channel-facts' }, ...channelFacts(o.channel, checksText(o.checks, o.check_codes))) : null)));
   }
 
   /** The file-name fields for the selected photo (or a made-up one). */

@@ -59,6 +59,13 @@ export function outputLabel(preset, output) {
   return builtin(preset) ? t(`output.${preset.id}.${output.id}`, {}, output.label) : output.label;
 }
 
+/** What Knockout checks on each file of a preset, in the window's language ("pure white background",
+ * "at least 1 000 px on the longer side"); Python's English words where it sent no codes. */
+export function checksText(checks = [], codes = []) {
+  if (!codes.length || codes.length !== checks.length) return checks;
+  return codes.map((c, i) => byCode('check', { code: c.code, params: c.params, message: checks[i] }));
+}
+
 /** A preset's rule a written file breaks (app.core.compliance), {code, message, params?, output?}. */
 export function ruleText(violation) {
   const text = byCode('rule', violation);
