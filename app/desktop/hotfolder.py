@@ -84,7 +84,8 @@ class HotFolder:
         if not self.watcher.stop.is_set():  # it ended by itself
             self.error = f"Stopped watching “{self.inbox.name}”: {self.watcher.error or 'the folder cannot be read'}"
             self.watcher.stop.set()
-            self.runner.hub.publish({"type": "watch", "watch": None, "error": self.error})
+            self.runner.hub.publish({"type": "watch", "watch": None, "error": self.error, "code": "watch-stopped",
+                                     "params": {"name": self.inbox.name}})
 
     def _take(self, job: Job) -> None:
         """Queue one photo; one that cannot even be started (its journal line: a full disk) fails alone."""
