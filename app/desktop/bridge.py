@@ -13,6 +13,7 @@ from __future__ import annotations
 import locale
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -371,6 +372,10 @@ def os_locale() -> str:
         value = os.environ.get(name, "")
         if value and value not in ("C", "POSIX") and not value.startswith("C."):
             return value.split(".")[0]
+    if sys.platform == "win32":  # the display language (getlocale says "German_Germany" there)
+        import ctypes
+
+        return locale.windows_locale.get(ctypes.windll.kernel32.GetUserDefaultUILanguage(), "")  # type: ignore[attr-defined]
     try:
         return locale.getlocale()[0] or ""
     except ValueError:

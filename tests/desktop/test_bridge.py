@@ -633,3 +633,14 @@ def test_whole_mask_fixes_and_their_quality_check_run_on_the_job_runners_worker(
     assert runner.wait_idle()
     runner.stop()
     assert threads == {"clean": {"knockout-jobs"}, "recover": {"knockout-jobs"}, "assess": {"knockout-jobs"}}
+
+
+def test_hello_reports_the_computers_locale_for_the_windows_language(monkeypatch):
+    from app.desktop.bridge import os_locale
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "de_AT.UTF-8")
+    assert os_locale() == "de_AT"
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")  # "no locale" is not a language: the next one counts
+    assert os_locale() == "de_AT"
