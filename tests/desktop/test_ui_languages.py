@@ -188,6 +188,9 @@ def test_it_policy_pins_the_language_and_the_setting_shows_it_locked(browser, tm
         page = ui.page
         page.wait_for_function("document.documentElement.lang === 'pl'")
         assert page.inner_text("#empty h1") == "Upuść tu zdjęcia"
+        # text made by scripts before the pinned language arrived is made again in it
+        assert page.locator("#preset option:checked").inner_text() == "Przezroczysty PNG (master)"
+        assert page.inner_text("#help-list").startswith("Zdjęcia")
         page.click("#settings-btn")
         assert page.is_disabled("#set-language")
         assert page.locator('[data-key="language"] .lock-note').inner_text() == "Ustawione przez dział IT"

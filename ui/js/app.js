@@ -425,17 +425,17 @@ async function start() {
   state.version = hello.version || '';
   exporter.setPresets(state.presets);
   review.setup(hello.review);
-  app.setSettings(hello.settings, hello.locked);
-  await state.languageLoaded;
-  showStatus(hello.status);
   onLanguage(() => {
-    // Text made by code is made again in the new language.
+    // Text made by code is made again in the new language (also the settings' first choice, next).
     exporter.setPresets(state.presets);
     review.relabel();
     showStatus(state.status);
     queue.relabel();
     if (queue.selected) showItem(queue.selected);
   });
+  app.setSettings(hello.settings, hello.locked);
+  await state.languageLoaded;
+  showStatus(hello.status);
   wireEvents();
   connectEvents(resync); // first, so nothing happening during the snapshot is missed
   await resync();
