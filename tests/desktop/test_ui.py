@@ -269,7 +269,7 @@ def test_flagged_photo_says_what_to_check(ui, tmp_path):
     flags = ui.backend.runner.get("d1").flags
     assert flags and flags[0]["message"] in row.inner_text()
     assert "Done, please check" in row.inner_text()
-    assert "1 to check" in page.inner_text("#overall-text")
+    assert "1 flagged" in page.inner_text("#overall-text")
     ui.wait_text("#stage-message", re.escape(flags[0]["message"][:20]))
     screenshot(page, "04b-flagged")
 

@@ -70,7 +70,7 @@ def test_the_window_speaks_the_browsers_language_german_with_flags_errors_and_co
     assert page.get_attribute("#settings-btn", "aria-label") == "Einstellungen"
     screenshot(page, "lang-de-01-empty")
     german.open(*_photos(tmp_path))
-    german.wait_text("#overall-text", r"^3 von 4 fertig · 1 zu prüfen, 1 fehlgeschlagen$")
+    german.wait_text("#overall-text", r"^3 von 4 fertig · 1 markiert, 1 fehlgeschlagen$")
     flagged = page.locator('.q-item[data-state="flagged"]')
     assert "Fertig, bitte prüfen" in flagged.inner_text()
     assert "Das Motiv berührt den unteren Rand des Fotos" in flagged.inner_text()  # qa's flag, by its code
@@ -166,7 +166,7 @@ def test_french_from_the_browser_with_a_queue_and_export(browser, tmp_path):  # 
         page = ui.page
         assert page.evaluate("document.documentElement.lang") == "fr"
         ui.open(*_photos(tmp_path, ("chaussure", "tasse")))
-        ui.wait_text("#overall-text", r"^3 sur 4 terminées · 1 à vérifier, 1 en échec$")
+        ui.wait_text("#overall-text", r"^3 sur 4 terminées · 1 signalée, 1 en échec$")
         assert "Le sujet touche le bord bas de la photo" in page.inner_text('.q-item[data-state="flagged"]')
         assert page.locator("#preset option:checked").inner_text() == "PNG transparent (fichier maître)"
         assert page.inner_text("#preset-desc").startswith("Détourage en pleine taille avec transparence")

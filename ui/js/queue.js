@@ -121,7 +121,7 @@ export class Queue {
     const finished = s.done + s.flagged;
     let text = s.total ? t('queue.done_of', { done: finished, total: s.total }) : t('queue.none');
     const extra = [];
-    if (s.flagged) extra.push(t('queue.to_check', { count: s.flagged }));
+    if (s.flagged) extra.push(t('queue.flagged', { count: s.flagged }));
     if (s.failed) extra.push(t('queue.failed', { count: s.failed }));
     if (extra.length) text += ` · ${extra.join(', ')}`;
     $('#overall-text').textContent = text;
