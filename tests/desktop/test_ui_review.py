@@ -11,24 +11,15 @@ import json
 import pytest
 
 from app.governance import audit
+from tests.desktop.test_ui import browser  # noqa: F401  (a fixture used by name)
 from tests.fakes import photo, wait_for
-from tests.ui_harness import CHROMIUM, VIEWPORT, open_page, screenshot, start_backend
+from tests.ui_harness import VIEWPORT, open_page, screenshot, start_backend
 
 pytestmark = pytest.mark.ui
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright import sync_api
-
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def review_page(browser, tmp_path):
+def review_page(browser, tmp_path):  # noqa: F811  (browser: the fixture imported above)
     """The page on a backend that exports with audit records and sidecars into tmp_path/out."""
     backend = start_backend(tmp_path)
     assert backend.api.set_settings({"audit": True, "sidecar": True, "output_dir": str(tmp_path / "out")})["ok"]
