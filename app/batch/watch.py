@@ -52,7 +52,7 @@ class Watcher:
         once: bool = False,
         overwrite: bool = False,
         quiet: bool = False,
-        on_skipped: Callable[[Path, str], None] | None = None,
+        on_skipped: Callable[[Path, str, str], None] | None = None,
         outputs: tuple[tuple[str, str, ExportSettings], ...] = (),
         checks: SourceChecks = DEFAULT_CHECKS,
     ) -> None:
@@ -65,7 +65,7 @@ class Watcher:
         self.once = once
         self.overwrite = overwrite
         self.quiet = quiet
-        self.on_skipped = on_skipped  # (path below the inbox, reason) for each file skipped unread, once
+        self.on_skipped = on_skipped  # (path below the inbox, code, reason) for each file skipped unread, once
         self.outputs = outputs  # a delivery set's (id, template, settings): every file from one mask
         self.checks = checks  # the preset's source checks (app.batch.assessment)
         self.stop = threading.Event()  # stop taking new files; those in flight finish
@@ -97,7 +97,7 @@ class Watcher:
                             self._refused.add(path)
                             self._say(f"skipped {path.relative_to(self.inbox)}: {why[1]}", force=True)
                             if self.on_skipped is not None:
-                                self.on_skipped(path.relative_to(self.inbox), why[1])
+                                self.on_skipped(path.relative_to(self.inbox), *why)
                         continue
                     self._refused.discard(path)
                     with contextlib.suppress(OSError):  # vanished between listing and stat

@@ -63,10 +63,11 @@ class HotFolder:
         self.runner.after_queue(self.journal.close)
         self.runner.hub.publish({"type": "watch", "watch": None})
 
-    def _skipped(self, name: Path, reason: str) -> None:
-        """A file in the inbox that is not read (a pipe, a link out of the folder...): the window names it."""
+    def _skipped(self, name: Path, code: str, reason: str) -> None:
+        """A file in the inbox that is not read (a pipe, a link out of the folder...): the window names
+        it, in its language by ``code`` (app.batch.inputs.refusal), else in English."""
         self.counts["skipped"] += 1
-        self.runner.hub.publish({"type": "watch-skipped", "name": str(name), "message": reason})
+        self.runner.hub.publish({"type": "watch-skipped", "name": str(name), "code": code, "message": reason})
         self._publish()
 
     def describe(self) -> dict[str, Any] | None:

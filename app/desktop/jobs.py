@@ -35,6 +35,7 @@ from app.desktop.residency import Residency
 from app.desktop.reviewing import ReviewDesk
 from app.desktop.schedule import FULL, QUICK, Schedule
 from app.governance.review import ReviewStore
+from app.inference import variants
 from app.inference.manifest import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class JobRunner(CutoutSteps):
             self._engine_factory = factory
             self._engine = None
             self.model_note = note
-            self.status = {**self.status, "ready": False, "provider": "Loading model…"}
+            self.status = {**self.status, "ready": False, "provider": ""}  # the page says it is warming up
         self.hub.publish({"type": "status", "status": self.status})
         self._queue("warm")
 
@@ -125,7 +126,7 @@ class JobRunner(CutoutSteps):
         """Say why this model (the status bar's "fastest on this CPU") without reloading it."""
         with self._lock:
             self.model_note = note
-            self.status = {**self.status, "note": note}
+            self.status = {**self.status, "note": note, "note_code": variants.note_code(note)}
         self.hub.publish({"type": "status", "status": self.status})
 
     def model_spec(self) -> ModelSpec:
@@ -304,8 +305,9 @@ class JobRunner(CutoutSteps):
             engine = factory()
             engine.load()
         except Exception as exc:
-            self.status = {**self.status, "ready": False, "provider": "Model not available",
-                           "error": explain(exc).for_window()["message"]}
+            said = explain(exc).for_window()  # the page words it in its language by code and params
+            self.status = {**self.status, "ready": False, "provider": "", "error": said["message"],
+                           "error_code": said["code"], "error_params": said.get("params", {})}
             self.hub.publish({"type": "status", "status": self.status})
             raise
         with self._lock:
@@ -313,7 +315,7 @@ class JobRunner(CutoutSteps):
             self.ready_at = time.perf_counter()
             # what the page shows; journals and audit records read the engine's spec (model_spec, Provenance)
             self.status = {"provider": engine.description, "model": engine.spec.name, "note": self.model_note,
-                           "ready": True, "offline": True}
+                           "note_code": variants.note_code(self.model_note), "ready": True, "offline": True}
         self.hub.publish({"type": "status", "status": self.status})
         return engine
 

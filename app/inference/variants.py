@@ -35,6 +35,11 @@ RUNS = 2
 NOTE = "fastest on this CPU"
 
 
+def note_code(note: str | None) -> str | None:
+    """The code the window words a model note by (ui/i18n: ``status.note_<code>``), None for none."""
+    return "fastest" if note == NOTE else None
+
+
 @dataclass(frozen=True)
 class Cpu:
     model: str

@@ -117,6 +117,8 @@ def test_a_file_the_hot_folder_skips_is_named_in_the_window_with_the_reason(tmp_
             [e for e in seen if e["type"] == "watch-skipped"]) == 2)
         skipped = {e["name"]: e["message"] for e in seen if e["type"] == "watch-skipped"}
         assert "outside" in skipped["colleague.jpg"] and "not a regular file" in skipped["pipe.jpg"]
+        codes = {e["name"]: e["code"] for e in seen if e["type"] == "watch-skipped"}
+        assert codes == {"colleague.jpg": "outside_folder", "pipe.jpg": "not_a_file"}  # the page words them
         assert hot.describe()["skipped"] == 2
         time.sleep(0.2)  # several more scans: each file is named once
         assert [e for e in _events(events) if e["type"] == "watch-skipped"] == []

@@ -175,6 +175,7 @@ def test_a_missing_model_is_reported_in_the_status_and_the_queue(tmp_path, hub, 
     runner.add([tmp_path / "a.jpg"])
     runner.wait_idle()
     assert runner.status["ready"] is False and runner.status["error"]
+    assert runner.status["error_code"] == "io_error" and runner.status["provider"] == ""  # the page words it
     assert runner.items()[0]["state"] == "failed"
     runner.stop()
 
@@ -475,8 +476,10 @@ def test_the_status_says_why_this_model(tmp_path, hub):
     runner = JobRunner(FakeEngine, hub, tmp_path, model_note="fastest on this CPU").start()
     assert wait_for(lambda: runner.status["ready"])
     assert runner.status["note"] == "fastest on this CPU" and runner.status["model"] == "Fake"
+    assert runner.status["note_code"] == "fastest"  # the page's words for it: status.note_fastest
     runner.use_engine(FakeEngine)  # a model someone chose: no note
     assert wait_for(lambda: runner.status["ready"]) and runner.status["note"] is None
+    assert runner.status["note_code"] is None
     runner.stop()
 
 

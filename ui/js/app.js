@@ -353,6 +353,11 @@ function wireDropAndPaste() {
 }
 
 // ---- status bar -----------------------------------------------------------------
+/** Why this model, in the window's language when Python sent a code for it. */
+function noteText(status) {
+  return status.note_code ? t(`status.note_${status.note_code}`) : status.note;
+}
+
 function showStatus(status) {
   state.status = status || {};
   const ready = $('#status-ready');
@@ -373,7 +378,7 @@ function showStatus(status) {
   $('#status-provider').textContent = (status && status.provider) || '';
   // "· fastest on this CPU": the default's variant measured fastest here stands in for it
   $('#status-model').textContent = status && status.model
-    ? t(status.note ? 'status.model_note' : 'status.model', { model: status.model, note: status.note }) : '';
+    ? t(status.note ? 'status.model_note' : 'status.model', { model: status.model, note: noteText(status) }) : '';
   $('#status-offline').hidden = !(status && status.offline !== false);
   versionText();
 }
