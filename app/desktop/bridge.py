@@ -42,7 +42,7 @@ from app.desktop.answers import (
     StatusAnswer,
     WatchAnswer,
 )
-from app.desktop.document import TILE
+from app.desktop.document import TILE, Document
 from app.desktop.envelope import BridgeError, checked_id, envelope
 from app.desktop.exporting import Exporter, app_preset, file_name, mask_options
 from app.desktop.hotfolder import HotFolder
@@ -183,19 +183,27 @@ class Api(ReviewCalls):
 
     @envelope
     def stroke(self, doc_id: str, stroke: dict[str, Any]) -> EditAnswer:
-        return self._runner.get(checked_id(doc_id)).stroke(_stroke(stroke))
+        return self._edit(doc_id, lambda doc: doc.stroke(_stroke(stroke)))
 
     @envelope
     def undo(self, doc_id: str) -> EditAnswer:
-        return self._runner.get(checked_id(doc_id)).undo()
+        return self._edit(doc_id, Document.undo)
 
     @envelope
     def redo(self, doc_id: str) -> EditAnswer:
-        return self._runner.get(checked_id(doc_id)).redo()
+        return self._edit(doc_id, Document.redo)
 
     @envelope
     def reset(self, doc_id: str) -> EditAnswer:
-        return self._runner.get(checked_id(doc_id)).reset()
+        return self._edit(doc_id, Document.reset)
+
+    def _edit(self, doc_id: str, change: Callable[[Document], EditAnswer]) -> EditAnswer:
+        """A change to the mask; an approval given before it no longer holds (ReviewDesk.edited)."""
+        doc = self._runner.get(checked_id(doc_id))
+        answer = change(doc)
+        if answer["box"] is not None:
+            self._runner.reviews.edited(doc, self._runner.documents())
+        return answer
 
     @envelope
     def punch_holes(self, doc_id: str) -> Queued:

@@ -373,6 +373,8 @@ class JobRunner(CutoutSteps):
             answer = mask_fixes.apply(doc, kind)
         except Exception as exc:  # the page waits for an answer, whatever happened (no plain backdrop, a bug)
             answer = {"kind": kind, "ok": False, "error": explain(exc).for_window()}
+        if answer["ok"]:
+            self.reviews.edited(doc, self.documents())  # an approval was for the mask before the fix
         self._publish_item(doc, edit=answer)
 
     def _set(self, doc: Document, state: str, progress: float | None = None, message: str | None = None) -> None:

@@ -107,6 +107,12 @@ class ReviewDesk:
         """Back to *to check* (a rejected photo fixed, an approval taken back); the alt text stays."""
         self._decide(doc, docs, lambda r: Remarks(None, r.alt_text))
 
+    def edited(self, doc: Document, docs: Iterable[Document]) -> None:
+        """The mask changed (brush, undo, reset, a fix): an approval was for the mask someone looked
+        at, so the photo is to check again; a rejection stays until someone approves the fix."""
+        if doc.finished and doc.review.state == APPROVED:
+            self.reopen(doc, docs)
+
     def set_alt_text(self, doc: Document, docs: Iterable[Document], text: Any) -> None:
         checked = alt_text(text)
         self._decide(doc, docs, lambda r: Remarks(r.review, checked))

@@ -3,7 +3,9 @@ called directly: checked input, plain errors, decisions carried into exports and
 
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from app.desktop.bridge import Api
 from app.desktop.events import EventHub
@@ -200,3 +202,35 @@ def test_the_review_sheet_shows_every_finished_photo_with_its_decision(desk, she
     page = (tmp_path / "sheet.html").read_text()
     assert all(f"sku{i}.jpg" in page for i in range(5))
     assert "the &lt;strap&gt; is cut off" in page and "<strap>" not in page
+
+
+def test_an_edit_after_approval_sends_the_photo_back_to_check_but_a_rejection_stays(desk):
+    api, runner, ids = desk
+    stroke = {"mode": "erase", "radius": 5, "hardness": 1.0, "points": [[40, 32], [56, 32]]}  # on the subject
+    assert api.approve(ids[0])["ok"] and api.reject(ids[1], "halo")["ok"]
+    assert api.stroke(ids[0], stroke)["ok"] and api.stroke(ids[1], stroke)["ok"]
+    assert runner.get(ids[0]).review.state == "to-check"  # the approval was for the mask before the edit
+    assert runner.get(ids[1]).review.state == "rejected"  # a fixed rejection waits for someone to approve it
+    assert api.review_summary()["counts"]["approved"] == 0
+    for edit in (api.undo, api.redo, api.reset):
+        assert api.approve(ids[0])["ok"] and edit(ids[0])["ok"]
+        assert runner.get(ids[0]).review.state == "to-check", edit.__name__
+
+
+
+def test_a_mask_fix_after_approval_sends_the_photo_back_to_check(desk, tmp_path):
+    api, runner, _ids = desk
+    scene = Image.new("RGB", (240, 200), (200, 202, 205))  # a grey studio sweep, a red pot, a green plant
+    scene.paste((190, 40, 30), (90, 110, 150, 170))
+    scene.paste((50, 140, 40), (70, 40, 170, 110))
+    scene.save(tmp_path / "plant.png")
+    (item,) = api.open_paths([str(tmp_path / "plant.png")])["added"]
+    assert runner.wait_idle()
+    doc = runner.get(item["id"])
+    pot_only = np.zeros((200, 240), np.uint8)
+    pot_only[110:170, 90:150] = 255  # as if the model had kept only the pot
+    doc.replace_mask(pot_only)
+    assert api.approve(doc.id)["ok"]
+    assert api.recover_parts(doc.id)["ok"] and runner.wait_idle()
+    assert doc.alpha()[75, 120] == 255  # the plant came back: a new mask nobody has looked at
+    assert doc.review.state == "to-check"

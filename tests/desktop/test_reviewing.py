@@ -140,3 +140,4 @@ def test_a_hot_folder_batch_keeps_its_decisions_beside_its_journal(tmp_path):
     assert ReviewStore(tmp_path / "out" / REVIEW_FILE).get(doc.review.digest).state == "approved"
     assert not (tmp_path / "window.json").exists()
     runner.stop()
+
