@@ -9,7 +9,7 @@ import { ReviewPanel } from './review.js';
 import { SettingsDialog, applyTheme } from './settings.js';
 import { installShortcuts } from './shortcuts.js';
 import { errorText, flagText } from './messages.js';
-import { $, $$, announce, banner, dialogFocus, radioGroupKeys, showError, toast } from './ui.js';
+import { $, $$, announce, banner, baseName, dialogFocus, radioGroupKeys, showError, toast } from './ui.js';
 import { onLanguage, percent, pickLanguage, setLanguage, t } from './i18n.js';
 import { Viewer } from './viewer.js';
 import { HotFolder } from './watch.js';
@@ -219,9 +219,6 @@ function reportOpen(ids, errors = []) {
   if (ids && ids.length && !queue.selectedId) queue.select(ids[0]);
 }
 
-function baseName(path) {
-  return String(path || '').split(/[\\/]/).pop();
-}
 
 function setPressed(id, on) {
   $(id).setAttribute('aria-pressed', String(on));

@@ -7,7 +7,7 @@
 import { call, on } from './bridge.js';
 import { t } from './i18n.js';
 import { checksText, errorText, exportNotes, outputLabel, presetDescription, presetLabel } from './messages.js';
-import { $, el, showError, showPath, toast } from './ui.js';
+import { $, baseName, el, showError, showPath, toast } from './ui.js';
 
 const EXTENSIONS = { png: '.png', jpeg: '.jpg', jpg: '.jpg', webp: '.webp', tiff: '.tif', tif: '.tif', avif: '.avif' };
 const FIELDS = ['stem', 'name', 'ext', 'parent', 'preset', 'version']; // {version}: v1, v2… a new file each time
@@ -239,7 +239,7 @@ export class ExportPanel {
     box.hidden = false;
     box.classList.toggle('failed', event.failed > 0 && event.written === 0);
     const files = (n) => t('export.files', { count: n });
-    const folder = String(event.folder || '').split(/[\\/]/).filter(Boolean).pop() || event.folder;
+    const folder = baseName(event.folder);
     let text = run.perPhoto
       ? t('export.done_set', { count: event.written, files: files(event.written * run.perPhoto), folder })
       : t('export.done', { count: event.written, folder });

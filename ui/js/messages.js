@@ -13,7 +13,7 @@ function byCode(prefix, thing, fallback) {
   const key = variant && has(variant) ? variant : `${prefix}.${code}`;
   if (!code || !has(key) || (language() === 'en' && message)) return message || t('error.generic');
   const params = { name: '', ...given };
-  if (!params.name && thing.path) params.name = String(thing.path).split(/[\\/]/).pop();
+  if (!params.name && thing.path) params.name = String(thing.path).split(/[\\/]/).pop(); // not ui.js's baseName: ui.js imports this module
   // Words Python sends as codes: the sides of the frame, where on the photo.
   if (Array.isArray(given.sides)) {
     params.sides = new Intl.ListFormat(language(), { type: 'conjunction' }).format(given.sides.map((side) => t(`side.${side}`)));

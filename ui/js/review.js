@@ -7,7 +7,7 @@ import { call, on } from './bridge.js';
 import { finished, reviewState } from './filter.js';
 import { t } from './i18n.js';
 import { errorText } from './messages.js';
-import { $, $$, el, showError, toast } from './ui.js';
+import { $, $$, baseName, el, showError, toast } from './ui.js';
 
 export class ReviewPanel {
   constructor(queue) {
@@ -38,7 +38,7 @@ export class ReviewPanel {
     on('export-done', () => this.history(this.queue.selected));
     on('review-sheet', (event) => {
       if (event.error) toast(errorText({ code: event.code, params: event.params, message: event.error }), 'error');
-      else toast(t('review.sheet_saved', { name: String(event.path).split(/[\\/]/).pop() }), 'ok');
+      else toast(t('review.sheet_saved', { name: baseName(event.path) }), 'ok');
     });
   }
 

@@ -70,6 +70,11 @@ export function banner(message) {
   $('#banner').hidden = !message;
 }
 
+/** The last part of a file or folder path, Windows or POSIX (the path itself if it has none). */
+export function baseName(path) {
+  return String(path || '').split(/[\\/]/).filter(Boolean).pop() || String(path || '');
+}
+
 /** A long folder path shortened from the left ("…/Pictures/Knockout"); the full one goes in the tooltip. */
 export function showPath(node, path, empty = t('common.not_chosen')) {
   const full = path || '';

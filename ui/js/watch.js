@@ -5,7 +5,7 @@
 import { call, on } from './bridge.js';
 import { t } from './i18n.js';
 import { errorText, presetLabel } from './messages.js';
-import { $, el, showError, showPath, toast } from './ui.js';
+import { $, baseName, el, showError, showPath, toast } from './ui.js';
 
 export class HotFolder {
   constructor(app) {
@@ -127,6 +127,3 @@ export class HotFolder {
   }
 }
 
-function baseName(path) {
-  return String(path || '').split(/[\\/]/).filter(Boolean).pop() || String(path || '');
-}
