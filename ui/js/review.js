@@ -36,6 +36,10 @@ export class ReviewPanel {
       this.rejecting = null;
     });
     on('export-done', () => this.history(this.queue.selected));
+    // A hot folder writes its photos one by one, without an export-done: the photo on screen's line follows.
+    on('export', (event) => {
+      if (event.state === 'written' && event.id === this.queue.selectedId) this.history(this.queue.selected);
+    });
     on('review-sheet', (event) => {
       if (event.error) toast(errorText({ code: event.code, params: event.params, message: event.error }), 'error');
       else toast(t('review.sheet_saved', { name: baseName(event.path) }), 'ok');
