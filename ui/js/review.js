@@ -146,8 +146,9 @@ export class ReviewPanel {
         : t(`history.${e.decision.replace('-', '_')}`),
     });
     const list = new Intl.ListFormat(document.documentElement.lang || 'en', { type: 'unit' }).format(exports.map(entry));
-    const parts = [exports.length ? t('history.exported', { count: exports.length, list }) : t('history.none')];
+    const parts = exports.length ? [t('history.exported', { count: exports.length, list })] : [];
     if (unaudited > 0) parts.push(t('history.unaudited', { count: unaudited }));
+    if (!parts.length) parts.push(t('history.none'));
     return parts.join(' ');
   }
 
