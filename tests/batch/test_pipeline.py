@@ -84,11 +84,26 @@ def test_unwritable_output_is_a_failed_file_not_a_crash(tmp_path):
     assert results[0].status == "failed" and "cannot write" in results[0].message
 
 
+class _HoldsAfterFirst(FakeEngine):
+    """Lets the first photo through the model; the next waits until the batch is cancelled, so how
+    many are past the model when the cancel lands does not depend on how busy the machine is."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        super().__init__()
+        self.cancel, self.calls = cancel, 0
+
+    def infer(self, tensor):
+        self.calls += 1
+        if self.calls > 1:
+            self.cancel.wait(10)
+        return super().infer(tensor)
+
+
 def test_cancel_stops_feeding_new_files(tmp_path):
     jobs = _jobs(tmp_path, [f"{i:02d}.png" for i in range(30)])
     cancel = threading.Event()
     seen = []
-    for result in run_batch(FakeEngine(), jobs, ExportSettings(), cancel=cancel):
+    for result in run_batch(_HoldsAfterFirst(cancel), jobs, ExportSettings(), cancel=cancel):
         seen.append(result)
         cancel.set()
     written = [r for r in seen if r.status == "written"]
