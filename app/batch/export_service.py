@@ -45,14 +45,14 @@ def render_cutout(cutout: Cutout, settings: ExportSettings) -> Image.Image:
 
 
 def audited_settings(settings: ExportSettings, provenance: Provenance) -> ExportSettings:
-    """``settings`` as the audit record states them: how the mask was made (views, edges, specks) is
+    """``settings`` as the audit record states them: how the mask was made (views, edges, specks, automatic recovery) is
     the provenance's, since the window makes a mask before an export picks a preset."""
     mask = provenance.mask
-    made = (mask.refine_edges, mask.remove_specks, mask.views)
-    if (settings.refine_edges, settings.remove_specks, settings.views) == made:
+    made = (mask.refine_edges, mask.remove_specks, mask.views, mask.auto_recover_parts)
+    if (settings.refine_edges, settings.remove_specks, settings.views, settings.auto_recover_parts) == made:
         return settings
     return dataclasses.replace(settings, refine_edges=mask.refine_edges, remove_specks=mask.remove_specks,
-                               views=mask.views)
+                               views=mask.views, auto_recover_parts=mask.auto_recover_parts)
 
 
 def rule_breaks(output: Path, preset: Preset | Output) -> list[compliance.Violation]:

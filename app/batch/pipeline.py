@@ -25,7 +25,7 @@ from PIL import Image
 
 from app.batch.assessment import Assessment, assess, refuse_upscale, refuse_upscale_early
 from app.batch.results import Job, Outputs, Result, failed, set_result, write_output, write_outputs
-from app.core import backdrop, cleanup, mask
+from app.core import backdrop, cleanup, mask, qa
 from app.core.compose import Cutout
 from app.core.decode import DEFAULT_MAX_PIXELS, Decoded, open_image
 from app.core.errors import ImageError, KnockoutError, explain
@@ -46,20 +46,23 @@ class MaskOptions:
     punch_holes: bool = False  # enclosed gaps that show the background made transparent
     recover_parts: bool = False  # parts dropped from a plain backdrop brought back (app.core.backdrop)
     views: int = 1  # the model's answer from the photo alone (1) or fused with a second view (2): inference.views
+    auto_recover_parts: bool = True  # recovery where the left-out check finds a dropped part (app.core.qa)
 
     @classmethod
     def of(cls, settings: ExportSettings) -> MaskOptions:
         return cls(settings.refine_edges, settings.remove_specks, settings.punch_holes, settings.recover_parts,
-                   settings.views)
+                   settings.views, settings.auto_recover_parts)
 
     def without_fixes(self) -> MaskOptions:
         """The mask a delivery set shares: each of its outputs then applies its own fixes."""
-        return MaskOptions(self.refine_edges, self.remove_specks, views=self.views)
+        return MaskOptions(self.refine_edges, self.remove_specks, views=self.views,
+                           auto_recover_parts=self.auto_recover_parts)
 
     def fixes_only(self) -> MaskOptions:
         """Only the whole-mask fixes (holes, recovery), for a mask that already exists: its edges
-        and clean-up were made with it, and the user may have touched it up since."""
-        return MaskOptions(False, False, self.punch_holes, self.recover_parts)
+        and clean-up were made with it, and the user may have touched it up since (so nothing is
+        recovered that they did not ask for: a part they erased would come back)."""
+        return MaskOptions(False, False, self.punch_holes, self.recover_parts, auto_recover_parts=False)
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,10 @@ def alpha_for(decoded: Decoded, prob: np.ndarray, options: MaskOptions) -> Image
 def fix_mask(rgb: Image.Image, alpha: Image.Image, options: MaskOptions, strict: bool = False) -> Image.Image:
     """The recipe's whole-mask steps, in order: clean-up (specks, pinholes), holes, recovery.
     Recovery needs a plain backdrop: without one the mask stays as it is, or with ``strict``
-    (one fix the user asked for) NoPlainBackdrop says why."""
+    (one fix the user asked for) NoPlainBackdrop says why. Without ``recover_parts`` it still
+    runs where the left-out check finds a part cut away (``auto_recover_parts``)."""
     alpha = cleanup.clean(rgb, alpha, specks=options.remove_specks, holes=options.punch_holes)
-    if options.recover_parts:
+    if options.recover_parts or (options.auto_recover_parts and qa.left_out_of(rgb, alpha) is not None):
         recovered = backdrop.recover(rgb, alpha)
         if recovered is None and strict:
             raise NoPlainBackdrop("The background is not one plain colour, so parts of the subject cannot be "

@@ -39,7 +39,8 @@ COMMANDS = ("presets", "cache")
 # `audit`, `allowed_models`, `lock_presets`); a flag asking for another value is refused.
 LOCKED_FLAGS = {"output": "output_dir", "name": "template", "model": "model", "device": "device",
                 "preset": "preset", "audit": "audit", "sidecar": "sidecar", "refine_edges": "refine_edges",
-                "decontaminate": "decontaminate", "keep_specks": "remove_specks", "views": "views"}
+                "decontaminate": "decontaminate", "keep_specks": "remove_specks", "views": "views",
+                "auto_recover_parts": "auto_recover_parts"}
 # EXPORT_DESTS: pinned by the preset when it is locked (`lock_presets`, an IT preset, or its own
 # "locked"); keep_exif and keep_exif_field also by `keep_exif_fields`.
 # FREE_FLAGS: never changed by a lock, and why.
@@ -54,14 +55,14 @@ SETTING_LABELS = {"output_dir": "the output folder", "template": "the file name 
                   "device": "the device", "preset": "the preset", "audit": "the audit log",
                   "sidecar": "the audit sidecar", "refine_edges": "edge refinement",
                   "decontaminate": "edge decontamination", "remove_specks": "speck removal",
-                  "views": "the number of views"}
+                  "views": "the number of views", "auto_recover_parts": "automatic recovery of left-out parts"}
 # cut's option dest -> ExportSettings field (value taken from the flag-built settings)
 EXPORT_DESTS = {"format": "format", "bg": "background", "mask_only": "mask_only", "crop": "crop",
                 "margin": "margin", "canvas": "canvas", "fill": "fill", "resize": "max_size",
                 "quality": "quality", "lossy": "lossless", "keep_exif": "keep_exif",
                 "keep_exif_field": "keep_exif_fields", "decontaminate": "decontaminate",
                 "refine_edges": "refine_edges", "keep_specks": "remove_specks", "punch_holes": "punch_holes",
-                "recover_parts": "recover_parts", "views": "views"}
+                "recover_parts": "recover_parts", "auto_recover_parts": "auto_recover_parts", "views": "views"}
 # cli.build_parser: the parser, its sub-commands' parsers made with the given class
 ParserFactory = Callable[[type[argparse.ArgumentParser]], argparse.ArgumentParser]
 CLI_FIELDS = tuple(f for f in naming.FIELDS if f != "preset")  # {preset} only with a preset
@@ -126,7 +127,8 @@ class Controls:
 
 # Flags that change how a delivery set's shared mask is made or what metadata every file keeps: they
 # apply to each output. The others (format, size, background...) are each output's own.
-SET_WIDE_DESTS = ("refine_edges", "keep_specks", "views", "decontaminate", "keep_exif", "keep_exif_field")
+SET_WIDE_DESTS = ("refine_edges", "keep_specks", "views", "auto_recover_parts", "decontaminate", "keep_exif",
+                  "keep_exif_field")
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,9 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recover-parts", action="store_true",
                    help="on a plain backdrop (a studio sweep, a coloured screen), bring back parts the model cut "
                         "away, e.g. hair or leaves (off by default: on a table a warm shadow would come back too)")
+    p.add_argument("--auto-recover-parts", action=argparse.BooleanOptionalAction, default=True,
+                   help="bring those parts back where the left-out check finds them: something beside the "
+                        "subject that is not the backdrop's colour (a shadow is) was cut away (default: on)")
     p.add_argument("--keep-specks", action="store_true",
                    help="keep tiny stray islands and pinholes in the mask (default: cleaned up)")
     p.add_argument("--name", default="{stem}", metavar="TEMPLATE",
@@ -105,7 +108,7 @@ def export_choice(args: argparse.Namespace, context: Controls) -> ExportChoice:
             quality=args.quality, lossless=not args.lossy, keep_exif=args.keep_exif,
             refine_edges=args.refine_edges, decontaminate=args.decontaminate,
             remove_specks=not args.keep_specks, punch_holes=args.punch_holes, recover_parts=args.recover_parts,
-            views=args.views,
+            auto_recover_parts=args.auto_recover_parts, views=args.views,
             keep_exif_fields=tuple(args.keep_exif_field or ()),
         ))
     except ValueError as exc:

@@ -229,6 +229,12 @@ def left_out(rgb: np.ndarray, alpha: np.ndarray) -> Flag | None:
                 {"where": _place(ys, xs, alpha.shape), "percent": round(100 * odd.sum() / area)})
 
 
+def left_out_of(photo: Image.Image, alpha: Image.Image) -> Flag | None:
+    """``left_out`` for Pillow images at any size (what automatic recovery asks before it acts)."""
+    small_rgb, small_alpha = downscale(photo, alpha.convert("L"))
+    return left_out(small_rgb, small_alpha)
+
+
 def assess(rgb: np.ndarray, alpha: np.ndarray) -> list[Flag]:
     """rgb uint8 HxWx3, alpha uint8 HxW at full resolution (the final mask)."""
     return assess_images(Image.fromarray(np.ascontiguousarray(rgb[..., :3], np.uint8), "RGB"),

@@ -51,6 +51,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=True,
                    help="as for `knockout cut`; the white-flatten error is of the colours cut would export")
     p.add_argument("--recover-parts", action="store_true", help="as for `knockout cut` (default: off)")
+    p.add_argument("--auto-recover-parts", action=argparse.BooleanOptionalAction, default=True,
+                   help="as for `knockout cut` (default: on)")
     p.add_argument("--views", type=int, choices=(1, 2), default=1, help="as for `knockout cut` (default 1)")
     p.add_argument("--threads", type=int, default=None, help="CPU inference threads (default: all cores)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write one row per image × model")
@@ -119,7 +121,8 @@ def run(args: argparse.Namespace, context: object = None) -> int:
 
     from app.batch.pipeline import MaskOptions
 
-    mask_options = MaskOptions(args.refine_edges, recover_parts=args.recover_parts, views=args.views)
+    mask_options = MaskOptions(args.refine_edges, recover_parts=args.recover_parts, views=args.views,
+                               auto_recover_parts=args.auto_recover_parts)
     evaluation = Evaluation(engines, int(args.max_megapixels * 1e6), thumbnails=args.worst > 0 and bool(args.html),
                             mask_options=mask_options, decontaminate=args.decontaminate)
     rows: list[Row] = []

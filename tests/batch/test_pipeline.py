@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.batch.pipeline import Job, cut_image, matte, run_batch, write_output
+from app.batch.pipeline import Job, MaskOptions, cut_image, matte, render_fixed, run_batch, write_output
+from app.core import qa
+from app.core.compose import Cutout
 from app.core.decode import open_image
 from app.core.export import ExportSettings
 from app.core.versions import versioned
@@ -268,12 +270,12 @@ def test_punch_holes_setting_clears_background_inside_the_subject(tmp_path):
     assert punched[90, 120] == 255
 
 
-def test_recover_parts_setting_brings_back_a_part_dropped_from_a_plain_backdrop(tmp_path):
-    img = Image.new("RGB", (400, 300), (200, 202, 205))  # a grey sweep
-    img.paste((190, 40, 30), (150, 160, 250, 260))  # a red pot the model keeps...
-    img.paste((50, 140, 40), (120, 40, 280, 160))  # ...and green leaves it drops
+def _pot_and_leaves(tmp_path, leaves=(120, 40, 280, 160)):
+    """A red pot the model keeps and green leaves it drops, on a grey sweep."""
+    img = Image.new("RGB", (400, 300), (200, 202, 205))
+    img.paste((190, 40, 30), (150, 160, 250, 260))
+    img.paste((50, 140, 40), leaves)
     img.save(tmp_path / "a.png")
-    decoded = open_image(tmp_path / "a.png")
 
     class PotOnlyEngine(FakeEngine):
         def infer(self, tensor):
@@ -281,11 +283,38 @@ def test_recover_parts_setting_brings_back_a_part_dropped_from_a_plain_backdrop(
             prob[34:55, 24:40] = 1.0  # the pot's box, in the model's square
             return prob
 
-    engine = PotOnlyEngine()
-    plain = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True)))
+    return PotOnlyEngine(), open_image(tmp_path / "a.png")
+
+
+def test_recover_parts_setting_brings_back_a_part_dropped_from_a_plain_backdrop(tmp_path):
+    engine, decoded = _pot_and_leaves(tmp_path)
+    plain = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, auto_recover_parts=False)))
     recovered = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, recover_parts=True)))
     assert plain[100, 200] == 0 and recovered[100, 200] == 255
     assert recovered[20, 20] == 0 and recovered[210, 200] == plain[210, 200] == 255
+
+
+def test_a_dropped_part_the_left_out_check_finds_is_brought_back_by_default(tmp_path):
+    engine, decoded = _pot_and_leaves(tmp_path)
+    assert qa.left_out_of(decoded.image, matte(engine, decoded, MaskOptions(auto_recover_parts=False)))
+    default = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True)))
+    assert default[100, 200] == 255 and default[20, 20] == 0
+
+
+def test_a_small_part_beside_the_subject_is_not_recovered_unless_asked(tmp_path):
+    # a leaf of 4 % of the pot's size: below the left-out check, so the mask stays the model's
+    engine, decoded = _pot_and_leaves(tmp_path, leaves=(150, 140, 170, 160))
+    default = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True)))
+    asked = np.asarray(cut_image(engine, decoded, ExportSettings(mask_only=True, recover_parts=True)))
+    assert default[150, 160] == 0 and asked[150, 160] == 255
+
+
+def test_fixes_on_an_existing_mask_never_recover_parts_on_their_own(tmp_path):
+    # the window's mask may have been touched up: a part the user erased must not come back at export
+    engine, decoded = _pot_and_leaves(tmp_path)
+    erased = matte(engine, decoded, MaskOptions(auto_recover_parts=False))
+    exported = np.asarray(render_fixed(Cutout(decoded.image, erased), ExportSettings(mask_only=True)))
+    assert exported[100, 200] == 0 and exported[210, 200] == 255
 
 
 # -- a batch always ends: one odd file, a failing journal or a dead stage never hang it ----

@@ -110,6 +110,11 @@ def test_clean_up_options_reach_the_export_settings():
     assert (asked.remove_specks, asked.punch_holes, asked.recover_parts) == (False, True, True)
 
 
+def test_automatic_recovery_of_left_out_parts_is_on_by_default_and_can_be_switched_off():
+    assert _settings(["cut", "a.jpg"]).auto_recover_parts is True
+    assert _settings(["cut", "a.jpg", "--no-auto-recover-parts"]).auto_recover_parts is False
+
+
 def test_edge_refinement_and_decontamination_are_on_by_default_and_can_be_switched_off():
     default = _settings(["cut", "a.jpg"])
     off = _settings(["cut", "a.jpg", "--no-refine-edges", "--no-decontaminate"])

@@ -252,6 +252,7 @@ CHANGES = {
     "fill": (["--fill", "0.5"], "lock_presets"), "resize": (["--resize", "100x100"], "lock_presets"),
     "quality": (["--quality", "50"], "lock_presets"), "lossy": (["--lossy"], "lock_presets"),
     "punch_holes": (["--punch-holes"], "lock_presets"), "recover_parts": (["--recover-parts"], "lock_presets"),
+    "auto_recover_parts": (["--no-auto-recover-parts"], "lock"),
     "keep_exif": (["--keep-exif"], "keep_exif_fields"), "keep_exif_field": (["--keep-exif-field", "Artist"],
                                                                            "keep_exif_fields"),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from app.core import qa
 
@@ -159,6 +160,15 @@ def test_part_of_the_subject_cut_away_on_a_plain_backdrop_is_left_out() -> None:
     rgb, pot = _plant_beside_a_pot()
     flags = [f for f in qa.assess(rgb, alpha_of(pot)) if f.code == "left-out"]
     assert len(flags) == 1 and "middle" in flags[0].message and "missing" in flags[0].message
+
+
+def test_left_out_of_pillow_images_finds_what_assess_finds() -> None:
+    rgb, pot = _plant_beside_a_pot()
+    photo_img, alpha_img = Image.fromarray(rgb), Image.fromarray(alpha_of(pot))
+    (flag,) = [f for f in qa.assess(rgb, alpha_of(pot)) if f.code == "left-out"]
+    assert qa.left_out_of(photo_img, alpha_img) == flag
+    whole = alpha_of(pot | (np.any(rgb != BG, axis=-1)))
+    assert qa.left_out_of(photo_img, Image.fromarray(whole)) is None
 
 
 def test_the_whole_subject_kept_is_not_left_out() -> None:
