@@ -22,7 +22,7 @@ from app.governance.policy import Policy, load_policy
 from app.governance.presets import Preset
 from app.governance.settings_schema import DEFAULTS
 
-MASK_OPTIONS = ("refine_edges", "remove_specks", "views")  # user settings that decide how a mask is made
+MASK_OPTIONS = ("refine_edges", "remove_specks", "auto_recover_parts", "views")  # settings that decide how a mask is made
 
 
 def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | None = None) -> Preset:
@@ -48,7 +48,8 @@ def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | Non
 def mask_options(settings: Mapping[str, Any]) -> MaskOptions:
     """How the app makes a photo's mask, from the user's settings (in force: policy merged)."""
     values = {key: settings.get(key, DEFAULTS[key]) for key in MASK_OPTIONS}
-    return MaskOptions(bool(values["refine_edges"]), bool(values["remove_specks"]), views=int(values["views"]))
+    return MaskOptions(bool(values["refine_edges"]), bool(values["remove_specks"]), views=int(values["views"]),
+                       auto_recover_parts=bool(values["auto_recover_parts"]))
 
 
 def _fields(source: Path, preset: Preset) -> dict[str, str]:

@@ -60,7 +60,8 @@ ENV_FILE = "KNOCKOUT_POLICY_FILE"
 SCHEMA = 1
 FILE_KEYS = {"knockout_policy", "lock_presets", "force_cpu", "default_output_dir", "max_megapixels",
              "keep_exif_fields", "audit", "allowed_models", "lock", "settings", "allow_policy_override"}
-EXPORT_SWITCHES = ("refine_edges", "decontaminate", "remove_specks", "views")  # settings that are ExportSettings fields
+# settings that are ExportSettings fields
+EXPORT_SWITCHES = ("refine_edges", "decontaminate", "remove_specks", "auto_recover_parts", "views")
 
 
 @dataclass(frozen=True)

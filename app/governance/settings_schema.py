@@ -19,9 +19,9 @@ from app.inference.providers import DEVICES
 THEMES = ("system", "light", "dark")
 # The window's language: "auto" follows the computer's; the others have a catalogue in ui/i18n/.
 LANGUAGES = ("auto", "en", "de", "fr", "es", "it", "nl", "pl")
-# True/false settings. The cutout quality steps (refine_edges, remove_specks: the mask a photo
-# gets when it is opened; decontaminate: its export) are on by default, like the CLI's.
-FLAGS = ("audit", "sidecar", "refine_edges", "decontaminate", "remove_specks")
+# True/false settings. The cutout quality steps (refine_edges, remove_specks, auto_recover_parts:
+# the mask a photo gets when it is opened; decontaminate: its export) are on by default, like the CLI's.
+FLAGS = ("audit", "sidecar", "refine_edges", "decontaminate", "remove_specks", "auto_recover_parts")
 # How many views of a photo the model answers for (app.inference.views): two in the window,
 # where one photo at a time is looked at closely; the command line's batch default is one.
 VIEWS = (1, 2)
@@ -42,7 +42,7 @@ def defaults() -> dict[str, Any]:
     return {"model": bundled_default(), "device": "auto", "output_dir": str(paths.default_output_dir()),
             "theme": "system", "language": "auto", "preset": "png-master", "template": "{stem}-{preset}",
             "audit": False, "sidecar": False, "refine_edges": True, "decontaminate": True, "remove_specks": True,
-            "views": WINDOW_VIEWS}
+            "auto_recover_parts": True, "views": WINDOW_VIEWS}
 
 
 DEFAULTS = defaults()

@@ -6,7 +6,7 @@ import pytest
 
 from app.batch.pipeline import MaskOptions
 from app.desktop.exporting import app_preset, mask_options
-from app.governance.policy import Policy
+from app.governance.policy import Policy, policy_from_dict
 from app.governance.presets import get_preset
 
 
@@ -53,6 +53,14 @@ def test_mask_options_come_from_the_apps_settings_not_the_preset():
 def test_the_apps_masks_use_two_views_unless_the_settings_say_one():
     assert mask_options({}).views == 2
     assert mask_options({"views": 1, "refine_edges": False}) == MaskOptions(refine_edges=False, views=1)
+
+
+def test_the_apps_masks_recover_left_out_parts_unless_the_settings_say_not():
+    assert mask_options({}).auto_recover_parts is True
+    assert mask_options({"auto_recover_parts": False}).auto_recover_parts is False
+    pinned = policy_from_dict({"lock": ["auto_recover_parts"], "settings": {"auto_recover_parts": False}}, "test")
+    preset = app_preset(get_preset("png-master", Policy()), {"auto_recover_parts": True}, pinned)
+    assert preset.settings.auto_recover_parts is False
 
 
 @pytest.mark.parametrize("pinned", [True, False])

@@ -136,6 +136,13 @@ def test_cutout_quality_switches_are_on_by_default_and_saved_as_booleans():
     assert save_settings({"decontaminate": True}, NONE).values["decontaminate"] is True
 
 
+def test_left_out_parts_are_recovered_by_default_and_the_switch_takes_only_true_or_false():
+    assert load_settings(NONE).values["auto_recover_parts"] is True
+    assert save_settings({"auto_recover_parts": False}, NONE).values["auto_recover_parts"] is False
+    with pytest.raises(SettingsError, match="auto_recover_parts must be true or false"):
+        save_settings({"auto_recover_parts": "no"}, NONE)
+
+
 def test_two_views_are_the_windows_default_and_views_must_be_one_or_two():
     assert load_settings(NONE).values["views"] == 2
     assert save_settings({"views": 1}, NONE).values["views"] == 1

@@ -10,6 +10,7 @@ import { $, $$, el, showError, showPath, toast } from './ui.js';
 const CHECKS = {
   refine_edges: '#set-refine-edges',
   remove_specks: '#set-remove-specks',
+  auto_recover_parts: '#set-auto-recover',
   decontaminate: '#set-decontaminate',
 };
 
