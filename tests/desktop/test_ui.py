@@ -684,6 +684,21 @@ def test_cutout_quality_switches_show_the_settings_and_save_them(ui):
     page.keyboard.press("Escape")
 
 
+def test_automatic_recovery_is_on_in_settings_and_can_be_switched_off(ui):
+    api, page = ui.backend.api, ui.page
+    page.keyboard.press("Control+,")
+    switch = page.get_by_role("group", name="Cutout quality").get_by_role(
+        "checkbox", name="Bring back parts cut away from a plain backdrop")
+    assert switch.is_checked()
+    assert "comes back on its own" in page.inner_text("#set-auto-recover-hint")
+    switch.scroll_into_view_if_needed()
+    screenshot(page, "10c-settings-auto-recover")
+    switch.uncheck()
+    page.click("#settings-save")
+    assert api.get_settings()["settings"]["auto_recover_parts"] is False
+    assert ui.backend.runner.mask_options.auto_recover_parts is False
+
+
 def test_two_views_are_the_default_and_one_can_be_chosen_in_settings(ui):
     api, page = ui.backend.api, ui.page
     page.keyboard.press("Control+,")
