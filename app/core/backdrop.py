@@ -7,10 +7,11 @@ background, away from the subject, refitted without what it cannot explain; a ph
 as a backdrop when that fill explains most of them (``BACKDROP_SHARE``). Colours are compared
 across the backdrop's colour direction: a shadow is the same colour, darker, and stays out.
 
-``app.core.qa`` flags such parts ("left-out"); ``recover`` brings them back on request (the
-app's "Recover parts" button). It is not automatic: on a real table a warm shadow does leave
-the backdrop's colour, and a scene that is only partly plain (sky over hills) can pass for a
-backdrop (docs/quality.md).
+``app.core.qa`` flags such parts ("left-out"); ``recover`` brings them back where that flag
+fires (``auto_recover_parts``, app.batch.pipeline.fix_mask) or, over the whole backdrop, on
+request (the app's "Recover parts" button). Not over every backdrop by default: on a real
+table a warm shadow does leave the backdrop's colour, and a scene that is only partly plain
+(sky over hills) can pass for a backdrop (docs/quality.md).
 """
 
 from __future__ import annotations
