@@ -45,8 +45,9 @@ def render_cutout(cutout: Cutout, settings: ExportSettings) -> Image.Image:
 
 
 def audited_settings(settings: ExportSettings, provenance: Provenance) -> ExportSettings:
-    """``settings`` as the audit record states them: how the mask was made (views, edges, specks, automatic recovery) is
-    the provenance's, since the window makes a mask before an export picks a preset."""
+    """``settings`` as the audit record states them: how the mask was made (views, edges, specks,
+    automatic recovery) is the provenance's, since the window makes a mask before an export picks
+    a preset."""
     mask = provenance.mask
     made = (mask.refine_edges, mask.remove_specks, mask.views, mask.auto_recover_parts)
     if (settings.refine_edges, settings.remove_specks, settings.views, settings.auto_recover_parts) == made:

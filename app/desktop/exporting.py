@@ -22,7 +22,8 @@ from app.governance.policy import Policy, load_policy
 from app.governance.presets import Preset
 from app.governance.settings_schema import DEFAULTS
 
-MASK_OPTIONS = ("refine_edges", "remove_specks", "auto_recover_parts", "views")  # settings that decide how a mask is made
+# user settings that decide how a mask is made
+MASK_OPTIONS = ("refine_edges", "remove_specks", "auto_recover_parts", "views")
 
 
 def app_preset(preset: Preset, settings: Mapping[str, Any], policy: Policy | None = None) -> Preset:
